@@ -1,0 +1,176 @@
+// Wiring only: config → logger → host → store → outputs → probe manager → servers →
+// probes.init; and the orderly stop on SIGTERM/SIGINT.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { CliOptions } from "./cli.ts";
+import { ConfigError } from "./config/load.ts";
+import { loadConfig } from "./config/load.ts";
+import type { AgentConfig } from "./config/types.ts";
+import { startCtlServer } from "./ctl/server.ts";
+import { AgentMetrics } from "./egress/agent-metrics.ts";
+import { EventLogSink, MetaLogSink, MetricLogSink, clearMetricDir } from "./egress/logs.ts";
+import { PrometheusRenderer } from "./egress/prometheus.ts";
+import { SinkSet, type OutputSink } from "./egress/sink.ts";
+import { HostFs, hostPathsFrom } from "./host/fs.ts";
+import { resolveMachineIdentity } from "./host/machine-id.ts";
+import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
+import { metricsApp, scrapeText } from "./http/metrics.ts";
+import { restApp } from "./http/rest.ts";
+import { tlsOptions } from "./http/tls.ts";
+import { LogSink, type Logger } from "./log/logger.ts";
+import { ProbeManager } from "./probe/manager.ts";
+import { applyProbesInit } from "./probe/probes-init.ts";
+import { PROBES } from "./probes/index.ts";
+import { MetricStore } from "./store/store.ts";
+import { VERSION, commit } from "./version.ts";
+
+export interface RunningAgent {
+  manager: ProbeManager;
+  metricsPort?: number;
+  restPort?: number;
+  stop(): Promise<void>;
+}
+
+type Env = Record<string, string | undefined>;
+
+function outputSinks(cfg: AgentConfig, machineId: string, log: Logger): SinkSet {
+  const sinks: OutputSink[] = [];
+  const m = cfg.metric.outChannel;
+  if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId));
+  if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId));
+  if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir));
+  if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir));
+  for (const [ch, v] of [
+    ["metric", m],
+    ["event", cfg.event.outChannel],
+    ["meta", cfg.meta.outChannel],
+  ] as const) {
+    if (v === "kafka") log.warn(`${ch}.out_channel = kafka: the Kafka producer is not part of this build yet; ${ch} messages are not sent`);
+  }
+  return new SinkSet(sinks);
+}
+
+export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
+  const loaded = loadConfig({ path: opts.configPath, env });
+  const cfg = loaded.config;
+  const sink = new LogSink({ level: cfg.global.logLevel, file: join(cfg.logs.debugDir, cfg.global.logFileName) });
+  const log = sink.logger();
+  log.info(`gala-gopher ${VERSION} (commit ${commit()}) starting, pid ${process.pid}`);
+  log.info(loaded.path ? `configuration: ${loaded.path}` : `configuration: ${opts.configPath} not found; using the shipped defaults`);
+  for (const n of loaded.notes) log.info(`config: ${n}`);
+
+  let lock: PidLock | undefined = acquirePidLock(join(opts.runDir, "gala-gopher.pid"));
+
+  const host = new HostFs(hostPathsFrom({ procfs: opts.procfs, sysfs: opts.sysfs, rootfs: opts.rootfs }, env));
+  const ident = resolveMachineIdentity(host, { persist: host.paths.rootfs === "/" });
+  log.info(`machine_id ${ident.machineId} (uuid from ${ident.source})`);
+
+  const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
+  const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
+  const renderer = new PrometheusRenderer(store, ident.machineId);
+  const sinks = outputSinks(cfg, ident.machineId, log);
+
+  const manager = new ProbeManager({
+    definitions: PROBES,
+    store,
+    metrics: agentMetrics,
+    host,
+    log,
+    sinks,
+    machineId: ident.machineId,
+    eventTimeoutSec: cfg.event.timeout,
+  });
+
+  const servers: { stop(force?: boolean): void }[] = [];
+  let metricsPort: number | undefined;
+  let restPort: number | undefined;
+  const metricsText = () => scrapeText({ renderer, agent: agentMetrics });
+  try {
+    if (cfg.metric.outChannel === "web_server") {
+      const app = metricsApp({ renderer, agent: agentMetrics, healthy: () => true });
+      const s = Bun.serve({
+        hostname: cfg.webServer.bindAddr,
+        port: cfg.webServer.port,
+        fetch: app.fetch,
+        tls: tlsOptions(cfg.webServer),
+      });
+      servers.push(s);
+      metricsPort = s.port;
+      log.info(`metrics on ${cfg.webServer.sslAuth ? "https" : "http"}://${cfg.webServer.bindAddr}:${s.port}/metrics`);
+    }
+    if (cfg.global.restApiOn) {
+      const s = Bun.serve({
+        hostname: cfg.restApiServer.bindAddr,
+        port: cfg.restApiServer.port,
+        fetch: restApp(manager).fetch,
+        tls: tlsOptions(cfg.restApiServer),
+        maxRequestBodySize: 4 * 1024 * 1024,
+      });
+      servers.push(s);
+      restPort = s.port;
+      log.info(`REST API on ${cfg.restApiServer.sslAuth ? "https" : "http"}://${cfg.restApiServer.bindAddr}:${s.port}/<probe>`);
+    }
+    servers.push(startCtlServer(join(opts.runDir, "gala_gopher_cmd.sock"), { manager, metricsText, log }));
+  } catch (e) {
+    for (const s of servers) s.stop(true);
+    lock[Symbol.dispose]();
+    throw e;
+  }
+
+  // Boot configuration.
+  const initText = env.GOPHER_PROBES_INIT ?? (existsSync(opts.probesInit) ? readFileSync(opts.probesInit, "utf8") : "");
+  const initSource = env.GOPHER_PROBES_INIT !== undefined ? "GOPHER_PROBES_INIT" : opts.probesInit;
+  if (initText.trim()) {
+    const r = await applyProbesInit(initText, initSource, manager, log);
+    log.info(`${initSource}: ${r.applied} line(s) applied, ${r.failed} failed`);
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info("stopping");
+      if (opts.saveProbes) {
+        try {
+          writeFileSync(opts.probesInit, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
+          log.info(`running configuration saved to ${opts.probesInit}`);
+        } catch (e) {
+          log.error(`could not save the configuration to ${opts.probesInit}: ${(e as Error).message}`);
+        }
+      }
+      await manager.shutdown();
+      for (const s of servers) s.stop(true);
+      await sinks.close();
+      if (cfg.metric.outChannel !== "kafka") clearMetricDir(cfg.logs.metricDir);
+      lock?.[Symbol.dispose]();
+      lock = undefined;
+      log.info("stopped");
+    })());
+  return { manager, metricsPort, restPort, stop };
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
+export async function runDaemon(opts: CliOptions, env: Env): Promise<number> {
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(opts, env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`gala-gopher: configuration error: ${e.message}\nFix the file (or remove the key to use its default) and start again.\n`);
+    } else {
+      process.stderr.write(`gala-gopher: cannot start: ${(e as Error).message ?? String(e)}\n`);
+    }
+    return 1;
+  }
+  process.on("SIGHUP", () => undefined);
+  process.on("SIGPIPE", () => undefined);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      const hard = setTimeout(() => process.exit(0), 5000);
+      hard.unref?.();
+      void agent.stop().then(resolve, resolve);
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  });
+  return 0;
+}

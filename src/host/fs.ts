@@ -1,0 +1,81 @@
+// Every read of the host goes through one HostFs rooted at --path.procfs, --path.sysfs
+// and --path.rootfs (node_exporter's model), so fixtures can stand in for a real host.
+import { readFileSync, readdirSync, statfsSync, existsSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+
+export interface HostPaths {
+  procfs: string;
+  sysfs: string;
+  rootfs: string;
+}
+
+export const DEFAULT_HOST_PATHS: HostPaths = { procfs: "/proc", sysfs: "/sys", rootfs: "/" };
+
+/** GOPHER_HOST_PATH (agent in a container with the host mounted there) roots all three. */
+export function hostPathsFrom(flags: Partial<HostPaths>, env: Record<string, string | undefined>): HostPaths {
+  const host = env.GOPHER_HOST_PATH?.trim();
+  const base: HostPaths = host
+    ? { procfs: join(host, "proc"), sysfs: join(host, "sys"), rootfs: host }
+    : DEFAULT_HOST_PATHS;
+  return {
+    procfs: flags.procfs ?? base.procfs,
+    sysfs: flags.sysfs ?? base.sysfs,
+    rootfs: flags.rootfs ?? base.rootfs,
+  };
+}
+
+export class HostFs {
+  constructor(readonly paths: HostPaths) {}
+
+  proc(...parts: string[]): string {
+    return join(this.paths.procfs, ...parts);
+  }
+  sys(...parts: string[]): string {
+    return join(this.paths.sysfs, ...parts);
+  }
+  root(...parts: string[]): string {
+    return join(this.paths.rootfs, ...parts);
+  }
+
+  /** Text of a file, or undefined when it cannot be read (gone, permission, not there). */
+  read(path: string): string | undefined {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+  readProc(...parts: string[]): string | undefined {
+    return this.read(this.proc(...parts));
+  }
+  readSys(...parts: string[]): string | undefined {
+    return this.read(this.sys(...parts));
+  }
+  readRoot(...parts: string[]): string | undefined {
+    return this.read(this.root(...parts));
+  }
+  list(path: string): string[] {
+    try {
+      return readdirSync(path);
+    } catch {
+      return [];
+    }
+  }
+  exists(path: string): boolean {
+    return existsSync(path);
+  }
+  readlink(path: string): string | undefined {
+    try {
+      return readlinkSync(path);
+    } catch {
+      return undefined;
+    }
+  }
+  statfs(path: string): ReturnType<typeof statfsSync> | undefined {
+    try {
+      return statfsSync(path);
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,5 @@
+// The single registration list of built-in probes: one line per probe.
+import type { ProbeDefinition } from "../probe/define.ts";
+import baseinfo from "./baseinfo/index.ts";
+
+export const PROBES: readonly ProbeDefinition[] = [baseinfo];

@@ -1,0 +1,180 @@
+// The in-memory metric store: the latest row of every live series (snapshot semantics,
+// DECISIONS.md). Rows are keyed by their label set; a row is retired when its probe
+// stops reporting it (end of a collection cycle) or when it outlives its TTL.
+import type { Row, TableDef } from "./table.ts";
+
+/** Upstream cuts field and label names to 31 characters (outputs.md §2.2). */
+export const NAME_LIMIT = 31;
+
+export interface StoredRow {
+  /** Rendered label text without machine_id and without braces: `a="x",b="y"`. */
+  readonly labels: string;
+  /** Label pairs in exposition order (machine_id excluded), for JSON/Kafka sinks. */
+  readonly labelPairs: readonly (readonly [string, string])[];
+  values: Row;
+  updatedAt: number;
+  cycle: number;
+  owner: string;
+}
+
+export interface TableState {
+  readonly def: TableDef;
+  readonly rows: Map<string, StoredRow>;
+  /** Precomputed: metric fields in meta order. */
+  readonly metricFields: readonly TableDef["fields"][number][];
+  readonly labelFields: readonly string[];
+}
+
+export interface DropCounts {
+  /** Series refused because the table already held max rows. */
+  table_full: number;
+  /** Rows whose label text exceeded the limit. */
+  labels_too_long: number;
+}
+
+export type LabelEnricher = (table: TableDef, row: Row) => readonly (readonly [string, string])[] | null;
+
+export function escapeLabelValue(v: string): string {
+  if (!/[\\"\n]/.test(v)) return v;
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+const LABEL_TEXT_LIMIT = 1023;
+
+export class MetricStore {
+  private readonly tables = new Map<string, TableState>();
+  readonly dropped = new Map<string, DropCounts>();
+  /** Bumped on every change; renderers cache on it. */
+  version = 0;
+  /** Extra labels by probe owner (custom_labels), already sorted by name. */
+  private readonly ownerLabels = new Map<string, readonly (readonly [string, string])[]>();
+  private enrichers: LabelEnricher[] = [];
+
+  constructor(private readonly opts: { maxRowsPerTable: number }) {}
+
+  table(def: TableDef): TableState {
+    let t = this.tables.get(def.name);
+    if (!t) {
+      t = {
+        def,
+        rows: new Map(),
+        metricFields: def.fields.filter((f) => f.type !== "key" && f.type !== "label"),
+        labelFields: def.fields.filter((f) => f.type === "key" || f.type === "label").map((f) => f.name),
+      };
+      this.tables.set(def.name, t);
+    }
+    return t;
+  }
+
+  allTables(): IterableIterator<TableState> {
+    return this.tables.values();
+  }
+
+  addEnricher(e: LabelEnricher): void {
+    this.enrichers.push(e);
+  }
+
+  setOwnerLabels(owner: string, labels: Record<string, string>): void {
+    const sorted = Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k] ?? ""] as const);
+    this.ownerLabels.set(owner, sorted);
+  }
+
+  private drops(table: string): DropCounts {
+    let d = this.dropped.get(table);
+    if (!d) this.dropped.set(table, (d = { table_full: 0, labels_too_long: 0 }));
+    return d;
+  }
+
+  /** Stores a row; returns it, or undefined when it was dropped (and counted). */
+  upsert(def: TableDef, row: Row, owner: string, cycle: number, now: number): StoredRow | undefined {
+    const t = this.table(def);
+    const pairs: [string, string][] = [];
+    for (const name of t.labelFields) {
+      const v = row[name];
+      if (v === undefined || v === "") continue;
+      pairs.push([name.slice(0, NAME_LIMIT), String(v)]);
+    }
+    for (const e of this.enrichers) {
+      const extra = e(def, row);
+      if (extra === null) return undefined;
+      for (const p of extra) pairs.push([p[0], p[1]]);
+    }
+    for (const p of this.ownerLabels.get(owner) ?? []) pairs.push([p[0], p[1]]);
+    let labels = "";
+    for (const [k, v] of pairs) labels += `${labels ? "," : ""}${k}="${escapeLabelValue(v)}"`;
+    if (labels.length > LABEL_TEXT_LIMIT) {
+      this.drops(def.name).labels_too_long++;
+      return undefined;
+    }
+    const existing = t.rows.get(labels);
+    if (existing) {
+      existing.values = row;
+      existing.updatedAt = now;
+      existing.cycle = cycle;
+      existing.owner = owner;
+      this.version++;
+      return existing;
+    }
+    if (t.rows.size >= this.opts.maxRowsPerTable) {
+      this.drops(def.name).table_full++;
+      return undefined;
+    }
+    const stored: StoredRow = { labels, labelPairs: pairs, values: row, updatedAt: now, cycle, owner };
+    t.rows.set(labels, stored);
+    this.version++;
+    return stored;
+  }
+
+  /** Removes the rows of `owner` in `tables` that were not refreshed in `cycle`. */
+  retireUnseen(owner: string, tables: readonly TableDef[], cycle: number): number {
+    let n = 0;
+    for (const def of tables) {
+      const t = this.tables.get(def.name);
+      if (!t) continue;
+      for (const [k, r] of t.rows) {
+        if (r.owner === owner && r.cycle !== cycle) {
+          t.rows.delete(k);
+          n++;
+        }
+      }
+    }
+    if (n) this.version++;
+    return n;
+  }
+
+  /** Removes rows older than their TTL. */
+  expire(now: number, ttlMsFor: (owner: string) => number): number {
+    let n = 0;
+    for (const t of this.tables.values()) {
+      for (const [k, r] of t.rows) {
+        if (now - r.updatedAt > ttlMsFor(r.owner)) {
+          t.rows.delete(k);
+          n++;
+        }
+      }
+    }
+    if (n) this.version++;
+    return n;
+  }
+
+  removeOwner(owner: string): void {
+    let n = 0;
+    for (const t of this.tables.values()) {
+      for (const [k, r] of t.rows) {
+        if (r.owner === owner) {
+          t.rows.delete(k);
+          n++;
+        }
+      }
+    }
+    if (n) this.version++;
+  }
+
+  seriesCount(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const t of this.tables.values()) m.set(t.def.name, t.rows.size);
+    return m;
+  }
+}

@@ -1,0 +1,47 @@
+// Table definitions: the single description of a probe's output that drives the
+// Prometheus exposition, log and Kafka messages, metadata and docs. Shapes follow the
+// meta tables of spec metrics.json.
+
+export type FieldType = "key" | "label" | "gauge" | "counter" | "histogram" | "summary";
+
+export interface FieldDef {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly description: string;
+}
+
+export interface TableDef {
+  /** Meta table name (metadata meta_name, json `table_name`). */
+  readonly name: string;
+  /** Entity name: metric names are gala_gopher_<entity>_<field>. */
+  readonly entity: string;
+  /** Meta file version reported in metadata messages. */
+  readonly version: string;
+  readonly fields: readonly FieldDef[];
+}
+
+/** A histogram value: cumulative counts per upper bound, plus sum and max of the period. */
+export interface HistogramValue {
+  readonly bounds: readonly number[];
+  /** Cumulative counts, same length as bounds. */
+  readonly cumulative: readonly number[];
+  readonly sum: number;
+  readonly max: number;
+}
+
+/**
+ * One row as a probe emits it. Keys and labels are strings; metrics are numbers, or
+ * preformatted decimal strings (e.g. "3.50"); undefined or "" means "not reported this
+ * period" and the field is not exported.
+ */
+export type RowValue = string | number | HistogramValue | undefined;
+export type Row = Readonly<Record<string, RowValue>>;
+
+export function defineTable(t: TableDef): TableDef {
+  const seen = new Set<string>();
+  for (const f of t.fields) {
+    if (seen.has(f.name)) throw new Error(`table ${t.name}: duplicate field ${f.name}`);
+    seen.add(f.name);
+  }
+  return t;
+}
