@@ -3,8 +3,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CliOptions } from "./cli.ts";
-import { ConfigError } from "./config/load.ts";
-import { loadConfig } from "./config/load.ts";
+import { LibconfigSyntaxError } from "./config/libconfig.ts";
+import { ConfigError, loadConfig } from "./config/load.ts";
 import type { AgentConfig } from "./config/types.ts";
 import { startCtlServer } from "./ctl/server.ts";
 import { AgentMetrics } from "./egress/agent-metrics.ts";
@@ -56,7 +56,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const sink = new LogSink({ level: cfg.global.logLevel, file: join(cfg.logs.debugDir, cfg.global.logFileName) });
   const log = sink.logger();
   log.info(`gala-gopher ${VERSION} (commit ${commit()}) starting, pid ${process.pid}`);
-  log.info(loaded.path ? `configuration: ${loaded.path}` : `configuration: ${opts.configPath} not found; using the shipped defaults`);
+  if (loaded.path) log.info(`configuration: ${loaded.path}`);
   for (const n of loaded.notes) log.info(`config: ${n}`);
 
   let lock: PidLock | undefined = acquirePidLock(join(opts.runDir, "gala-gopher.pid"));
@@ -154,7 +154,7 @@ export async function runDaemon(opts: CliOptions, env: Env): Promise<number> {
   try {
     agent = await startAgent(opts, env);
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof LibconfigSyntaxError) {
       process.stderr.write(`gala-gopher: configuration error: ${e.message}\nFix the file (or remove the key to use its default) and start again.\n`);
     } else {
       process.stderr.write(`gala-gopher: cannot start: ${(e as Error).message ?? String(e)}\n`);
