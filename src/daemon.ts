@@ -53,7 +53,11 @@ function outputSinks(cfg: AgentConfig, machineId: string, log: Logger): SinkSet 
 export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
   const loaded = loadConfig({ path: opts.configPath, env });
   const cfg = loaded.config;
-  const sink = new LogSink({ level: cfg.global.logLevel, file: join(cfg.logs.debugDir, cfg.global.logFileName) });
+  const sink = new LogSink({
+    level: cfg.global.logLevel,
+    file: join(cfg.logs.debugDir, cfg.global.logFileName),
+    stderr: env.GOPHER_LOG_STDERR !== "0",
+  });
   const log = sink.logger();
   log.info(`gala-gopher ${VERSION} (commit ${commit()}) starting, pid ${process.pid}`);
   if (loaded.path) log.info(`configuration: ${loaded.path}`);

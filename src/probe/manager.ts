@@ -220,8 +220,11 @@ export class ProbeManager {
     } catch (e) {
       const msg = errorText(e);
       this.deps.metrics.probeErrors.inc({ probe: rt.feature.name });
+      await this.close(rt);
       this.setState(rt, "failed", `start failed: ${msg}`);
-      log.error(`start failed: ${msg}`);
+      rt.failures++;
+      const delay = this.scheduleRestart(rt);
+      log.error(`start failed: ${msg}; retrying in ${Math.round(delay / 1000)} s`);
       return msg;
     }
     this.setState(rt, "running");
@@ -345,19 +348,27 @@ export class ProbeManager {
     const name = rt.feature.name;
     this.deps.metrics.probeErrors.inc({ probe: name });
     rt.failures++;
-    const delay = Math.min((this.deps.restartBaseMs ?? 1000) * 2 ** (rt.failures - 1), MAX_BACKOFF_MS);
-    this.deps.log.error(`[${name}] failed: ${msg}; restarting in ${Math.round(delay / 1000)} s`);
     await this.close(rt);
     this.setState(rt, "failed", msg);
+    const delay = this.scheduleRestart(rt);
+    this.deps.log.error(`[${name}] failed: ${msg}; restarting in ${Math.round(delay / 1000)} s`);
+  }
+
+  /** Reopens a failed, still wanted probe after 1, 2, 4 … 60 s; returns the delay. */
+  private scheduleRestart(rt: Runtime): number {
+    const delay = Math.min((this.deps.restartBaseMs ?? 1000) * 2 ** Math.max(0, rt.failures - 1), MAX_BACKOFF_MS);
     const gen = rt.generation;
+    clearTimeout(rt.timer);
     rt.timer = setTimeout(() => {
       if (gen !== rt.generation || !rt.settings.wanted || this.closed) return;
       void this.serial(async () => {
         if (gen !== rt.generation || !rt.settings.wanted || rt.state !== "failed") return;
-        this.deps.metrics.probeRestarts.inc({ probe: name });
+        this.deps.metrics.probeRestarts.inc({ probe: rt.feature.name });
         await this.start(rt);
       });
     }, delay);
+    rt.timer.unref?.();
+    return delay;
   }
 
   /** Disposes the run; never throws, never waits more than 5 s. */
