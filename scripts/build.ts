@@ -14,7 +14,6 @@ const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
   compile: { outfile: join(root, "dist/gala-gopher") },
   minify: true,
-  sourcemap: "linked",
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
 });
 if (!result.success) {
