@@ -24,6 +24,37 @@ export interface ProbeEvent {
   severity?: "INFO" | "WARN" | "ERROR" | "FATAL";
 }
 
+/** A container as the snooper resolves it (outputs.md §2.3 container labels). */
+export interface ContainerInfo {
+  /** 12-hex-char short id. */
+  readonly id: string;
+  readonly name: string;
+  readonly image: string;
+  readonly podId: string;
+  /** `<namespace>/<pod name>` or "". */
+  readonly pod: string;
+  readonly podNamespace: string;
+  /** cgroup v2 path or v1 path of the container ("" when unknown). */
+  readonly cgroupPath: string;
+}
+
+/** The resolved observation scope of one probe (rest-api.md §6.2, DECISIONS.md). */
+export interface ScopeView extends Disposable {
+  /** No scope, or a blacklist: every process is observed except `excluded`. */
+  readonly wholeHost: boolean;
+  /** Processes in scope (whitelist mode); empty when wholeHost. */
+  pids(): ReadonlySet<number>;
+  /** Processes excluded (blacklist mode). */
+  excluded(): ReadonlySet<number>;
+  /** Containers in scope (whitelist mode: those named; wholeHost: every known one). */
+  containers(): ReadonlyMap<string, ContainerInfo>;
+  includes(pid: number): boolean;
+  /** The proc_name `label` configured for the entry matching this pid, if any. */
+  labelFor(pid: number): Readonly<Record<string, string>> | undefined;
+  /** Called after the resolved set changed; returns an unsubscribe function. */
+  onChange(cb: (added: readonly number[], removed: readonly number[]) => void): () => void;
+}
+
 export interface ProbeContext {
   readonly feature: string;
   /** Live view: replaced before reconfigure() is called. */
@@ -34,6 +65,8 @@ export interface ProbeContext {
   readonly log: Logger;
   /** Aborted when the run is being stopped. */
   readonly signal: AbortSignal;
+  /** The live scope of this probe; kept current by the snooper. */
+  readonly scope: ScopeView;
   /** Records a row of `table` for this collection cycle. */
   emit(table: TableDef, row: Row): void;
   /** Raises an abnormal event (gated by report_event and de-duplicated by the agent). */

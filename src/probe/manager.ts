@@ -13,6 +13,7 @@ import type { Row, TableDef } from "../store/table.ts";
 import type { ProbeContext, ProbeDefinition, ProbeEvent, ProbeRun } from "./define.ts";
 import { FEATURES, findFeature } from "./features.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
+import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
 
 export interface ManagerDeps {
@@ -29,6 +30,8 @@ export interface ManagerDeps {
   collectTimeoutMs?: number;
   /** First restart delay after a failure (ms); doubles up to 60 s. */
   restartBaseMs?: number;
+  /** Resolves a probe's snoopers/blacklist into a live scope; default: the whole host. */
+  scopeFactory?: ScopeFactory;
 }
 
 export interface Reply {
@@ -62,7 +65,7 @@ interface Runtime {
   collecting?: Promise<void>;
 }
 
-type MutableContext = ProbeContext & { settings: ProbeSettings; subitems: Set<string>; params: ProbeSettings["params"] };
+type MutableContext = ProbeContext & { settings: ProbeSettings; subitems: Set<string>; params: ProbeSettings["params"]; scope: ProbeContext["scope"] };
 
 export class ProbeManager {
   private readonly runtimes = new Map<string, Runtime>();
@@ -252,6 +255,7 @@ export class ProbeManager {
       settings: rt.settings,
       subitems: new Set(rt.settings.subitems),
       params: rt.settings.params,
+      scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings),
       host: this.deps.host,
       log,
       signal,
@@ -377,8 +381,10 @@ export class ProbeManager {
     rt.generation++;
     rt.abort?.abort();
     const run = rt.run;
+    const scope = rt.ctx?.scope;
     rt.run = undefined;
     rt.ctx = undefined;
+    scope?.[Symbol.dispose]();
     if (!run) return;
     try {
       await Promise.race([run[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 5000).unref?.())]);
@@ -405,6 +411,9 @@ export class ProbeManager {
       ctx.settings = rt.settings;
       ctx.params = rt.settings.params;
       ctx.subitems = new Set(rt.settings.subitems);
+      const oldScope = ctx.scope;
+      ctx.scope = (this.deps.scopeFactory ?? wholeHostScopeFactory)(rt.feature.name, rt.settings);
+      oldScope[Symbol.dispose]();
       try {
         await run.reconfigure();
       } catch (e) {
