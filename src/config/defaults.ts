@@ -23,6 +23,13 @@ export const DEFAULTS: Readonly<AgentConfig> = deepFreeze<AgentConfig>({
     queueBufferingMaxMessages: 100000,
     queueBufferingMaxKbytes: 1048576,
     queueBufferingMaxMs: 5,
+    tls: false,
+    caFile: "",
+    certFile: "",
+    keyFile: "",
+    saslMechanism: "",
+    saslUsername: "",
+    saslPassword: "",
   },
   metric: { outChannel: "web_server", kafkaTopic: "gala_gopher" },
   event: { outChannel: "logs", kafkaTopic: "gala_gopher_event", timeout: 600 },
@@ -59,6 +66,33 @@ function server(s: AgentConfig["webServer"], what: string): Entry[] {
     ["cert_file", s.certFile, "PEM certificate path (required when ssl_auth is on)"],
     ["ca_file", s.caFile, "CA path; non-empty = clients must present a certificate"],
   ];
+}
+
+/**
+ * The TLS and SASL keys of the kafka section (additions to upstream). Only the ones that
+ * differ from the defaults are written, so the shipped file keeps upstream's key set.
+ */
+function kafkaSecurity(k: AgentConfig["kafka"]): Entry[] {
+  const d = DEFAULTS.kafka;
+  const all: Entry[] = [
+    ["tls", k.tls, "connect to the brokers over TLS"],
+    ["ca_file", k.caFile, "PEM CA bundle for the brokers (\"\" = system CAs)"],
+    ["cert_file", k.certFile, "PEM client certificate (mutual TLS)"],
+    ["key_file", k.keyFile, "PEM client key (mutual TLS)"],
+    ["sasl_mechanism", k.saslMechanism, "plain | scram-sha-256 | scram-sha-512 | \"\" (none)"],
+    ["sasl_username", k.saslUsername, "SASL user"],
+    ["sasl_password", k.saslPassword, "SASL password"],
+  ];
+  const key: Record<string, keyof AgentConfig["kafka"]> = {
+    tls: "tls",
+    ca_file: "caFile",
+    cert_file: "certFile",
+    key_file: "keyFile",
+    sasl_mechanism: "saslMechanism",
+    sasl_username: "saslUsername",
+    sasl_password: "saslPassword",
+  };
+  return all.filter(([name, value]) => value !== d[key[name]!]);
 }
 
 /** Renders a configuration as a commented libconfig file in the shipped layout. */
@@ -99,6 +133,7 @@ export function renderConf(c: AgentConfig): string {
       ["queue_buffering_max_messages", c.kafka.queueBufferingMaxMessages, "queue.buffering.max.messages"],
       ["queue_buffering_max_kbytes", c.kafka.queueBufferingMaxKbytes, "queue.buffering.max.kbytes"],
       ["queue_buffering_max_ms", c.kafka.queueBufferingMaxMs, "queue.buffering.max.ms"],
+      ...kafkaSecurity(c.kafka),
     ]],
     ["logs", "Log directories.", [
       ["metric_total_size", c.logs.metricTotalSize, "MiB, 1-1024: size limit of the metric log file"],

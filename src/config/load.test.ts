@@ -124,7 +124,9 @@ describe("values from the file", () => {
     const text = `
 global = { log_file_name = "a.log"; log_level = "error"; rest_api_on = false; };
 kafka = { kafka_broker = "k:1"; batch_num_messages = 1; compression_codec = "gzip";
-  queue_buffering_max_messages = 2; queue_buffering_max_kbytes = 3; queue_buffering_max_ms = 4L; };
+  queue_buffering_max_messages = 2; queue_buffering_max_kbytes = 3; queue_buffering_max_ms = 4L;
+  tls = true; ca_file = "/ca.pem"; cert_file = "/c.pem"; key_file = "/k.pem";
+  sasl_mechanism = "SCRAM-SHA-512"; sasl_username = "u"; sasl_password = "p w"; };
 metric = { out_channel = "json"; kafka_topic = "m"; };
 event = { out_channel = "kafka"; kafka_topic = "e"; timeout = 0; };
 meta = { out_channel = ""; kafka_topic = "x"; };
@@ -142,6 +144,13 @@ logs = { metric_total_size = 1; metric_dir = "/m"; event_dir = "/e"; meta_dir = 
         queueBufferingMaxMessages: 2,
         queueBufferingMaxKbytes: 3,
         queueBufferingMaxMs: 4,
+        tls: true,
+        caFile: "/ca.pem",
+        certFile: "/c.pem",
+        keyFile: "/k.pem",
+        saslMechanism: "scram-sha-512",
+        saslUsername: "u",
+        saslPassword: "p w",
       },
       metric: { outChannel: "json", kafkaTopic: "m" },
       event: { outChannel: "kafka", kafkaTopic: "e", timeout: 0 },
@@ -288,6 +297,49 @@ describe("TLS files", () => {
     expect(load(text, {}, { exists: () => false }).config.webServer.sslAuth).toBe(true);
     const rest = on("rest_api_server").replace("rest_api_on = true", "rest_api_on = false");
     expect(load(rest, {}, { exists: () => false }).config.restApiServer.sslAuth).toBe(true);
+  });
+});
+
+describe("kafka TLS and SASL keys (additions)", () => {
+  const kafka = (body: string, channel = "kafka") =>
+    `event = { out_channel = "${channel}"; };\nkafka = {\n kafka_broker = "b:9093";\n${body}};`;
+  const only = (...ok: string[]) => ({ exists: (p: string) => ok.includes(p) });
+  test("absent: off, and the shipped file has none of them (no notes)", () => {
+    expect(DEFAULTS.kafka).toMatchObject({ tls: false, caFile: "", certFile: "", keyFile: "", saslMechanism: "", saslUsername: "", saslPassword: "" });
+    expect(SHIPPED_CONF).not.toContain("sasl_");
+    expect(load(kafka("")).notes.some((n) => n.includes("tls"))).toBe(false);
+  });
+  test("TLS with CA and client certificate; SASL mechanism case-insensitive", () => {
+    const text = kafka(' tls = true;\n ca_file = "/ca.pem";\n cert_file = "/c.pem";\n key_file = "/k.pem";\n sasl_mechanism = "PLAIN";\n sasl_username = "gopher";\n sasl_password = "s3cret";\n');
+    const k = load(text, {}, only("/ca.pem", "/c.pem", "/k.pem")).config.kafka;
+    expect(k).toMatchObject({ tls: true, caFile: "/ca.pem", certFile: "/c.pem", keyFile: "/k.pem", saslMechanism: "plain", saslUsername: "gopher", saslPassword: "s3cret" });
+  });
+  test("renderConf writes the keys that differ from the defaults and reads them back", () => {
+    const c = defaultConfig();
+    c.kafka.tls = true;
+    c.kafka.saslMechanism = "scram-sha-256";
+    c.kafka.saslUsername = "u";
+    c.kafka.saslPassword = 'p"w';
+    const text = renderConf(c);
+    expect(text).toContain("tls = true;");
+    expect(text).not.toContain("key_file");
+    expect(load(text).config).toEqual(c);
+  });
+  test("bad values", () => {
+    expect(configError(kafka(' tls = "yes";\n')).message).toBe(`${P}:4: kafka.tls: must be a boolean (true or false), got "yes"`);
+    expect(configError(kafka(' sasl_mechanism = "gssapi";\n')).message).toBe(
+      `${P}:4: kafka.sasl_mechanism: must be "plain", "scram-sha-256", "scram-sha-512" or "" (none), got "gssapi"`,
+    );
+    expect(configError(kafka(' sasl_mechanism = "plain";\n')).message).toBe(`${P}:2: kafka.sasl_username: must be set when kafka.sasl_mechanism is "plain"`);
+    expect(configError(kafka(' tls = true;\n ca_file = "/nope";\n'), {}, only()).message).toBe(`${P}:5: kafka.ca_file: must name an existing file, got "/nope"`);
+    expect(configError(kafka(' tls = true;\n cert_file = "/c.pem";\n'), {}, only("/c.pem")).message).toBe(
+      `${P}:2: kafka.key_file: cert_file and key_file must be set together (mutual TLS)`,
+    );
+  });
+  test("files without tls are noted, not used; nothing is checked when no channel uses Kafka", () => {
+    const r = load(kafka(' ca_file = "/nope";\n'), {}, only());
+    expect(r.notes).toContain(`${P}:4: kafka.ca_file: not used because kafka.tls is false`);
+    expect(load(kafka(' tls = true;\n ca_file = "/nope";\n sasl_mechanism = "plain";\n', "logs"), {}, only()).config.kafka.tls).toBe(true);
   });
 });
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { defaultConfig } from "./defaults.ts";
 import { lookup, parseLibconfig, type LcGroup, type LcValue } from "./libconfig.ts";
-import type { AgentConfig, EventChannel, LoadedConfig, LogLevel, MetricChannel, ServerConfig } from "./types.ts";
+import type { AgentConfig, EventChannel, KafkaSaslMechanism, LoadedConfig, LogLevel, MetricChannel, ServerConfig } from "./types.ts";
 
 export class ConfigError extends Error {
   readonly code = "ECONFIG";
@@ -40,6 +40,11 @@ export interface LoadOptions {
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const METRIC_CHANNELS: readonly MetricChannel[] = ["web_server", "logs", "json", "kafka", ""];
 export const EVENT_CHANNELS: readonly EventChannel[] = ["logs", "kafka", ""];
+export const KAFKA_SASL_MECHANISMS: readonly KafkaSaslMechanism[] = ["", "plain", "scram-sha-256", "scram-sha-512"];
+/** Keys this agent adds to upstream's sections: optional, never reported as missing. */
+const ADDED_KEYS: Readonly<Record<string, readonly string[]>> = {
+  kafka: ["tls", "ca_file", "cert_file", "key_file", "sasl_mechanism", "sasl_username", "sasl_password"],
+};
 /** Characters and sequences refused in metric_dir / event_dir (upstream's shell-safety check). */
 export const UNSAFE_PATH_PARTS: readonly string[] =
   ["|", ";", "&", "$", ">", "<", "(", ")", "./", "/.", "?", "*", "'", "`", "[", "]", "\\", "!", "\n"];
@@ -93,6 +98,19 @@ const SCHEMAS = {
     queue_buffering_max_messages: opt(posInt),
     queue_buffering_max_kbytes: opt(posInt),
     queue_buffering_max_ms: opt(posInt),
+    tls: opt(v.boolean("must be a boolean (true or false)")),
+    ca_file: opt(str),
+    cert_file: opt(str),
+    key_file: opt(str),
+    sasl_mechanism: opt(
+      v.pipe(
+        str,
+        v.transform((x) => x.toLowerCase()),
+        v.picklist(KAFKA_SASL_MECHANISMS, 'must be "plain", "scram-sha-256", "scram-sha-512" or "" (none)'),
+      ),
+    ),
+    sasl_username: opt(str),
+    sasl_password: opt(str),
   }),
   metric: channelSchema,
   imdb: v.object({
@@ -233,7 +251,8 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
       raw[s.name] = toRaw(s.value);
       locs.set(`${name}.${s.name}`, s);
     }
-    const missing = Object.keys(schema.entries).filter((k) => !(k in raw));
+    const added = ADDED_KEYS[name] ?? [];
+    const missing = Object.keys(schema.entries).filter((k) => !(k in raw) && !added.includes(k));
     if (missing.length > 0) note(name, `no ${missing.join(", ")}; using the shipped default${missing.length > 1 ? "s" : ""}`);
     const result = v.safeParse(schema, raw, { abortPipeEarly: true });
     if (result.success) return result.output;
@@ -286,6 +305,13 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   cfg.kafka.queueBufferingMaxMessages = k.queue_buffering_max_messages ?? cfg.kafka.queueBufferingMaxMessages;
   cfg.kafka.queueBufferingMaxKbytes = k.queue_buffering_max_kbytes ?? cfg.kafka.queueBufferingMaxKbytes;
   cfg.kafka.queueBufferingMaxMs = k.queue_buffering_max_ms ?? cfg.kafka.queueBufferingMaxMs;
+  cfg.kafka.tls = k.tls ?? cfg.kafka.tls;
+  cfg.kafka.caFile = k.ca_file ?? cfg.kafka.caFile;
+  cfg.kafka.certFile = k.cert_file ?? cfg.kafka.certFile;
+  cfg.kafka.keyFile = k.key_file ?? cfg.kafka.keyFile;
+  cfg.kafka.saslMechanism = k.sasl_mechanism ?? cfg.kafka.saslMechanism;
+  cfg.kafka.saslUsername = k.sasl_username ?? cfg.kafka.saslUsername;
+  cfg.kafka.saslPassword = k.sasl_password ?? cfg.kafka.saslPassword;
 
   const m = section("metric", SCHEMAS.metric);
   cfg.metric.outChannel = channel("metric", METRIC_CHANNELS, "", m.out_channel, cfg.metric.outChannel);
@@ -384,7 +410,32 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
       if (!exists(path)) fail(`must name an existing file, got ${JSON.stringify(path)}`);
     }
   }
-  if (cfg.metric.outChannel === "web_server") checkTls("web_server", cfg.webServer);
+  // The metrics endpoint also runs in Kafka mode (docs/compatibility.md).
+  if (cfg.metric.outChannel === "web_server" || cfg.metric.outChannel === "kafka") checkTls("web_server", cfg.webServer);
+
+  // ---- Kafka TLS and SASL (additions), when a channel uses Kafka ----
+  const usesKafka = cfg.metric.outChannel === "kafka" || cfg.event.outChannel === "kafka" || cfg.meta.outChannel === "kafka";
+  if (usesKafka) {
+    const kf = cfg.kafka;
+    const failAt = (key: string, reason: string): never => {
+      const at = where(`kafka.${key}`);
+      throw new ConfigError(at.file, at.line, `kafka.${key}`, reason);
+    };
+    const files: Array<[string, string]> = [
+      ["ca_file", kf.caFile],
+      ["cert_file", kf.certFile],
+      ["key_file", kf.keyFile],
+    ];
+    if (kf.tls) {
+      for (const [key, path] of files) if (path !== "" && !exists(path)) failAt(key, `must name an existing file, got ${JSON.stringify(path)}`);
+      if ((kf.certFile === "") !== (kf.keyFile === "")) {
+        failAt(kf.certFile === "" ? "cert_file" : "key_file", "cert_file and key_file must be set together (mutual TLS)");
+      }
+    } else {
+      for (const [key, path] of files) if (path !== "") note(`kafka.${key}`, "not used because kafka.tls is false");
+    }
+    if (kf.saslMechanism !== "" && kf.saslUsername === "") failAt("sasl_username", `must be set when kafka.sasl_mechanism is "${kf.saslMechanism}"`);
+  }
   if (cfg.global.restApiOn) checkTls("rest_api_server", cfg.restApiServer);
 
   return { config: cfg, path: root ? opts.path : null, notes };

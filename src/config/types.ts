@@ -5,6 +5,8 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type MetricChannel = "web_server" | "logs" | "json" | "kafka" | "";
 export type EventChannel = "logs" | "kafka" | "";
+/** SASL mechanisms of the Kafka producer (an addition: upstream has no SASL); "" = none. */
+export type KafkaSaslMechanism = "" | "plain" | "scram-sha-256" | "scram-sha-512";
 
 export interface TlsConfig {
   /** "on" enables HTTPS (TLS 1.3 only). */
@@ -39,6 +41,17 @@ export interface AgentConfig {
     queueBufferingMaxMessages: number;
     queueBufferingMaxKbytes: number;
     queueBufferingMaxMs: number;
+    // Additions (upstream's producer has no TLS or SASL); absent keys keep these defaults.
+    /** Connect to the brokers over TLS. */
+    tls: boolean;
+    /** PEM CA bundle to verify the brokers with; "" = the system CAs. */
+    caFile: string;
+    /** PEM client certificate and key for mutual TLS; both or neither. */
+    certFile: string;
+    keyFile: string;
+    saslMechanism: KafkaSaslMechanism;
+    saslUsername: string;
+    saslPassword: string;
   };
   metric: ChannelConfig<MetricChannel>;
   event: ChannelConfig<EventChannel> & {
