@@ -1,118 +1,113 @@
-// baseinfo: whole-host basics read straight from /proc (no child processes).
-// This version implements the cpu and mem subitems; the others are accepted by the
-// REST API and reported as not implemented in the log.
+// baseinfo: whole-host basics read straight from /proc, /sys and statfs (no child
+// processes). One collector per subitem, in the table below: adding a subitem is one
+// entry (name → factory); the run creates a collector when its subitem is first enabled,
+// resets every delta baseline on reconfiguration and disposes collectors of subitems
+// that were turned off.
+import { dumpQdiscs } from "../../host/netlink.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
-import { cpuRows, memRows, type CpuSample } from "./compute.ts";
-import { parseCpuinfoMhz, parseDentryState, parseMeminfo, parseProcStat, parseSoftirqs, parseSoftnetStat, parseVmallocUsed } from "./parse.ts";
-import { baseinfoCpuMemTables, systemCpuTable, systemCpuUtilTable, systemDentryTable, systemMeminfoTable } from "./tables.ts";
+import type { Collector, CollectorDeps, CollectorFactory } from "./collector.ts";
+import { createCpuCollector, createMemCollector } from "./cpumem.ts";
+import { createDiskCollector } from "./disk.ts";
+import { createFsCollector } from "./fs.ts";
+import { createHostCollector } from "./host.ts";
+import { createNetCollector } from "./net.ts";
+import { createNicCollector } from "./nic.ts";
+import { baseinfoCpuMemTables, baseinfoHostTables } from "./tables.ts";
 
-const IMPLEMENTED = new Set(["cpu", "mem"]);
+export { parseCpuList } from "./cpulist.ts";
 
-/** "0-3,5" → [0,1,2,3,5] (sysfs cpu list format). */
-export function parseCpuList(text: string | undefined): number[] | undefined {
-  if (!text) return undefined;
-  const out: number[] = [];
-  for (const part of text.trim().split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) return undefined;
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a || b - a > 65536) return undefined;
-    for (let i = a; i <= b; i++) out.push(i);
-  }
-  return out;
+/** Subitem → collector, in the canonical subitem order (rest-api.md §10). */
+export const COLLECTORS: ReadonlyMap<string, CollectorFactory> = new Map<string, CollectorFactory>([
+  ["cpu", createCpuCollector],
+  ["mem", createMemCollector],
+  ["nic", createNicCollector],
+  ["net", createNetCollector],
+  ["disk", createDiskCollector],
+  ["fs", createFsCollector],
+  ["host", createHostCollector],
+]);
+
+/** The real host: statfs(2), an rtnetlink dump when /proc is the agent's own. */
+export function defaultDeps(ctx: Pick<ProbeContext, "host">): CollectorDeps {
+  const ownNetns = ctx.host.paths.procfs === "/proc";
+  return {
+    statfs: (p) => {
+      const s = ctx.host.statfs(p);
+      if (s === undefined) return undefined;
+      const n = (v: number | bigint): number => Number(v);
+      return { type: n(s.type), bsize: n(s.bsize), blocks: n(s.blocks), bfree: n(s.bfree), bavail: n(s.bavail), files: n(s.files), ffree: n(s.ffree) };
+    },
+    // A rooted procfs (fixture, or a host mounted elsewhere) is not the namespace the
+    // netlink socket would see: no qdisc figures rather than another namespace's.
+    qdiscs: () => (ownNetns ? dumpQdiscs() : undefined),
+    monotonicSeconds: () => performance.now() / 1000,
+  };
 }
 
-function reportErrors(ctx: ProbeContext, item: string, errors: readonly string[]): void {
-  if (errors.length) ctx.parseError(item, errors.slice(0, 3).join("; "));
+/** The probe run over injectable dependencies (tests stub statfs and qdiscs). */
+export function openBaseinfo(ctx: ProbeContext, deps: CollectorDeps = defaultDeps(ctx)): ProbeRun {
+  const active = new Map<string, Collector>();
+  const warned = new Set<string>();
+
+  const sync = async () => {
+    for (const [name, c] of active) {
+      if (!ctx.subitems.has(name)) {
+        active.delete(name);
+        await c.dispose?.();
+      }
+    }
+    for (const s of ctx.subitems) {
+      const make = COLLECTORS.get(s);
+      if (!make) {
+        if (!warned.has(s)) ctx.log.warn(`subitem ${s} is not implemented in this version; it reports nothing`);
+        warned.add(s);
+        continue;
+      }
+      if (!active.has(s)) active.set(s, make(ctx, deps));
+    }
+  };
+
+  return {
+    async collect() {
+      await sync();
+      for (const [name, c] of ordered(active)) {
+        try {
+          c.collect();
+        } catch (e) {
+          // One subitem's failure never stops the others.
+          ctx.parseError(`subitem ${name}`, e instanceof Error ? e.message : String(e));
+          ctx.log.error(`subitem ${name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        }
+      }
+    },
+    async reconfigure() {
+      // New subitems, params (dev_name) or period: restart every delta baseline, so the
+      // first report after a reconfiguration carries no bogus deltas.
+      await sync();
+      for (const c of active.values()) c.reset();
+    },
+    async [Symbol.asyncDispose]() {
+      for (const c of active.values()) await c.dispose?.();
+      active.clear();
+    },
+  };
 }
 
-function readCpuSample(ctx: ProbeContext): CpuSample | undefined {
-  const statText = ctx.host.readProc("stat");
-  if (statText === undefined) {
-    ctx.parseError("/proc/stat", "unreadable");
-    return undefined;
-  }
-  const stat = parseProcStat(statText);
-  reportErrors(ctx, "/proc/stat", stat.errors);
-  const irqText = ctx.host.readProc("softirqs");
-  const softirqs = irqText === undefined ? undefined : parseSoftirqs(irqText);
-  if (softirqs) reportErrors(ctx, "/proc/softirqs", softirqs.errors);
-  const netText = ctx.host.readProc("net", "softnet_stat");
-  const online = parseCpuList(ctx.host.readSys("devices", "system", "cpu", "online"));
-  const softnet = netText === undefined ? undefined : parseSoftnetStat(netText, online);
-  if (softnet) reportErrors(ctx, "/proc/net/softnet_stat", softnet.errors);
-  const infoText = ctx.host.readProc("cpuinfo");
-  const mhz = infoText === undefined ? undefined : parseCpuinfoMhz(infoText);
-  if (mhz) reportErrors(ctx, "/proc/cpuinfo", mhz.errors);
-  return { stat, softirqs, softnet, mhz };
-}
-
-function fmt(n: number): string {
-  return n.toFixed(2);
+/** Active collectors in the order of COLLECTORS. */
+function ordered(active: ReadonlyMap<string, Collector>): [string, Collector][] {
+  return [...COLLECTORS.keys()].flatMap((n) => {
+    const c = active.get(n);
+    return c ? [[n, c] as [string, Collector]] : [];
+  });
 }
 
 export default defineProbe({
   feature: "baseinfo",
-  tables: baseinfoCpuMemTables,
+  tables: [...baseinfoCpuMemTables, ...baseinfoHostTables],
   unsupported(host) {
     return host.exists(host.proc("stat")) ? undefined : `${host.proc("stat")} is not readable (is procfs mounted?)`;
   },
   open(ctx): ProbeRun {
-    let prevCpu: CpuSample | undefined;
-    const warned = new Set<string>();
-    const warnUnimplemented = () => {
-      for (const s of ctx.subitems) {
-        if (!IMPLEMENTED.has(s) && !warned.has(s)) {
-          warned.add(s);
-          ctx.log.warn(`subitem ${s} is not implemented in this version; it reports nothing`);
-        }
-      }
-    };
-    warnUnimplemented();
-    return {
-      collect() {
-        const thr = ctx.num("res_upper_thr");
-        if (ctx.subitems.has("cpu")) {
-          const cur = readCpuSample(ctx);
-          if (cur) {
-            const rows = cpuRows(prevCpu, cur);
-            for (const r of rows.cpu) ctx.emit(systemCpuTable, r);
-            ctx.emit(systemCpuUtilTable, rows.cpuUtil);
-            if (thr > 0 && rows.totalUsedPer !== undefined && rows.totalUsedPer > thr) {
-              ctx.event({ entity: "cpu", key: "cpu", metric: "total_used_per", message: `Too high cpu utilization(${fmt(rows.totalUsedPer)}%).` });
-            }
-            prevCpu = cur;
-          }
-        }
-        if (ctx.subitems.has("mem")) {
-          const memText = ctx.host.readProc("meminfo");
-          if (memText === undefined) ctx.parseError("/proc/meminfo", "unreadable");
-          const meminfo = memText === undefined ? undefined : parseMeminfo(memText);
-          if (meminfo) reportErrors(ctx, "/proc/meminfo", meminfo.errors);
-          const dentryText = ctx.host.readProc("sys", "fs", "dentry-state");
-          const dentry = dentryText === undefined ? undefined : parseDentryState(dentryText);
-          if (dentry) reportErrors(ctx, "/proc/sys/fs/dentry-state", dentry.errors);
-          const vmalloc = parseVmallocUsed(ctx.host.readProc("vmallocinfo"), meminfo);
-          const rows = memRows(meminfo, dentry?.state, vmalloc.kb);
-          if (rows.meminfo) ctx.emit(systemMeminfoTable, rows.meminfo);
-          if (rows.dentry) ctx.emit(systemDentryTable, rows.dentry);
-          if (thr > 0 && rows.util !== undefined && rows.util > thr) {
-            ctx.event({ entity: "mem", key: "/proc/meminfo", metric: "util", message: `Too high mem utilization(${fmt(rows.util)}%).` });
-          }
-          if (thr > 0 && rows.swapUtil !== undefined && rows.swapUtil > thr) {
-            ctx.event({ entity: "mem", key: "/proc/meminfo", metric: "swap_util", message: `Too high swap utilization(${fmt(rows.swapUtil)}%).` });
-          }
-        }
-      },
-      reconfigure() {
-        // A changed subitem set or period restarts the delta baseline: no bogus deltas.
-        prevCpu = undefined;
-        warnUnimplemented();
-      },
-      async [Symbol.asyncDispose]() {
-        prevCpu = undefined;
-      },
-    };
+    return openBaseinfo(ctx);
   },
 });
