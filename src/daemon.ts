@@ -2,17 +2,19 @@
 // probes.init; and the orderly stop on SIGTERM/SIGINT.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
 import type { CliOptions } from "./cli.ts";
 import { LibconfigSyntaxError } from "./config/libconfig.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { AgentConfig } from "./config/types.ts";
 import { startCtlServer } from "./ctl/server.ts";
 import { AgentMetrics } from "./egress/agent-metrics.ts";
+import { kafkaFromConfig } from "./egress/kafka.ts";
 import { EventLogSink, MetaLogSink, MetricLogSink, clearMetricDir } from "./egress/logs.ts";
 import { PrometheusRenderer } from "./egress/prometheus.ts";
 import { SinkSet, type OutputSink } from "./egress/sink.ts";
 import { HostFs, hostPathsFrom } from "./host/fs.ts";
-import { resolveMachineIdentity } from "./host/machine-id.ts";
+import { resolveMachineIdentity, type MachineIdentity } from "./host/machine-id.ts";
 import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
 import { metricsApp, scrapeText } from "./http/metrics.ts";
 import { restApp } from "./http/rest.ts";
@@ -33,20 +35,17 @@ export interface RunningAgent {
 
 type Env = Record<string, string | undefined>;
 
-function outputSinks(cfg: AgentConfig, machineId: string, log: Logger): SinkSet {
+function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger, registry: Registry): SinkSet {
   const sinks: OutputSink[] = [];
   const m = cfg.metric.outChannel;
+  const machineId = ident.machineId;
   if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId));
   if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId));
   if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir));
   if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir));
-  for (const [ch, v] of [
-    ["metric", m],
-    ["event", cfg.event.outChannel],
-    ["meta", cfg.meta.outChannel],
-  ] as const) {
-    if (v === "kafka") log.warn(`${ch}.out_channel = kafka: the Kafka producer is not part of this build yet; ${ch} messages are not sent`);
-  }
+  // One producer for every channel set to kafka (metric messages carry the bare uuid).
+  const kafka = kafkaFromConfig({ cfg, uuid: ident.uuid, log, registry });
+  if (kafka) sinks.push(kafka.sink);
   return new SinkSet(sinks);
 }
 
@@ -72,7 +71,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
   const renderer = new PrometheusRenderer(store, ident.machineId);
-  const sinks = outputSinks(cfg, ident.machineId, log);
+  const sinks = outputSinks(cfg, ident, log, agentMetrics.registry);
 
   const manager = new ProbeManager({
     definitions: PROBES,
@@ -90,17 +89,25 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   let restPort: number | undefined;
   const metricsText = () => scrapeText({ renderer, agent: agentMetrics });
   try {
-    if (cfg.metric.outChannel === "web_server") {
+    // The metrics endpoint runs for metric channel web_server and also for kafka, where it
+    // serves the same snapshot plus the gala_gopher_agent_kafka_* queue and drop counters
+    // (docs/compatibility.md). In kafka mode a port that cannot be bound is not fatal.
+    if (cfg.metric.outChannel === "web_server" || cfg.metric.outChannel === "kafka") {
       const app = metricsApp({ renderer, agent: agentMetrics, healthy: () => true });
-      const s = Bun.serve({
-        hostname: cfg.webServer.bindAddr,
-        port: cfg.webServer.port,
-        fetch: app.fetch,
-        tls: tlsOptions(cfg.webServer),
-      });
-      servers.push(s);
-      metricsPort = s.port;
-      log.info(`metrics on ${cfg.webServer.sslAuth ? "https" : "http"}://${cfg.webServer.bindAddr}:${s.port}/metrics`);
+      try {
+        const s = Bun.serve({
+          hostname: cfg.webServer.bindAddr,
+          port: cfg.webServer.port,
+          fetch: app.fetch,
+          tls: tlsOptions(cfg.webServer),
+        });
+        servers.push(s);
+        metricsPort = s.port;
+        log.info(`metrics on ${cfg.webServer.sslAuth ? "https" : "http"}://${cfg.webServer.bindAddr}:${s.port}/metrics`);
+      } catch (e) {
+        if (cfg.metric.outChannel === "web_server") throw e;
+        log.warn(`metrics endpoint not started (${(e as Error).message}); metrics still go to Kafka`);
+      }
     }
     if (cfg.global.restApiOn) {
       const s = Bun.serve({
@@ -117,6 +124,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     servers.push(startCtlServer(join(opts.runDir, "gala_gopher_cmd.sock"), { manager, metricsText, log }));
   } catch (e) {
     for (const s of servers) s.stop(true);
+    void sinks.close();
     lock[Symbol.dispose]();
     throw e;
   }
