@@ -56,6 +56,11 @@ if ! "$bin" --version 2>/dev/null | grep -q '^gala-gopher '; then
   exit 1
 fi
 
+# Oldest glibc it runs on: the newest GLIBC_x.y version named anywhere in the file
+# (the executable's imports and any shared library embedded in it).
+glibc=$(grep -aoE 'GLIBC_2\.[0-9]+' "$bin" | sed 's/^GLIBC_//' | sort -t. -k1,1n -k2,2n | tail -n1)
+glibc=${glibc:-2.17}
+
 top=$(mkdir -p "$top" && cd "$top" && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -84,6 +89,7 @@ rpmbuild -bb --quiet \
   --define "_tmppath $top/tmp" \
   --define "gg_version $version" \
   --define "gg_release $release" \
+  --define "gg_glibc $glibc" \
   "$repo/gala-gopher.spec" >&2
 
 rpm_file=$(find "$top/RPMS" -name "gala-gopher-$version-$release*.rpm" | head -n1)
