@@ -32,7 +32,11 @@ export interface DropCounts {
   labels_too_long: number;
 }
 
-export type LabelEnricher = (table: TableDef, row: Row) => readonly (readonly [string, string])[] | null;
+/**
+ * Extra label pairs for a row (added after the table's own key/label fields), or null to
+ * drop the row. `owner` is the probe (feature) that emitted it.
+ */
+export type LabelEnricher = (table: TableDef, row: Row, owner: string) => readonly (readonly [string, string])[] | null;
 
 export function escapeLabelValue(v: string): string {
   if (!/[\\"\n]/.test(v)) return v;
@@ -97,7 +101,7 @@ export class MetricStore {
       pairs.push([name.slice(0, NAME_LIMIT), String(v)]);
     }
     for (const e of this.enrichers) {
-      const extra = e(def, row);
+      const extra = e(def, row, owner);
       if (extra === null) return undefined;
       for (const p of extra) pairs.push([p[0], p[1]]);
     }
