@@ -29,7 +29,7 @@ describe.if(built)("compiled agent on the bare-metal fixture", () => {
   beforeAll(async () => {
     host = copyFixture("bare-metal");
     files = await agentFiles();
-    writeFileSync(files.probesInit, 'baseinfo {"cmd":{"probe":["cpu","mem"]},"params":{"report_period":5},"state":"running"}\n');
+    writeFileSync(files.probesInit, 'baseinfo {"cmd":{"probe":["cpu","mem","nic","net","disk","host"]},"params":{"report_period":5},"state":"running"}\n');
     agent = spawnAgent(cliArgs(files, host), { env: { GOPHER_LOG_STDERR: "0" } });
   });
 
@@ -54,7 +54,7 @@ describe.if(built)("compiled agent on the bare-metal fixture", () => {
   });
 
   test("after the next sample /metrics equals the golden file", async () => {
-    for (const f of ["proc/stat", "proc/softirqs", "proc/net/softnet_stat"]) renameSync(join(host, `${f}.next`), join(host, f));
+    for (const f of ["proc/stat", "proc/softirqs", "proc/net/softnet_stat", "proc/net/dev", "proc/net/snmp", "proc/diskstats", "proc/uptime"]) renameSync(join(host, `${f}.next`), join(host, f));
     const text = await waitFor("cpu deltas", async () => {
       const t = await scrape(files.metricsPort);
       return t.includes("gala_gopher_cpu_util_per{") ? t : undefined;
@@ -73,7 +73,7 @@ describe.if(built)("compiled agent on the bare-metal fixture", () => {
     symlinkSync(DIST_BIN, link);
     const p = Bun.spawnSync([link, "probe", "get", "baseinfo"], { env: { ...process.env, GOPHER_CTL_SOCKET: join(files.runDir, "gala_gopher_cmd.sock") } });
     expect(p.exitCode).toBe(0);
-    expect(JSON.parse(p.stdout.toString().replace(/\0$/, "")).cmd.probe).toEqual(["cpu", "mem"]);
+    expect(JSON.parse(p.stdout.toString().replace(/\0$/, "")).cmd.probe).toEqual(["cpu", "mem", "nic", "net", "disk", "host"]);
     const usage = Bun.spawnSync([link, "probe"]);
     expect(usage.exitCode).toBe(255);
     expect(usage.stderr.toString()).toContain("gopher-ctl probe get <probe_name>");
