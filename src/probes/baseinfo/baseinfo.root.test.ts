@@ -233,7 +233,7 @@ describe.if(canRun)("baseinfo on this machine (root)", () => {
     });
     // df's own view of the same mount
     const df = sh(["df", "-k", "--output=size,used,avail,pcent,itotal,iused,iavail,ipcent", mnt]).trim().split("\n")[1]?.trim().split(/\s+/) ?? [];
-    expect(df).toEqual([row?.Blocks, String(row?.Used), String(row?.Free), `${row?.UsePer}%`, row?.Inodes, String(row?.IUsed), String(row?.IFree), `${row?.IUsePer}%`]);
+    expect(df).toEqual([String(row?.Blocks), String(row?.Used), String(row?.Free), `${String(row?.UsePer)}%`, String(row?.Inodes), String(row?.IUsed), String(row?.IFree), `${String(row?.IUsePer)}%`]);
 
     sh(["mount", "-o", "remount,ro", mnt]);
     ctx.clear();
