@@ -16,8 +16,11 @@ export interface StatfsResult {
 }
 
 export interface CollectorDeps {
-  /** statfs of an absolute path (already rooted by --path.rootfs); undefined on failure. */
-  statfs(path: string): StatfsResult | undefined;
+  /**
+   * statfs of an absolute path (already rooted by --path.rootfs); undefined on failure.
+   * May answer asynchronously: a hung NFS server must not block the agent's event loop.
+   */
+  statfs(path: string): StatfsResult | undefined | Promise<StatfsResult | undefined>;
   /**
    * Every qdisc of the observed network namespace (rtnetlink dump), an error text, or
    * undefined when the probe reads a host other than its own (fixture roots): then the
@@ -29,7 +32,7 @@ export interface CollectorDeps {
 }
 
 export interface Collector {
-  collect(): void;
+  collect(): void | Promise<void>;
   /** Forget the delta baseline (start, reconfiguration). */
   reset(): void;
   /** Release resources (the subitem was turned off or the probe stops). */

@@ -67,10 +67,10 @@ describe("df arithmetic", () => {
 
 describe("fs collector (statfs stubbed)", () => {
   const host = new FixtureHost("bare-metal");
-  test("rows like df -T and df -T -i; statfs rooted at --path.rootfs", () => {
+  test("rows like df -T and df -T -i; statfs rooted at --path.rootfs", async () => {
     const ctx = recordingContext(host, ["fs"]);
     const deps = fakeDeps(host.paths.rootfs, BARE_METAL_STATFS);
-    createFsCollector(ctx, deps).collect();
+    await createFsCollector(ctx, deps).collect();
     expect(deps.statfsCalls).toContain(path.join(host.paths.rootfs, "mnt/backup disk"));
     const row = (mp: string) => ctx.table("system_df").find((r) => r.MountOn === mp);
     expect(ctx.table("system_df").map((r) => r.MountOn)).toEqual([
@@ -92,24 +92,38 @@ describe("fs collector (statfs stubbed)", () => {
     expect(ctx.events).toEqual([]);
     expect(ctx.parseErrors).toEqual([]);
   });
-  test("events over res_upper_thr, key = mount point, upstream texts", () => {
+  test("events over res_upper_thr, key = mount point, upstream texts", async () => {
     const ctx = recordingContext(host, ["fs"], { res_upper_thr: 90 });
-    createFsCollector(ctx, fakeDeps(host.paths.rootfs, BARE_METAL_STATFS)).collect();
+    await createFsCollector(ctx, fakeDeps(host.paths.rootfs, BARE_METAL_STATFS)).collect();
     expect(ctx.events).toEqual([
       { entity: "fs", key: "/mnt/backup disk", metric: "IUsePer", message: "Too many Inodes consumed(99%)." },
       { entity: "fs", key: "/mnt/backup disk", metric: "UsePer", message: "Too many Blocks used(96%)." },
       { entity: "fs", key: "/snap/core20/1974", metric: "UsePer", message: "Too many Blocks used(100%)." },
     ]);
   });
-  test("a mount statfs cannot answer is skipped (like df), the rest reported", () => {
+  test("a mount statfs cannot answer is skipped (like df), the rest reported", async () => {
     const ctx = recordingContext(host, ["fs"]);
-    createFsCollector(ctx, fakeDeps(host.paths.rootfs, { "/": BARE_METAL_STATFS["/"]! })).collect();
+    await createFsCollector(ctx, fakeDeps(host.paths.rootfs, { "/": BARE_METAL_STATFS["/"]! })).collect();
     expect(ctx.table("system_df").map((r) => r.MountOn)).toEqual(["/"]);
   });
-  test("broken mounts: good lines reported, bad ones counted", () => {
+  test("a statfs that hangs (dead NFS server) is skipped after the timeout, logged once", async () => {
+    const ctx = recordingContext(host, ["fs"]);
+    const deps = fakeDeps(host.paths.rootfs, BARE_METAL_STATFS);
+    const answer = deps.statfs;
+    deps.statfs = (p) => (p.endsWith("/boot") ? new Promise(() => {}) : Promise.resolve(answer(p)));
+    const c = createFsCollector(ctx, deps, 50);
+    const t0 = performance.now();
+    await c.collect();
+    await c.collect();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(ctx.table("system_df").filter((r) => r.MountOn === "/").length).toBe(2);
+    expect(ctx.table("system_df").some((r) => r.MountOn === "/boot")).toBe(false);
+    expect(ctx.logs.filter((l) => l.includes("/boot did not answer")).length).toBe(1);
+  });
+  test("broken mounts: good lines reported, bad ones counted", async () => {
     const b = new FixtureHost("broken");
     const ctx = recordingContext(b, ["fs"]);
-    createFsCollector(ctx, fakeDeps(b.paths.rootfs, { "/": BARE_METAL_STATFS["/"]!, "/run": BARE_METAL_STATFS["/run"]! })).collect();
+    await createFsCollector(ctx, fakeDeps(b.paths.rootfs, { "/": BARE_METAL_STATFS["/"]!, "/run": BARE_METAL_STATFS["/run"]! })).collect();
     expect(ctx.table("system_df").map((r) => r.MountOn)).toEqual(["/", "/run"]);
     expect(ctx.parseErrors.map((e) => e.item)).toEqual(["/proc/mounts"]);
   });

@@ -154,10 +154,14 @@ export function dfRow(m: MountEntry, s: StatfsResult): DfRowResult {
   };
 }
 
-export function createFsCollector(ctx: ProbeContext, deps: CollectorDeps): Collector {
+/** How long one report waits for statfs answers (a hung NFS mount is skipped, like `df` with a timeout). */
+export const STATFS_TIMEOUT_MS = 2000;
+
+export function createFsCollector(ctx: ProbeContext, deps: CollectorDeps, timeoutMs = STATFS_TIMEOUT_MS): Collector {
+  const slowWarned = new Set<string>();
   return {
     reset() {},
-    collect() {
+    async collect() {
       const text = ctx.host.readProc("mounts");
       if (text === undefined) {
         ctx.parseError("/proc/mounts", "unreadable");
@@ -166,9 +170,24 @@ export function createFsCollector(ctx: ProbeContext, deps: CollectorDeps): Colle
       const mounts = parseMounts(text);
       reportErrors(ctx, "/proc/mounts", mounts.errors);
       const thr = ctx.num("res_upper_thr");
-      for (const m of candidateMounts(mounts.entries)) {
-        const s = deps.statfs(ctx.host.root(m.mountPoint));
-        if (s === undefined) continue; // gone, stale NFS, no permission: like df, skip it
+      const candidates = candidateMounts(mounts.entries);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = Symbol("late");
+      const deadline = new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), timeoutMs)));
+      const answers = await Promise.all(
+        candidates.map(async (m) => {
+          const r = await Promise.race([deps.statfs(ctx.host.root(m.mountPoint)), deadline]);
+          if (r === late && !slowWarned.has(m.mountPoint)) {
+            slowWarned.add(m.mountPoint);
+            ctx.log.warn(`fs: statfs of ${m.mountPoint} did not answer within ${timeoutMs} ms; skipped while it hangs`);
+          }
+          return r === late ? undefined : r;
+        }),
+      );
+      clearTimeout(timer);
+      for (const [i, m] of candidates.entries()) {
+        const s = answers[i];
+        if (s === undefined) continue; // gone, hung NFS, no permission: like df, skip it
         const r = dfRow(m, s);
         if (!r.row) continue;
         ctx.emit(systemDfTable, r.row);

@@ -3,6 +3,7 @@
 // entry (name → factory); the run creates a collector when its subitem is first enabled,
 // resets every delta baseline on reconfiguration and disposes collectors of subitems
 // that were turned off.
+import { statfs as statfsAsync } from "node:fs/promises";
 import { dumpQdiscs } from "../../host/netlink.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import type { Collector, CollectorDeps, CollectorFactory } from "./collector.ts";
@@ -29,13 +30,18 @@ export const COLLECTORS: ReadonlyMap<string, CollectorFactory> = new Map<string,
 
 /** The real host: statfs(2), an rtnetlink dump when /proc is the agent's own. */
 export function defaultDeps(ctx: Pick<ProbeContext, "host">): CollectorDeps {
+  const pendingStatfs = new Set<string>();
   const ownNetns = ctx.host.paths.procfs === "/proc";
   return {
     statfs: (p) => {
-      const s = ctx.host.statfs(p);
-      if (s === undefined) return undefined;
-      const n = (v: number | bigint): number => Number(v);
-      return { type: n(s.type), bsize: n(s.bsize), blocks: n(s.blocks), bfree: n(s.bfree), bavail: n(s.bavail), files: n(s.files), ffree: n(s.ffree) };
+      // Asynchronous (libuv thread pool), so a dead NFS server cannot freeze the agent; a
+      // path whose previous call has not come back yet is not asked again.
+      if (pendingStatfs.has(p)) return undefined;
+      pendingStatfs.add(p);
+      return statfsAsync(p).then(
+        (s) => ({ type: s.type, bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree }),
+        () => undefined,
+      ).finally(() => pendingStatfs.delete(p));
     },
     // A rooted procfs (fixture, or a host mounted elsewhere) is not the namespace the
     // netlink socket would see: no qdisc figures rather than another namespace's.
@@ -72,7 +78,7 @@ export function openBaseinfo(ctx: ProbeContext, deps: CollectorDeps = defaultDep
       await sync();
       for (const [name, c] of ordered(active)) {
         try {
-          c.collect();
+          await c.collect();
         } catch (e) {
           // One subitem's failure never stops the others.
           ctx.parseError(`subitem ${name}`, e instanceof Error ? e.message : String(e));
