@@ -14,7 +14,7 @@ import { metadataMessage } from "../../src/egress/metadata.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import { baseinfoCpuMemTables } from "../../src/probes/baseinfo/tables.ts";
 import type { TableDef } from "../../src/store/table.ts";
-import { agentFiles, copyFixture, put, rmrf, scrape, waitFor } from "../harness.ts";
+import { agentFiles, copyFixture, put, rmrf, scrape, waitFor, which } from "../harness.ts";
 import { KafkaBroker, brokerUnavailable } from "../kafka/broker.ts";
 
 const UUID = "4c4c4544-0042-3510-8052-b4c04f4d4e32";
@@ -22,6 +22,8 @@ const MID = `${UUID}-192.168.1.20`;
 
 const unavailable = brokerUnavailable();
 if (unavailable) console.warn(`[kafka e2e] skipped: ${unavailable}`);
+const noOpenssl = unavailable ? undefined : which("openssl") ? undefined : "openssl is not installed (needed for the test CA)";
+if (noOpenssl) console.warn(`[kafka e2e] TLS/SASL test skipped: ${noOpenssl}`);
 
 interface Topics {
   metric: string;
@@ -142,7 +144,7 @@ describe.if(!unavailable)("Kafka egress against a real broker", () => {
   let broker: KafkaBroker;
 
   beforeAll(async () => {
-    broker = await KafkaBroker.start({ log: (s) => console.log(`[kafka e2e] ${s}`) });
+    broker = await KafkaBroker.start({ secure: !noOpenssl, log: (s) => console.log(`[kafka e2e] ${s}`) });
   }, 240_000);
 
   afterAll(async () => {
@@ -211,6 +213,44 @@ describe.if(!unavailable)("Kafka egress against a real broker", () => {
       await a.stop();
     }
   }, 90_000);
+
+  test.if(!noOpenssl)("TLS with client certificates and SASL PLAIN (additions): delivered; a wrong password is logged and messages stay queued", async () => {
+    const sec = broker.secure!;
+    const t = topics("secure");
+    const keys = (password: string) =>
+      `tls = true; ca_file = "${sec.caFile}"; cert_file = "${sec.certFile}"; key_file = "${sec.keyFile}"; ` +
+      `sasl_mechanism = "PLAIN"; sasl_username = "${sec.username}"; sasl_password = "${password}";`;
+    const bad = await startKafkaAgent(sec.bootstrap, topics("badpw"), keys("wrong"));
+    try {
+      await put(bad.agent.restPort!, "baseinfo", { cmd: { probe: ["mem"] }, params: { report_period: 600 }, state: "running" });
+      const text = await waitFor("a failed attempt", async () => {
+        const s = await scrape(bad.agent.metricsPort!);
+        return s.includes("gala_gopher_agent_kafka_connected 0") && s.includes("gala_gopher_mem_util{") ? s : undefined;
+      }, 20_000, 200);
+      expect(Number(seriesOf(text, (k) => k === "gala_gopher_agent_kafka_queue_messages").get("gala_gopher_agent_kafka_queue_messages"))).toBeGreaterThan(0);
+      const log = await waitFor("log line", () => {
+        const l = readFileSync(join(bad.files.logDir, "debug", "gopher.log"), "utf8");
+        return l.includes(`kafka: cannot deliver to ${sec.bootstrap}`) ? l : undefined;
+      });
+      expect(log).toMatch(/SASL|[Aa]uthentication/);
+      expect(log).not.toContain("wrong");
+    } finally {
+      await bad.stop();
+    }
+
+    const a = await startKafkaAgent(sec.bootstrap, t, keys(sec.password));
+    try {
+      await put(a.agent.restPort!, "baseinfo", { cmd: { probe: ["mem"] }, params: { report_period: 600 }, state: "running" });
+      await waitFor("delivered over SASL_SSL", async () => {
+        const s = await scrape(a.agent.metricsPort!);
+        return s.includes("gala_gopher_agent_kafka_queue_messages 0") && counter(s, "gala_gopher_agent_kafka_sent_total", `topic="${t.metric}"`) >= 2 ? s : undefined;
+      }, 20_000, 100);
+      const lines = await readTopic(broker.bootstrap, t.metric);
+      expect(lines.some((l) => l.includes('"infos": "/proc/meminfo", "total_kB": "16265432"'))).toBe(true);
+    } finally {
+      await a.stop();
+    }
+  }, 60_000);
 
   test("broker stopped for 30 s: the agent keeps serving; every message produced meanwhile arrives, in order", async () => {
     const t = topics("outage");

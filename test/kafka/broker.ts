@@ -5,11 +5,13 @@
 // pinned version is reused without running Maven.
 //
 //   bun test/kafka/broker.ts fetch              # only download the jars
-//   bun test/kafka/broker.ts run [--port N]     # run a broker in the foreground until Ctrl-C
+//   bun test/kafka/broker.ts run [--port N] [--dir D] [--secure]
+//                                               # run a broker in the foreground until Ctrl-C;
+//                                               # --secure adds a SASL_SSL listener (mutual TLS)
 //
 // As a module: `await KafkaBroker.start()`, then `.stop()`, `.start()` again (same port,
 // same data dir: a restart), `.destroy()`.
-import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
@@ -96,13 +98,54 @@ function clusterId(): string {
 export interface BrokerOptions {
   port?: number;
   dir?: string;
+  /**
+   * Also open a SASL_SSL listener: TLS with a test CA, client certificates required
+   * (mutual TLS) and SASL PLAIN user `gopher` / `s3cret`. Needs openssl.
+   */
+  secure?: boolean;
   /** Extra server.properties lines. */
   extra?: Record<string, string | number>;
   log?: (s: string) => void;
 }
 
+/** PEM files of the secure listener (under the broker's dir). */
+export interface SecureListener {
+  bootstrap: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  username: string;
+  password: string;
+}
+
+function openssl(args: string[], cwd: string): void {
+  const r = Bun.spawnSync(["openssl", ...args], { cwd, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr.toString()}`);
+}
+
+/** A test CA, a server certificate for 127.0.0.1 and a client certificate, all PEM (keys PKCS#8). */
+function makeCerts(dir: string): { ca: string; serverPem: string; clientCert: string; clientKey: string } {
+  mkdirSync(dir, { recursive: true });
+  const days = ["-days", "2"];
+  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=gala-gopher test CA", ...days], dir);
+  for (const [name, cn, ext] of [
+    ["server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    ["client", "gala-gopher", "extendedKeyUsage=clientAuth"],
+  ] as const) {
+    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
+    writeFileSync(join(dir, `${name}.ext`), ext + "\n");
+    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-extfile", `${name}.ext`, ...days], dir);
+  }
+  // Kafka's PEM key store: the unencrypted PKCS#8 key followed by the certificate.
+  openssl(["pkcs8", "-topk8", "-nocrypt", "-in", "server.key", "-out", "server.p8"], dir);
+  const serverPem = join(dir, "server-store.pem");
+  writeFileSync(serverPem, readFileSync(join(dir, "server.p8"), "utf8") + readFileSync(join(dir, "server.pem"), "utf8"));
+  return { ca: join(dir, "ca.pem"), serverPem, clientCert: join(dir, "client.pem"), clientKey: join(dir, "client.key") };
+}
+
 export class KafkaBroker {
   private proc?: ReturnType<typeof Bun.spawn>;
+  secure?: SecureListener;
   private constructor(
     readonly port: number,
     readonly controllerPort: number,
@@ -129,7 +172,27 @@ export class KafkaBroker {
     while (controllerPort === port) controllerPort = await freePort();
     const dir = o.dir ?? mkdtempSync(join(tmpdir(), "gg-kafka-"));
     const b = new KafkaBroker(port, controllerPort, dir, lib, log, o.dir === undefined);
-    b.configure(o.extra ?? {});
+    const extra = { ...o.extra };
+    if (o.secure) {
+      let sport = await freePort();
+      while (sport === port || sport === controllerPort) sport = await freePort();
+      const c = makeCerts(join(dir, "certs"));
+      b.secure = { bootstrap: `127.0.0.1:${sport}`, caFile: c.ca, certFile: c.clientCert, keyFile: c.clientKey, username: "gopher", password: "s3cret" };
+      Object.assign(extra, {
+        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_SSL://127.0.0.1:${sport}`,
+        "advertised.listeners": `PLAINTEXT://127.0.0.1:${port},SASL_SSL://127.0.0.1:${sport}`,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_ssl.plain.sasl.jaas.config":
+          'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin" user_gopher="s3cret";',
+        "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+        "listener.name.sasl_ssl.ssl.keystore.location": c.serverPem,
+        "listener.name.sasl_ssl.ssl.truststore.type": "PEM",
+        "listener.name.sasl_ssl.ssl.truststore.location": c.ca,
+        "listener.name.sasl_ssl.ssl.client.auth": "required",
+      });
+    }
+    b.configure(extra);
     if (!existsSync(join(dir, "data", "meta.properties"))) b.format();
     await b.start();
     return b;
@@ -261,14 +324,15 @@ if (import.meta.main) {
     const port = flag("--port");
     const dir = flag("--dir");
     if (dir) mkdirSync(dir, { recursive: true });
-    const b = await KafkaBroker.start({ port: port ? Number(port) : undefined, dir, log });
+    const b = await KafkaBroker.start({ port: port ? Number(port) : undefined, dir, log, secure: rest.includes("--secure") });
     console.log(b.bootstrap);
+    if (b.secure) console.log(JSON.stringify(b.secure));
     const bye = () => void b.destroy().then(() => process.exit(0));
     process.once("SIGINT", bye);
     process.once("SIGTERM", bye);
     await new Promise(() => undefined);
   } else {
-    console.error("usage: bun test/kafka/broker.ts fetch | run [--port N] [--dir DIR]");
+    console.error("usage: bun test/kafka/broker.ts fetch | run [--port N] [--dir DIR] [--secure]");
     process.exit(2);
   }
 }
