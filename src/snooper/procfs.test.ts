@@ -12,6 +12,8 @@ import {
   parsePidStat,
   parsePidStatus,
   parseSmapsRollup,
+  parseStatHead,
+  pidOfName,
   pidsOf,
   PF_KTHREAD,
   startEpochSeconds,
@@ -73,6 +75,29 @@ describe("/proc/<pid>/stat", () => {
     const s = parsePidStat(line)!;
     expect(s.startTicks).toBe(10);
     expect(s.processor).toBeUndefined();
+  });
+});
+
+describe("stat head (the snooper's cheap parse)", () => {
+  test("agrees with the full parse on every fixture process", () => {
+    for (const pid of [1, 2, 880, 1200, 1201, 1500, 1530, 2000, 2001, 2600]) {
+      const text = read("docker-cgv1", `proc/${pid}/stat`);
+      const full = parsePidStat(text)!;
+      expect(parseStatHead(text)).toEqual({ pid: full.pid, comm: full.comm, ppid: full.ppid, flags: full.flags, startTicks: full.startTicks });
+    }
+  });
+
+  test("truncated and garbage input", () => {
+    const text = read("docker-cgv1", "proc/1200/stat");
+    for (let cut = 0; cut < 60; cut += 3) expect(parseStatHead(text.slice(0, cut))).toBeUndefined();
+    expect(parseStatHead("1200 (x) S 1 1 1 0 -1 4194560 1 0 0 0 1 1 0 0 20 0 1 0 99")).toEqual({ pid: 1200, comm: "x", ppid: 1, flags: 4194560, startTicks: 99 });
+    expect(parseStatHead("abc (x) S 1 1 1 0 -1 0 1 0 0 0 1 1 0 0 20 0 1 0 99 1")).toBeUndefined();
+    expect(parseStatHead("5 (x) S z 1 1 0 -1 0 1 0 0 0 1 1 0 0 20 0 1 0 99 1")).toBeUndefined();
+    expect(parseStatHead(undefined)).toBeUndefined();
+    expect(pidOfName("123")).toBe(123);
+    expect(pidOfName("0")).toBe(-1);
+    expect(pidOfName("self")).toBe(-1);
+    expect(pidOfName("12a")).toBe(-1);
   });
 });
 

@@ -80,10 +80,62 @@ export function parsePidStat(text: string | undefined): PidStat | undefined {
   };
 }
 
-/** Only field 22 (start time, ticks since boot) and field 4 (ppid), without parsing the rest. */
-export function parseStartTicks(text: string | undefined): number | undefined {
-  const s = parsePidStat(text);
-  return s?.startTicks;
+/** The fields the snooper's process table needs: a cheaper parse than parsePidStat. */
+export interface StatHead {
+  readonly pid: number;
+  readonly comm: string;
+  readonly ppid: number;
+  readonly flags: number;
+  readonly startTicks: number;
+}
+
+/** Decimal digits of s[from, to) as a number; NaN when empty or not all digits. */
+function digits(s: string, from: number, to: number): number {
+  if (to <= from) return NaN;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** pid, comm, ppid (4), flags (9), start time (22) of /proc/<pid>/stat; undefined when malformed. */
+export function parseStatHead(text: string | undefined): StatHead | undefined {
+  if (!text) return undefined;
+  const open = text.indexOf(" (");
+  const close = text.lastIndexOf(")");
+  if (open < 1 || close < open) return undefined;
+  const pid = digits(text, 0, open);
+  // Walk the space-separated fields after ") ": field 3 starts at close + 2.
+  let field = 3;
+  let start = close + 2;
+  let ppid = NaN;
+  let flags = NaN;
+  let startTicks = NaN;
+  for (let i = start; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c !== 32 && c !== 10) continue;
+    if (field === 4) ppid = digits(text, start, i);
+    else if (field === 9) flags = digits(text, start, i);
+    else if (field === 22) {
+      startTicks = digits(text, start, i);
+      break;
+    }
+    field++;
+    start = i + 1;
+  }
+  if (!(pid > 0) || Number.isNaN(ppid) || Number.isNaN(flags) || Number.isNaN(startTicks)) return undefined;
+  return { pid, comm: text.slice(open + 2, close), ppid, flags, startTicks };
+}
+
+/** A /proc directory name as a pid (no leading zero, digits only), else -1. */
+export function pidOfName(n: string): number {
+  const c = n.charCodeAt(0);
+  if (c < 49 || c > 57 || n.length > 10) return -1;
+  const v = digits(n, 0, n.length);
+  return Number.isNaN(v) ? -1 : v;
 }
 
 /** `btime` of /proc/stat: boot time in seconds since the epoch. */
@@ -249,10 +301,8 @@ export function parsePidStatus(text: string | undefined): PidStatus | undefined 
 export function pidsOf(names: readonly string[]): number[] {
   const out: number[] = [];
   for (const n of names) {
-    const c = n.charCodeAt(0);
-    if (c < 49 || c > 57) continue; // '1'..'9'
-    const v = int(n);
-    if (v !== undefined && v > 0) out.push(v);
+    const v = pidOfName(n);
+    if (v > 0) out.push(v);
   }
   return out.sort((a, b) => a - b);
 }

@@ -7,7 +7,7 @@ import { emptyScope, type ProbeSettings, type ScopeLists } from "../probe/settin
 import { MetricStore } from "../store/store.ts";
 import { defineTable, type TableDef } from "../store/table.ts";
 import { copyFixture, FIXTURES } from "../../test/harness.ts";
-import { createSnooper, type Snooper } from "./snooper.ts";
+import { createSnooper, parseLoadavg, type Snooper } from "./snooper.ts";
 
 const WEB = "4b5e57f6eb2f";
 const APP = "a172cedcae47";
@@ -394,3 +394,38 @@ describe("cost", () => {
   });
 });
 
+
+describe("discovery from /proc/loadavg between full listings", () => {
+  test("new pids in (last, now] are read; threads skipped; matched exits seen at once; full listing every 5 scans", () => {
+    const dir = copyFixture("docker-cgv1");
+    tmp.push(dir);
+    const la = (threads: number, last: number) => writeFileSync(join(dir, "proc", "loadavg"), `0.00 0.01 0.05 1/${threads} ${last}\n`);
+    const status = (pid: number, tgid: number) => writeFileSync(join(dir, "proc", String(pid), "status"), `Name:\tx\nTgid:\t${tgid}\nPid:\t${pid}\n`);
+    la(100, 3000);
+    const s = createSnooper({ host: hostAt(dir), log, selfPid: 999_999, intervalMs: 60_000, lastPidDiscovery: true });
+    snoopers.push(s);
+    const v = s.scopeFactory("baseinfo", settings({ proc_name: [{ comm: "^gg", cmdline: "" }] })); // full listing (first scan)
+    writeProc(dir, 3001, "ggone", 200000);
+    status(3001, 3001);
+    writeProc(dir, 3002, "ggthread", 200000);
+    status(3002, 3001); // a thread of 3001: not a process
+    writeProc(dir, 2990, "ggold", 200000); // below the last pid: only a full listing finds it
+    la(103, 3002);
+    s.refresh();
+    expect([...v.pids()]).toEqual([3001]);
+    rmSync(join(dir, "proc", "3001"), { recursive: true });
+    la(101, 3002);
+    s.refresh();
+    expect(v.pids().size).toBe(0);
+    rmSync(join(dir, "proc", "3002"), { recursive: true }); // the kernel does not list threads in /proc
+    for (let i = 0; i < 4; i++) s.refresh();
+    expect([...v.pids()]).toEqual([2990]);
+  });
+});
+
+test("loadavg fields", () => {
+  expect(parseLoadavg("0.00 0.01 0.05 1/244 25286\n")).toEqual({ threads: 244, lastPid: 25286 });
+  expect(parseLoadavg("0.00 0.01 0.05 1/244\n")).toBeUndefined();
+  expect(parseLoadavg("")).toBeUndefined();
+  expect(parseLoadavg(undefined)).toBeUndefined();
+});

@@ -3,13 +3,24 @@
 // label enricher that adds process and container labels to process-level rows
 // (outputs.md §2.3).
 //
-// Cost model. A scan lists /proc (one readdir) every `intervalMs`; only pids not seen
-// before are read (stat, cmdline, cgroup: ~10 µs each). Known pids are re-validated in
-// small batches (stat: start time, comm): every pid at least every REVALIDATE_ROUNDS
-// scans, and pids younger than YOUNG_MS on every scan, because a fresh fork usually
-// exec()s right away and changes comm/cmdline. A pid whose start time changed is a new
-// process (pid reuse). Scans run only while at least one scope is open. `pushEvent` lets
-// an exec/exit event source (eBPF) update the table between scans.
+// Cost model (measured with src/snooper/scan-cost.ts). Every `intervalMs` one scan:
+// * discovery: /proc/loadavg's "last pid" names the pids allocated since the previous
+//   scan; those few are read (status for the tgid, then stat and cgroup). A full listing
+//   of /proc (~0.5 ms with a few hundred pids and cold caches) runs only every
+//   FULL_SCAN_EVERY scans, when more than MAX_PROBED_PIDS pids were allocated, or when
+//   the procfs is not our pid namespace's (loadavg reports the reader's namespace);
+// * exits: the pids some scope matches are re-read every scan, all others are noticed
+//   by the next full listing;
+// * re-validation (stat: start time, comm, parent): a rotating batch so every pid is
+//   seen once per REVALIDATE_ROUNDS scans, and pids younger than YOUNG_MS every scan,
+//   because a fresh fork usually exec()s right away. A new start time is a new process
+//   (pid reuse); a new comm or parent means exec/rename: the command line (read lazily,
+//   only when a matcher or a label needs it) and the cgroup are read again. An exec
+//   that keeps the comm of an old process is seen only through an event;
+// * resolution: only the pids that changed are matched again, unless the container set
+//   changed.
+// Scans run only while at least one scope is open. `pushEvent` lets an exec/exit event
+// source (eBPF) update the table between scans.
 import type { HostFs } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ContainerInfo, ScopeView } from "../probe/define.ts";
@@ -19,15 +30,22 @@ import { observesWholeHost, type ProbeSettings } from "../probe/settings.ts";
 import type { LabelEnricher } from "../store/store.ts";
 import type { Row, TableDef } from "../store/table.ts";
 import { parseCgroupFile, type CgroupContainerRef } from "./cgroup.ts";
-import { compileScope, resolveScope, type CompiledScope, type ProcView } from "./match.ts";
-import { cmdlineArgs, javaMainClass, parseBtime, parsePidStat, pidsOf, PF_KTHREAD, startEpochSeconds } from "./procfs.ts";
+import { compileScope, matchProcName, MAX_SCOPE_OBJECTS, resolveScope, type CompiledScope, type ProcView } from "./match.ts";
+import { cmdlineArgs, javaMainClass, parseBtime, parseStatHead, pidOfName, PF_KTHREAD, startEpochSeconds } from "./procfs.ts";
 import { ContainerResolver, toContainerInfo, type ContainerMeta } from "./runtimes.ts";
 
 export const DEFAULT_SNOOPER_INTERVAL_MS = 1000;
 /** Every known pid is re-validated at least once per this many scans. */
-const REVALIDATE_ROUNDS = 10;
+const REVALIDATE_ROUNDS = 60;
+const REVALIDATE_MIN_BATCH = 4;
+/** A full /proc listing at least every this many scans. */
+const FULL_SCAN_EVERY = 5;
+/** More new pids than this since the last scan: list /proc instead of probing each. */
+const MAX_PROBED_PIDS = 64;
+/** More scope-matched pids than this: list /proc every scan to see exits. */
+const MAX_WATCHED_PIDS = 256;
 /** Pids younger than this are re-validated on every scan (exec right after fork). */
-const YOUNG_MS = 5_000;
+const YOUNG_MS = 2_000;
 /** Longest `cmdline` label value (outputs.md §2.3). */
 export const CMDLINE_LABEL_MAX = 127;
 /** Container metadata that is still incomplete is retried after 1, 2, 4 … 60 s. */
@@ -35,20 +53,66 @@ const META_RETRY_MAX_MS = 60_000;
 
 export interface ProcEntry extends ProcView {
   readonly pid: number;
-  ppid: number;
-  comm: string;
-  cmdline: string;
+  readonly ppid: number;
+  readonly comm: string;
+  /** Arguments joined with spaces (read from /proc on first use, then cached). */
+  readonly cmdline: string;
   /** The `cmdline` label: main class for Java, else the command line; ≤127 chars. */
-  cmdlineLabel: string;
-  startTicks: number;
+  readonly cmdlineLabel: string;
+  readonly startTicks: number;
   /** Seconds since the epoch. */
-  startTime: number;
-  kthread: boolean;
+  readonly startTime: number;
+  readonly kthread: boolean;
   /** Full 64-hex id of its container. */
+  readonly fullContainerId?: string;
+  readonly containerId?: string;
+  /** When the snooper first saw it (ms). */
+  readonly seenAt: number;
+}
+
+/** A process table entry; the command line is read lazily (most pids never need it). */
+class ProcRecord implements ProcEntry {
+  private args?: string[];
+  private joined?: string;
+  private label?: string;
   fullContainerId?: string;
   containerId?: string;
-  /** When the snooper first saw it (ms). */
-  seenAt: number;
+  /** Scan number that last saw the pid in /proc. */
+  mark = 0;
+
+  constructor(
+    private readonly readCmdline: (pid: number) => string | undefined,
+    readonly pid: number,
+    public ppid: number,
+    public comm: string,
+    readonly startTicks: number,
+    readonly startTime: number,
+    readonly kthread: boolean,
+    readonly seenAt: number,
+  ) {}
+
+  private argv(): string[] {
+    return (this.args ??= cmdlineArgs(this.readCmdline(this.pid)));
+  }
+
+  get cmdline(): string {
+    return (this.joined ??= this.argv().join(" ").trim());
+  }
+
+  get cmdlineLabel(): string {
+    if (this.label === undefined) {
+      const l = (this.comm === "java" ? javaMainClass(this.argv()) : undefined) ?? this.cmdline;
+      this.label = l.length > CMDLINE_LABEL_MAX ? l.slice(0, CMDLINE_LABEL_MAX) : l;
+    }
+    return this.label;
+  }
+
+  /** exec() or a rename: forget the cached command line. */
+  execed(comm: string, ppid: number): void {
+    this.comm = comm;
+    this.ppid = ppid;
+    this.args = this.joined = this.label = undefined;
+  }
 }
 
 interface ContainerRec {
@@ -65,8 +129,10 @@ export type ProcEvent = { type: "exec"; pid: number } | { type: "exit"; pid: num
 
 export interface SnooperStats {
   scans: number;
-  /** Sum of scan durations (ms). */
+  /** Sum of scan durations, wall clock (ms). */
   scanMs: number;
+  /** Sum of the CPU time (user + system) the scans took (ms). */
+  scanCpuMs: number;
   lastScanMs: number;
   processes: number;
   containers: number;
@@ -85,6 +151,11 @@ export interface SnooperOptions {
   onDrop?: (feature: string, n: number) => void;
   /** Clock (ms), for tests. */
   now?: () => number;
+  /**
+   * Discover new pids from /proc/loadavg's last pid between full listings; default: when
+   * the procfs is our own pid namespace's (`<procfs>/self` is this process).
+   */
+  lastPidDiscovery?: boolean;
 }
 
 export interface Snooper {
@@ -122,7 +193,7 @@ class SnooperImpl implements Snooper {
   private readonly intervalMs: number;
   private readonly now: () => number;
   private readonly resolver: ContainerResolver;
-  private readonly procs = new Map<number, ProcEntry>();
+  private readonly procs = new Map<number, ProcRecord>();
   /** By full 64-hex id. */
   private readonly recs = new Map<string, ContainerRec>();
   /** By 12-char id. */
@@ -134,10 +205,23 @@ class SnooperImpl implements Snooper {
   private timer?: ReturnType<typeof setInterval>;
   private btime: number | undefined;
   private cursor = 0;
+  private scanNo = 0;
+  private lastFull = 0;
+  private lastLoad?: Loadavg;
+  private readonly lastPidDiscovery: boolean;
+  private readonly procRoot: string;
+  /** Scan order for the rotating re-validation; rebuilt after the table changed. */
+  private order?: ProcRecord[];
+  /** Processes first seen less than YOUNG_MS ago. */
+  private young: ProcRecord[] = [];
+  /** Pids added, removed or changed since the last resolution. */
+  private touched = new Set<number>();
+  /** A container appeared, vanished or changed its metadata since the last resolution. */
+  private containersChanged = false;
   private dirty = false;
   private resolveQueued = false;
   private closed = false;
-  private readonly st: SnooperStats = { scans: 0, scanMs: 0, lastScanMs: 0, processes: 0, containers: 0, droppedObjects: 0 };
+  private readonly st: SnooperStats = { scans: 0, scanMs: 0, scanCpuMs: 0, lastScanMs: 0, processes: 0, containers: 0, droppedObjects: 0 };
   readonly scopeFactory: ScopeFactory;
   readonly enricher: LabelEnricher;
 
@@ -148,6 +232,8 @@ class SnooperImpl implements Snooper {
     this.intervalMs = opts.intervalMs ?? DEFAULT_SNOOPER_INTERVAL_MS;
     this.now = opts.now ?? Date.now;
     this.resolver = new ContainerResolver(opts.host, this.now);
+    this.procRoot = opts.host.proc();
+    this.lastPidDiscovery = opts.lastPidDiscovery ?? opts.host.readlink(`${this.procRoot}/self`) === String(process.pid);
     this.scopeFactory = (feature, settings) => this.createScope(feature, settings);
     this.enricher = (table, row, owner) => this.enrich(table, row, owner);
   }
@@ -159,36 +245,25 @@ class SnooperImpl implements Snooper {
     return this.btime;
   }
 
+  private statPath(pid: number): string {
+    return `${this.procRoot}/${pid}/stat`;
+  }
+
   /** Reads a process from /proc; undefined when it is gone or unreadable. */
-  private load(pid: number): ProcEntry | undefined {
-    const stat = parsePidStat(this.host.readProc(String(pid), "stat"));
+  private load(pid: number): ProcRecord | undefined {
+    const stat = parseStatHead(this.host.read(this.statPath(pid)));
     if (!stat || stat.pid !== pid) return undefined;
-    const e: ProcEntry = {
-      pid,
-      ppid: stat.ppid,
-      comm: stat.comm,
-      cmdline: "",
-      cmdlineLabel: "",
-      startTicks: stat.startTicks,
-      startTime: startEpochSeconds(this.bootTime(), stat.startTicks),
-      kthread: (stat.flags & PF_KTHREAD) !== 0,
-      seenAt: this.now(),
-    };
-    this.readCmdline(e);
-    if (!e.kthread) this.readCgroup(e);
+    const kthread = (stat.flags & PF_KTHREAD) !== 0;
+    const e = new ProcRecord(this.cmdlineReader, pid, stat.ppid, stat.comm, stat.startTicks, startEpochSeconds(this.bootTime(), stat.startTicks), kthread, this.now());
+    if (!kthread) this.readCgroup(e);
     return e;
   }
 
-  private readCmdline(e: ProcEntry): void {
-    const args = cmdlineArgs(this.host.readProc(String(e.pid), "cmdline"));
-    e.cmdline = args.join(" ").trim();
-    const label = (e.comm === "java" ? javaMainClass(args) : undefined) ?? e.cmdline;
-    e.cmdlineLabel = label.length > CMDLINE_LABEL_MAX ? label.slice(0, CMDLINE_LABEL_MAX) : label;
-  }
+  private readonly cmdlineReader = (pid: number): string | undefined => this.host.read(`${this.procRoot}/${pid}/cmdline`);
 
   /** (Re)reads the cgroup and moves the process between container records. */
-  private readCgroup(e: ProcEntry): boolean {
-    const ref = parseCgroupFile(this.host.readProc(String(e.pid), "cgroup"));
+  private readCgroup(e: ProcRecord): boolean {
+    const ref = parseCgroupFile(this.host.read(`${this.procRoot}/${e.pid}/cgroup`));
     const full = ref?.id;
     if (full === e.fullContainerId) return false;
     this.detach(e);
@@ -201,7 +276,7 @@ class SnooperImpl implements Snooper {
     return true;
   }
 
-  private detach(e: ProcEntry): void {
+  private detach(e: ProcRecord): void {
     if (!e.fullContainerId) return;
     const rec = this.recs.get(e.fullContainerId);
     e.fullContainerId = undefined;
@@ -209,6 +284,7 @@ class SnooperImpl implements Snooper {
     if (!rec) return;
     rec.pids.delete(e.pid);
     if (rec.pids.size === 0) {
+      this.containersChanged = true;
       this.recs.delete(rec.ref.id);
       if (this.short.get(rec.info.id) === rec) this.short.delete(rec.info.id);
       if (rec.meta.sandbox && rec.info.podId) this.podLabels.delete(rec.info.podId);
@@ -221,6 +297,7 @@ class SnooperImpl implements Snooper {
     const meta = this.resolver.resolve(ref);
     rec = { ref, meta, info: toContainerInfo(ref, meta), pids: new Set(), complete: isComplete(meta), retryAt: 0, retryMs: 1000 };
     rec.retryAt = this.now() + rec.retryMs;
+    this.containersChanged = true;
     this.recs.set(ref.id, rec);
     this.short.set(rec.info.id, rec);
     if (meta.sandbox && meta.podLabels && rec.info.podId) this.podLabels.set(rec.info.podId, meta.podLabels);
@@ -239,6 +316,7 @@ class SnooperImpl implements Snooper {
       const info = toContainerInfo(rec.ref, meta);
       if (JSON.stringify(info) !== JSON.stringify(rec.info)) {
         rec.info = info;
+        this.containersChanged = true;
         changed = true;
       }
       rec.meta = meta;
@@ -248,8 +326,11 @@ class SnooperImpl implements Snooper {
     return changed;
   }
 
-  private add(e: ProcEntry): void {
+  private add(e: ProcRecord): void {
     this.procs.set(e.pid, e);
+    this.order = undefined;
+    this.young.push(e);
+    this.touched.add(e.pid);
   }
 
   private remove(pid: number): void {
@@ -257,80 +338,148 @@ class SnooperImpl implements Snooper {
     if (!e) return;
     this.detach(e);
     this.procs.delete(pid);
+    this.order = undefined;
+    this.touched.add(pid);
   }
 
-  /** Re-reads stat; returns "gone", "replaced" (pid reuse), "changed" (exec/rename) or "same". */
-  private revalidate(e: ProcEntry, young: boolean): "gone" | "replaced" | "changed" | "same" {
-    const stat = parsePidStat(this.host.readProc(String(e.pid), "stat"));
+  /**
+   * Re-reads stat; returns "gone", "replaced" (pid reuse), "changed" (exec or rename:
+   * comm or parent changed; the command line and cgroup are read again) or "same".
+   */
+  private revalidate(e: ProcRecord): "gone" | "replaced" | "changed" | "same" {
+    const stat = parseStatHead(this.host.read(this.statPath(e.pid)));
     if (!stat) return "gone";
     if (stat.startTicks !== e.startTicks) return "replaced";
-    let changed = false;
-    if (stat.comm !== e.comm || stat.ppid !== e.ppid) {
-      e.comm = stat.comm;
-      e.ppid = stat.ppid;
-      this.readCmdline(e);
-      changed = true;
-    } else if (young) {
-      const before = e.cmdline;
-      this.readCmdline(e);
-      if (before !== e.cmdline) changed = true;
-    }
-    if (young && !e.kthread && this.readCgroup(e)) changed = true;
-    return changed ? "changed" : "same";
+    if (stat.comm === e.comm && stat.ppid === e.ppid) return "same";
+    e.execed(stat.comm, stat.ppid);
+    if (!e.kthread) this.readCgroup(e);
+    this.touched.add(e.pid);
+    return "changed";
   }
 
-  /** One scan of /proc; returns true when anything changed. */
-  private scanOnce(): boolean {
-    const started = performance.now();
-    const now = this.now();
-    const pids = pidsOf(this.host.list(this.host.proc()));
+  /** A pid allocated since the last scan: loaded when it is a process (not a thread). */
+  private probeNew(pid: number): boolean {
+    const status = this.host.read(`${this.procRoot}/${pid}/status`);
+    const tgid = status && /^Tgid:\s+(\d+)/m.exec(status)?.[1];
+    if (tgid !== String(pid)) return false;
+    const e = this.load(pid);
+    if (!e) return false;
+    e.mark = this.scanNo;
+    this.add(e);
+    return true;
+  }
+
+  /** Pids matched by some scope (checked for exit between full listings); undefined when too many. */
+  private watchedPids(): Set<number> | undefined {
+    const out = new Set<number>();
+    for (const s of this.scopes) {
+      for (const p of s.matchedPids()) {
+        out.add(p);
+        if (out.size > MAX_WATCHED_PIDS) return undefined;
+      }
+    }
+    return out;
+  }
+
+  /** Lists /proc: loads new pids, drops vanished ones; true when anything changed. */
+  private discover(): boolean {
+    const mark = this.scanNo;
+    this.lastFull = mark;
     let changed = false;
-    const live = new Set<number>();
-    for (const pid of pids) {
-      live.add(pid);
-      if (this.procs.has(pid)) continue;
+    for (const name of this.host.list(this.procRoot)) {
+      const pid = pidOfName(name);
+      if (pid <= 0) continue;
+      const known = this.procs.get(pid);
+      if (known) {
+        known.mark = mark;
+        continue;
+      }
       const e = this.load(pid);
       if (e) {
+        e.mark = mark;
         this.add(e);
         changed = true;
       }
     }
-    for (const pid of [...this.procs.keys()]) {
-      if (!live.has(pid)) {
-        this.remove(pid);
+    for (const e of this.procs.values()) {
+      if (e.mark !== mark) {
+        this.remove(e.pid);
         changed = true;
       }
     }
+    return changed;
+  }
+
+  /** One scan of /proc; returns true when anything changed. */
+  private scanOnce(): boolean {
+    const now = this.now();
+    let changed = false;
+    // Discovery. A full listing of /proc costs ~0.5 ms with a few hundred pids and cold
+    // caches, so it runs only every FULL_SCAN_EVERY scans, or when /proc/loadavg cannot
+    // tell what changed. In between, the "last pid" field of /proc/loadavg names the pids
+    // allocated since the previous scan (pids are handed out in increasing order): those
+    // few are read one by one (threads are skipped), and the pids some scope currently
+    // matches are checked for exit. Trusted only when the procfs belongs to our own pid
+    // namespace (loadavg reports the reader's namespace).
+    const la = parseLoadavg(this.host.read(`${this.procRoot}/loadavg`));
+    const prev = this.lastLoad;
+    this.lastLoad = la;
+    this.scanNo++;
+    const watched = this.watchedPids();
+    const gap = la && prev ? la.lastPid - prev.lastPid : -1;
+    const full =
+      !this.lastPidDiscovery || !la || !prev || this.scanNo - this.lastFull >= FULL_SCAN_EVERY || gap < 0 || gap > MAX_PROBED_PIDS || watched === undefined;
+    if (full) changed = this.discover();
+    else {
+      for (let pid = prev!.lastPid + 1; pid <= la!.lastPid; pid++) if (!this.procs.has(pid) && this.probeNew(pid)) changed = true;
+      for (const pid of watched!) {
+        const e = this.procs.get(pid);
+        if (e && this.revalidate(e) === "gone") {
+          this.remove(pid);
+          changed = true;
+        }
+      }
+    }
     // Re-validation: young pids every scan, plus a rotating batch of the others.
-    const all = [...this.procs.values()];
-    const batch = Math.max(16, Math.ceil(all.length / REVALIDATE_ROUNDS));
-    const start = all.length ? this.cursor % all.length : 0;
-    const picked = new Set<ProcEntry>();
-    for (let i = 0; i < Math.min(batch, all.length); i++) picked.add(all[(start + i) % all.length]!);
-    this.cursor = start + batch;
-    for (const e of all) if (now - e.seenAt < YOUNG_MS) picked.add(e);
+    const order = (this.order ??= [...this.procs.values()]);
+    const n = order.length;
+    const batch = Math.min(n, Math.max(REVALIDATE_MIN_BATCH, Math.ceil(n / REVALIDATE_ROUNDS)));
+    const picked: ProcRecord[] = [];
+    for (let i = 0; i < batch; i++) picked.push(order[(this.cursor + i) % n]!);
+    this.cursor = n ? (this.cursor + batch) % n : 0;
+    for (const e of this.young) if (now - e.seenAt < YOUNG_MS && !picked.includes(e)) picked.push(e);
+    this.young = this.young.filter((e) => now - e.seenAt < YOUNG_MS && this.procs.get(e.pid) === e);
     for (const e of picked) {
-      const r = this.revalidate(e, now - e.seenAt < YOUNG_MS);
+      if (this.procs.get(e.pid) !== e) continue;
+      const r = this.revalidate(e);
       if (r === "same") continue;
       changed = true;
       if (r === "changed") continue;
       this.remove(e.pid);
       if (r === "gone") continue;
       const fresh = this.load(e.pid);
-      if (fresh) this.add(fresh);
+      if (fresh) {
+        fresh.mark = this.scanNo;
+        this.add(fresh);
+      }
     }
     if (this.retryContainers()) changed = true;
-    const took = performance.now() - started;
-    this.st.scans++;
-    this.st.scanMs += took;
-    this.st.lastScanMs = took;
     return changed;
   }
 
+  /** One scan and, when something changed, re-resolution of every scope (timed together). */
   refresh(): void {
     if (this.closed) return;
+    const started = performance.now();
+    const cpu0 = process.cpuUsage();
     const changed = this.scanOnce();
     if (changed || this.dirty) this.resolveAll();
+    const took = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    this.st.scans++;
+    this.st.scanCpuMs += (cpu.user + cpu.system) / 1000;
+    this.st.scanMs += took;
+    this.st.lastScanMs = took;
   }
 
   pushEvent(e: ProcEvent): void {
@@ -358,9 +507,13 @@ class SnooperImpl implements Snooper {
     });
   }
 
+  /** Re-resolves every scope: only the touched pids, unless the container set changed. */
   private resolveAll(): void {
     this.dirty = false;
-    for (const s of this.scopes) s.resolve();
+    const delta = this.containersChanged ? undefined : this.touched;
+    for (const s of this.scopes) s.resolve(delta);
+    this.containersChanged = false;
+    this.touched = new Set();
   }
 
   private ensureTimer(): void {
@@ -391,7 +544,7 @@ class SnooperImpl implements Snooper {
     const scope = new SnooperScope(this, feature, settings);
     this.scopes.add(scope);
     this.byOwner.set(feature, scope);
-    if (wasEmpty) this.scanOnce();
+    if (wasEmpty) this.refresh();
     scope.resolve();
     this.ensureTimer();
     return scope;
@@ -405,6 +558,10 @@ class SnooperImpl implements Snooper {
 
   /** @internal */ procViews(): Iterable<ProcEntry> {
     return this.procs.values();
+  }
+
+  /** @internal */ proc(pid: number): ProcEntry | undefined {
+    return this.procs.get(pid);
   }
 
   /** @internal */ selfPidValue(): number {
@@ -441,6 +598,8 @@ class SnooperImpl implements Snooper {
     this.timer = undefined;
     for (const s of [...this.scopes]) s[Symbol.dispose]();
     this.procs.clear();
+    this.order = undefined;
+    this.young = [];
     this.recs.clear();
     this.short.clear();
   }
@@ -463,7 +622,7 @@ class SnooperImpl implements Snooper {
   }
 
   /** A process by pid: from the table, else read now (a process newer than the last scan). */
-  private lookup(pid: number): ProcEntry | undefined {
+  private lookup(pid: number): ProcRecord | undefined {
     const e = this.procs.get(pid);
     if (e) return e;
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
@@ -519,6 +678,19 @@ class SnooperImpl implements Snooper {
   }
 }
 
+export interface Loadavg {
+  /** Kernel scheduling entities (threads) in existence. */
+  readonly threads: number;
+  /** The pid most recently allocated (in the reader's pid namespace). */
+  readonly lastPid: number;
+}
+
+/** The 4th and 5th fields of /proc/loadavg. */
+export function parseLoadavg(text: string | undefined): Loadavg | undefined {
+  const m = text ? /^\S+ \S+ \S+ \d+\/(\d+) (\d+)\s*$/.exec(text) : null;
+  return m ? { threads: Number(m[1]), lastPid: Number(m[2]) } : undefined;
+}
+
 function isComplete(m: ContainerMeta): boolean {
   return !!m.sandbox || (!!m.name && !!m.image);
 }
@@ -535,6 +707,7 @@ class SnooperScope implements ScopeView {
   private matchedContainers = new Map<string, ContainerInfo>();
   private labels = new Map<number, Readonly<Record<string, string>>>();
   private dropped = new Set<string>();
+  private resolved = false;
   private readonly listeners = new Set<(added: readonly number[], removed: readonly number[]) => void>();
   private disposed = false;
 
@@ -549,9 +722,14 @@ class SnooperScope implements ScopeView {
     this.podLabelNames = [...settings.podLabels];
   }
 
-  /** Re-resolves against the current tables and notifies listeners of the difference. */
-  resolve(): void {
+  /**
+   * Re-resolves against the current tables and notifies listeners of the difference.
+   * With `delta` (the pids that changed, container set unchanged) only those are tested.
+   */
+  resolve(delta?: ReadonlySet<number>): void {
     if (this.disposed) return;
+    if (delta && this.resolved && this.dropped.size === 0 && this.incremental(delta)) return;
+    this.resolved = true;
     const all = this.owner.containers();
     let pids = new Set<number>();
     let containers = new Map<string, ContainerInfo>();
@@ -575,6 +753,39 @@ class SnooperScope implements ScopeView {
     for (const p of before) if (!pids.has(p)) minus.push(p);
     let containersChanged = containers.size !== beforeContainers.size;
     if (!containersChanged) for (const [k, v] of containers) if (beforeContainers.get(k) !== v) containersChanged = true;
+    this.notify(plus, minus, containersChanged);
+  }
+
+  /** Tests only the changed pids; false when a full resolution is needed (object limit). */
+  private incremental(delta: ReadonlySet<number>): boolean {
+    if (this.compiled.empty) return true;
+    const c = this.compiled;
+    const self = this.owner.selfPidValue();
+    const plus: number[] = [];
+    const minus: number[] = [];
+    const labels: [number, Readonly<Record<string, string>> | undefined][] = [];
+    for (const pid of delta) {
+      const e = this.owner.proc(pid);
+      const m = e && c.procNames.length ? matchProcName(c, e, self) : undefined;
+      const inScope = c.procIds.has(pid) || m !== undefined || (e?.containerId !== undefined && this.matchedContainers.has(e.containerId));
+      labels.push([pid, m?.label]);
+      const was = this.matched.has(pid);
+      if (inScope && !was) plus.push(pid);
+      else if (!inScope && was) minus.push(pid);
+    }
+    // Over the object limit: the full resolution decides what is dropped.
+    if (this.matched.size + plus.length - minus.length + this.matchedContainers.size > MAX_SCOPE_OBJECTS) return false;
+    for (const p of plus) this.matched.add(p);
+    for (const p of minus) this.matched.delete(p);
+    for (const [pid, l] of labels) {
+      if (l) this.labels.set(pid, l);
+      else this.labels.delete(pid);
+    }
+    this.notify(plus, minus, false);
+    return true;
+  }
+
+  private notify(plus: number[], minus: number[], containersChanged: boolean): void {
     if (!plus.length && !minus.length && !containersChanged) return;
     // In blacklist mode the observed set grows when a pid leaves the excluded set.
     const added = this.blacklist ? minus : this.wholeHost ? [] : plus;
@@ -586,6 +797,11 @@ class SnooperScope implements ScopeView {
         // A listener's failure is its probe's business; the scope stays consistent.
       }
     }
+  }
+
+  /** Matched processes (whitelist: in scope; blacklist: excluded). */
+  matchedPids(): ReadonlySet<number> {
+    return this.matched;
   }
 
   pids(): ReadonlySet<number> {
