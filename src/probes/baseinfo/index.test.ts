@@ -6,12 +6,12 @@ import { BARE_METAL_STATFS, FixtureHost, fakeDeps } from "./fixture-host.ts";
 import { baseinfoHostTables } from "./tables.ts";
 import { recordingContext } from "./test-context.ts";
 
-const ALL = ["cpu", "mem", "nic", "net", "disk", "fs", "host"];
+const ALL = ["cpu", "mem", "nic", "net", "disk", "fs", "proc", "host", "con"];
 
 describe("baseinfo run", () => {
   test("one collector per subitem, canonical order", () => {
     expect([...COLLECTORS.keys()]).toEqual(ALL);
-    expect(baseinfo.tables.map((t) => t.name)).toEqual(["system_cpu", "system_cpu_util", "system_meminfo", "system_dentry", "nic", "system_tcp", "system_udp", "system_iostat", "system_df", "system_os"]);
+    expect(baseinfo.tables.map((t) => t.name)).toEqual(["system_cpu", "system_cpu_util", "system_meminfo", "system_dentry", "nic", "system_tcp", "system_udp", "system_iostat", "system_df", "system_os", "system_proc", "system_con_io"]);
   });
 
   test("first report: no deltas anywhere; second: deltas; reconfigure: none again", async () => {
@@ -44,14 +44,14 @@ describe("baseinfo run", () => {
     await run[Symbol.asyncDispose]();
   });
 
-  test("subitems turned off stop reporting; unknown subitems are logged once", async () => {
+  test("subitems turned off stop reporting; con without elf_path is logged once", async () => {
     const host = new FixtureHost("vm");
     const ctx = recordingContext(host, ["host", "proc", "con"]);
     const run = openBaseinfo(ctx, fakeDeps(host.paths.rootfs));
     await run.collect();
     await run.collect();
     expect([...ctx.rows.keys()]).toEqual(["system_os"]);
-    expect(ctx.logs.filter((l) => l.includes("not implemented")).length).toBe(2);
+    expect(ctx.logs.filter((l) => l.includes("elf_path is not set")).length).toBe(1);
     ctx.subitems = new Set(["net"]);
     await run.reconfigure?.();
     ctx.clear();

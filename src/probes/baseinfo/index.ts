@@ -13,7 +13,10 @@ import { createFsCollector } from "./fs.ts";
 import { createHostCollector } from "./host.ts";
 import { createNetCollector } from "./net.ts";
 import { createNicCollector } from "./nic.ts";
+import { createConCollector } from "./con.ts";
+import { createProcCollector } from "./proc.ts";
 import { baseinfoCpuMemTables, baseinfoHostTables } from "./tables.ts";
+import { baseinfoProcTables } from "./tables-proc.ts";
 
 export { parseCpuList } from "./cpulist.ts";
 
@@ -25,7 +28,9 @@ export const COLLECTORS: ReadonlyMap<string, CollectorFactory> = new Map<string,
   ["net", createNetCollector],
   ["disk", createDiskCollector],
   ["fs", createFsCollector],
+  ["proc", createProcCollector],
   ["host", createHostCollector],
+  ["con", createConCollector],
 ]);
 
 /** The real host: statfs(2), an rtnetlink dump when /proc is the agent's own. */
@@ -109,7 +114,7 @@ function ordered(active: ReadonlyMap<string, Collector>): [string, Collector][] 
 
 export default defineProbe({
   feature: "baseinfo",
-  tables: [...baseinfoCpuMemTables, ...baseinfoHostTables],
+  tables: [...baseinfoCpuMemTables, ...baseinfoHostTables, ...baseinfoProcTables],
   unsupported(host) {
     return host.exists(host.proc("stat")) ? undefined : `${host.proc("stat")} is not readable (is procfs mounted?)`;
   },
