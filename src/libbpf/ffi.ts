@@ -78,6 +78,8 @@ const LIBBPF_SYMBOLS = {
   btf__find_by_name_kind: { args: [P, cstring, u32], returns: i32 },
   btf__type_by_id: { args: [P, u32], returns: P },
   btf__name_by_offset: { args: [P, u32], returns: cstring },
+  btf__resolve_size: { args: [P, u32], returns: FFIType.i64_fast },
+  bpf_object__btf: { args: [P], returns: P },
 } as const;
 
 const LIBC_SYMBOLS = {
@@ -251,6 +253,11 @@ const pending: { level: number; text: string }[] = [];
 let printCb: JSCallback | undefined;
 /** libbpf's debug output (every CO-RE relocation) is only forwarded with GOPHER_LIBBPF_DEBUG=1. */
 const forwardDebug = () => process.env.GOPHER_LIBBPF_DEBUG === "1";
+
+/** Whether a logger receives libbpf's messages (the daemon installs the agent's). */
+export function hasLibbpfLogger(): boolean {
+  return sink !== undefined;
+}
 
 /** Sends libbpf and verifier messages to `log` (warn/info/debug by libbpf level). */
 export function setLibbpfLogger(log: Logger | undefined): void {

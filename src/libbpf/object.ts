@@ -350,7 +350,8 @@ export class BpfObject implements Disposable {
     return new BpfObject(lib, lib.checkPtr(p, `open ${o.name}.bpf.o`), o.name);
   }
 
-  private get handle(): Pointer {
+  /** The libbpf `struct bpf_object *` (for KernelBtf.ofObject and similar). */
+  get handle(): Pointer {
     if (!this.p) throw new Error(`BPF object ${this.name} is closed`);
     return this.p;
   }

@@ -1,5 +1,6 @@
 // The single registration list of built-in probes: one line per probe.
 import type { ProbeDefinition } from "../probe/define.ts";
 import baseinfo from "./baseinfo/index.ts";
+import tcp from "./tcp/index.ts";
 
-export const PROBES: readonly ProbeDefinition[] = [baseinfo];
+export const PROBES: readonly ProbeDefinition[] = [baseinfo, tcp];

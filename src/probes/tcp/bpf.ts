@@ -1,0 +1,328 @@
+// The kernel half of the tcp probe: loads bpf/tcp/tcp.bpf.o, configures it (.bss cfg),
+// attaches the tracepoints this kernel has, and gives typed access to its maps and
+// ring buffer.
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import type { KernelFeatures } from "../../host/features.ts";
+import type { Logger } from "../../log/logger.ts";
+import { bpfObjectBytes } from "../../libbpf/assets.ts";
+import { KernelBtf } from "../../libbpf/btf.ts";
+import { BpfObject, possibleCpus, type BpfLink, type BpfMap, type TcAttachment } from "../../libbpf/object.ts";
+import { RingBufferReader } from "../../libbpf/ringbuf.ts";
+import { ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
+
+/** Raw tracepoints the probe cannot work without. */
+export const REQUIRED_TRACEPOINTS = ["inet_sock_set_state", "tcp_probe", "tcp_rcv_space_adjust"] as const;
+
+/** Optional hooks and what is not counted without them. */
+const OPTIONAL: Record<string, string> = {
+  tcp_retransmit_skb: "retransmissions are counted only at samples",
+  tcp_send_reset: "send_rsts and tcp_oom",
+  tcp_receive_reset: "receive_rsts",
+  kfree_skb: "backlog_drops, filter_drops and rmem_scheduls",
+  sock_exceed_buf_limit: "snd_buf_limit_count",
+  inet_sk_error_report: "tmout_count",
+  tcp_destroy_sock: "bytes read after the connection reached CLOSE",
+  sched_process_exit: "prompt removal of exited processes from the scope map",
+  sched_process_exec: "scope re-evaluation at exec",
+  sched_process_fork: "scope re-evaluation at fork",
+};
+
+export interface TcpKernelOptions {
+  features: KernelFeatures;
+  log: Logger;
+  /** ringbuf_map_size, MiB (power of two). */
+  ringbufMiB: number;
+  /** Capacity of the connection map. */
+  maxConns: number;
+  sampleMs: number;
+  /** tcp_delay subitem: hook tcp_sendmsg_locked. */
+  delay: boolean;
+  /** dev_name: stamp packets at this device's ingress for tcp_delay. */
+  devName?: string;
+}
+
+/** Whether this kernel can run the probe; the reason when not. */
+export function tcpUnsupported(f: KernelFeatures): string | undefined {
+  const gone = f.bpfUnavailable();
+  if (gone) return gone;
+  if (!f.attach.raw_tracepoint.ok) return `raw tracepoints cannot be attached: ${f.attach.raw_tracepoint.reason}`;
+  if (!f.mapTypes.ringbuf) return "BPF ring buffers are not supported (kernel < 5.8)";
+  const missing = REQUIRED_TRACEPOINTS.filter((t) => !hasRawTp(f, t));
+  if (missing.length) return `missing tracepoints ${missing.join(", ")}`;
+  return undefined;
+}
+
+function hasRawTp(f: KernelFeatures, name: string): boolean {
+  const n = f.rawTracepointArgs(name);
+  if (n !== undefined) return true;
+  // Without BTF answers, tracefs tells whether the event exists.
+  for (const cat of ["tcp", "sock", "skb", "sched"]) if (f.hasTracepoint(cat, name)) return true;
+  return false;
+}
+
+/** Kernel HZ from its config (/proc/config.gz or /boot/config-<release>); 1000 when unknown. */
+export function kernelHz(release: string): number {
+  const texts: string[] = [];
+  try {
+    texts.push(gunzipSync(readFileSync("/proc/config.gz")).toString());
+  } catch {
+    /* not built with IKCONFIG_PROC */
+  }
+  try {
+    texts.push(readFileSync(`/boot/config-${release}`, "utf8"));
+  } catch {
+    /* no config file */
+  }
+  for (const t of texts) {
+    const m = /^CONFIG_HZ=(\d+)$/m.exec(t);
+    if (m) return Number(m[1]);
+  }
+  return 1000;
+}
+
+/** net.ipv4.ip_local_port_range. */
+export function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (lo && hi && lo <= hi) return [lo, hi];
+  } catch {
+    /* default */
+  }
+  return [32768, 60999];
+}
+
+type CfgField =
+  | "sample_ns"
+  | "scope_mode"
+  | "epoch"
+  | "delay_on"
+  | "eph_lo"
+  | "eph_hi"
+  | "hz"
+  | "rst_has_reason"
+  | "kfree_has_rx_sk"
+  | "reason_backlog"
+  | "reason_filter"
+  | "reason_proto_mem"
+  | "rst_reason_oom"
+  | "destroy_hook";
+
+export class TcpKernel implements Disposable {
+  private readonly obj: BpfObject;
+  private readonly layout: ConnLayout;
+  private readonly cfgView: DataView;
+  private readonly cfgOff: Map<string, { offset: number; size: number }>;
+  private readonly ring: RingBufferReader;
+  private readonly conns: BpfMap;
+  private readonly scopeMap: BpfMap;
+  private readonly dropsMap: BpfMap;
+  private delayLinks: (BpfLink | TcAttachment)[] = [];
+  private readonly dropTotals = new Array<number>(DROP_REASONS.length).fill(0);
+  /** Hooks attached, and optional ones missing (with what that costs). */
+  readonly attached: string[] = [];
+  readonly missing: string[] = [];
+  private disposed = false;
+
+  constructor(private readonly o: TcpKernelOptions) {
+    const f = o.features;
+    const obj = BpfObject.open(bpfObjectBytes("tcp"), { name: "tcp", btfCustomPath: f.btfCustomPath });
+    try {
+      obj.map("events").setMaxEntries(o.ringbufMiB * 1024 * 1024);
+      obj.map("conns").setMaxEntries(o.maxConns);
+      const kfreeArgs = f.rawTracepointArgs("kfree_skb") ?? 0;
+      const rstArgs = f.rawTracepointArgs("tcp_send_reset") ?? 0;
+      const program: Record<string, string | undefined> = {
+        on_state: "inet_sock_set_state",
+        on_destroy: "tcp_destroy_sock",
+        on_tcp_probe: "tcp_probe",
+        on_rcv_space: "tcp_rcv_space_adjust",
+        on_sendmsg: o.delay && hasRawTp(f, "tcp_sendmsg_locked") ? "tcp_sendmsg_locked" : undefined,
+        on_retrans: "tcp_retransmit_skb",
+        on_send_reset: rstArgs < 3 ? "tcp_send_reset" : undefined,
+        on_send_reset_reason: rstArgs >= 3 ? "tcp_send_reset" : undefined,
+        on_recv_reset: "tcp_receive_reset",
+        on_kfree_skb: kfreeArgs === 3 ? "kfree_skb" : undefined,
+        on_kfree_skb_rx: kfreeArgs >= 4 ? "kfree_skb" : undefined,
+        on_buf_limit: "sock_exceed_buf_limit",
+        on_sk_error: "inet_sk_error_report",
+        on_exit: "sched_process_exit",
+        on_exec: "sched_process_exec",
+        on_fork: "sched_process_fork",
+      };
+      for (const [name, prog] of obj.programs) {
+        if (name === "tc_stamp") {
+          prog.setAutoload(o.delay && !!o.devName);
+          continue;
+        }
+        const tp = program[name];
+        const ok = tp !== undefined && hasRawTp(f, tp);
+        prog.setAutoload(ok);
+      }
+      if (o.delay && !program.on_sendmsg) this.missing.push("tcp_sendmsg_locked (net_delay of proc_flow_perf)");
+      for (const [tp, what] of Object.entries(OPTIONAL)) if (!hasRawTp(f, tp)) this.missing.push(`${tp} (${what})`);
+      if (!kfreeArgs || kfreeArgs < 3) this.missing.push("kfree_skb drop reasons (backlog_drops, filter_drops, rmem_scheduls)");
+      obj.load();
+      this.obj = obj;
+      for (const [name, prog] of obj.programs) {
+        if (!prog.autoload || name === "tc_stamp") continue;
+        const tp = program[name]!;
+        if (name === "on_sendmsg") this.delayLinks.push(prog.attachRawTracepoint(tp));
+        else obj.own(prog.attachRawTracepoint(tp));
+        this.attached.push(tp);
+      }
+      if (o.delay && o.devName) {
+        try {
+          this.delayLinks.push(obj.program("tc_stamp").attachTc(o.devName, "ingress"));
+          this.attached.push(`tc ingress ${o.devName}`);
+        } catch (e) {
+          this.missing.push(`tc ingress on ${o.devName} (${(e as Error).message}; sys_delay is measured from TCP arrival)`);
+        }
+      }
+      using btf = KernelBtf.ofObject(obj.handle);
+      const connLayout = btf?.structLayout("gtcp_conn");
+      const cfgLayout = btf?.structLayout("gtcp_cfg");
+      if (!connLayout || !cfgLayout) throw new Error("tcp.bpf.o carries no BTF for struct gtcp_conn/gtcp_cfg");
+      this.layout = ConnLayout.fromBtf(connLayout);
+      this.cfgOff = cfgLayout.members;
+      this.cfgView = obj.map("tcp.bss").data();
+      this.ring = new RingBufferReader(obj.map("events"));
+      this.conns = obj.map("conns");
+      this.scopeMap = obj.map("scope");
+      this.dropsMap = obj.map("drops");
+      // Static configuration.
+      const [lo, hi] = ephemeralRange();
+      this.setCfg("eph_lo", lo);
+      this.setCfg("eph_hi", hi);
+      this.setCfg("hz", kernelHz(f.release));
+      this.setCfg("rst_has_reason", rstArgs >= 3 ? 1 : 0);
+      this.setCfg("kfree_has_rx_sk", kfreeArgs >= 4 ? 1 : 0);
+      using kbtf = KernelBtf.open(f.btfCustomPath);
+      const reason = (n: string) => kbtf?.enumValue("skb_drop_reason", n) ?? 0;
+      this.setCfg("reason_backlog", reason("SKB_DROP_REASON_SOCKET_BACKLOG"));
+      this.setCfg("reason_filter", reason("SKB_DROP_REASON_SOCKET_FILTER"));
+      this.setCfg("reason_proto_mem", reason("SKB_DROP_REASON_PROTO_MEM"));
+      this.setCfg("rst_reason_oom", kbtf?.enumValue("sk_rst_reason", "SK_RST_REASON_TCP_ABORT_ON_MEMORY") ?? 0);
+      this.setCfg("epoch", 1);
+      this.setCfg("destroy_hook", this.attached.includes("tcp_destroy_sock") ? 1 : 0);
+      this.setSampleMs(o.sampleMs);
+      this.setCfg("delay_on", o.delay ? 1 : 0);
+    } catch (e) {
+      for (const l of this.delayLinks) l[Symbol.dispose]();
+      obj.close();
+      throw e;
+    }
+  }
+
+  private setCfg(name: CfgField, v: number): void {
+    const m = this.cfgOff.get(name);
+    if (!m) throw new Error(`struct gtcp_cfg has no ${name}`);
+    if (m.size === 8) this.cfgView.setBigUint64(m.offset, BigInt(v), true);
+    else this.cfgView.setUint32(m.offset, v >>> 0, true);
+  }
+  private getCfg(name: CfgField): number {
+    const m = this.cfgOff.get(name)!;
+    return m.size === 8 ? Number(this.cfgView.getBigUint64(m.offset, true)) : this.cfgView.getUint32(m.offset, true);
+  }
+
+  get delayAttached(): boolean {
+    return this.delayLinks.length > 0;
+  }
+
+  setSampleMs(ms: number): void {
+    this.setCfg("sample_ns", Math.max(1, ms) * 1_000_000);
+  }
+
+  get epoch(): number {
+    return this.getCfg("epoch");
+  }
+  /** Starts the next period; returns the epoch that just ended. */
+  bumpEpoch(): number {
+    const e = this.epoch;
+    this.setCfg("epoch", (e + 1) >>> 0 || 1);
+    return e;
+  }
+
+  /** 0 every process, 1 only `tgids`, 2 every process except `tgids`. Returns entries that did not fit. */
+  setScope(mode: 0 | 1 | 2, tgids: Iterable<number>, current: Set<number>): number {
+    const want = new Set(mode === 0 ? [] : tgids);
+    const one = new Uint8Array([1]);
+    let refused = 0;
+    for (const t of current) if (!want.has(t)) this.scopeMap.delete(new Uint32Array([t]));
+    for (const t of [...current]) if (!want.has(t)) current.delete(t);
+    for (const t of want) {
+      if (current.has(t)) continue;
+      try {
+        this.scopeMap.update(new Uint32Array([t]), one);
+        current.add(t);
+      } catch {
+        refused++;
+      }
+    }
+    this.setCfg("scope_mode", mode);
+    return refused;
+  }
+  addScopePid(t: number): boolean {
+    try {
+      this.scopeMap.update(new Uint32Array([t]), new Uint8Array([1]));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  removeScopePid(t: number): void {
+    this.scopeMap.delete(new Uint32Array([t]));
+  }
+
+  /** Consumes the ring: closed connections and process events. */
+  drain(onConn: (r: ConnRecord) => void, onProc: (e: ProcEvent) => void): number {
+    const epoch = this.epoch;
+    return this.ring.drain((view, off) => {
+      const type = view.getUint32(off, true);
+      if (type === REC_CONN) onConn(decodeConn(view, off, this.layout, epoch));
+      else if (type === REC_PROC) onProc(decodeProcEvent(view, off));
+    });
+  }
+
+  /** Reads every tracked connection; maxima are those of period `epoch`. */
+  readConns(epoch: number, visit: (r: ConnRecord) => void): number {
+    const vs = this.conns.valueSize;
+    return this.conns.lookupBatch(({ values, count }) => {
+      const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      for (let i = 0; i < count; i++) visit(decodeConn(view, i * vs, this.layout, epoch));
+    }, 512);
+  }
+
+  deleteConn(sk: bigint): void {
+    this.conns.delete(new BigUint64Array([sk]));
+  }
+
+  get connCapacity(): number {
+    return this.conns.maxEntries;
+  }
+
+  /** Increments of the kernel's loss counters since the last call, by reason. */
+  dropDeltas(): Record<(typeof DROP_REASONS)[number], number> {
+    const out = {} as Record<(typeof DROP_REASONS)[number], number>;
+    const buf = new BigUint64Array(this.dropsMap.valueBufferSize / 8);
+    const stride = this.dropsMap.valueBufferSize / 8 / possibleCpus();
+    DROP_REASONS.forEach((name, i) => {
+      let total = 0;
+      if (this.dropsMap.lookup(new Uint32Array([i]), buf)) for (let c = 0; c < possibleCpus(); c++) total += Number(buf[c * stride]);
+      out[name] = Math.max(0, total - this.dropTotals[i]!);
+      this.dropTotals[i] = total;
+    });
+    return out;
+  }
+
+  [Symbol.dispose](): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.delayLinks) l[Symbol.dispose]();
+    this.delayLinks = [];
+    this.ring[Symbol.dispose]();
+    this.obj.close();
+  }
+}
+
+export { F };

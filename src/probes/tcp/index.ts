@@ -1,0 +1,201 @@
+// tcp: per-process TCP links (tcp_metric) and flow delays (proc_flow_perf) from eBPF
+// tracepoints. The kernel side (bpf/tcp/tcp.bpf.c, ./bpf.ts) keeps cumulative values per
+// socket; every report_period this run reads them in batches, turns them into per-period
+// deltas per link (./aggregate.ts), emits the rows and raises the events of
+// events-and-metadata.md §1.4. Closed sockets arrive through the ring buffer, which is
+// drained every 100 ms; they are reported in the period they closed in and then retired.
+import { detectFeatures } from "../../host/features.ts";
+import { addBpfDrops } from "../../libbpf/metrics.ts";
+import { hasLibbpfLogger, setLibbpfLogger } from "../../libbpf/ffi.ts";
+import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { Aggregator, flowRows, linkEvents, linkRow } from "./aggregate.ts";
+import { TcpKernel, tcpUnsupported } from "./bpf.ts";
+import { F, P, type ConnRecord, type ProcEvent } from "./decode.ts";
+import { procFlowPerfTable, tcpMetricTable, tcpTables } from "./tables.ts";
+
+const DRAIN_MS = 100;
+const DEFAULT_MAX_CONNS = 16384;
+
+function maxConns(): number {
+  const n = Number(process.env.GOPHER_TCP_MAX_CONNS);
+  return Number.isInteger(n) && n >= 64 ? n : DEFAULT_MAX_CONNS;
+}
+
+function strParam(ctx: ProbeContext, key: string): string {
+  const v = ctx.params[key];
+  return typeof v === "string" ? v : "";
+}
+
+interface KernelShape {
+  delay: boolean;
+  devName: string;
+  ringbufMiB: number;
+}
+
+class TcpRun implements ProbeRun {
+  private kernel: TcpKernel;
+  private shape: KernelShape;
+  private readonly agg: Aggregator;
+  private readonly pushed = new Set<number>();
+  private unsubscribe: () => void = () => undefined;
+  private drainTimer: ReturnType<typeof setInterval>;
+  private warnedCluster = false;
+
+  constructor(private readonly ctx: ProbeContext) {
+    this.shape = this.wantedShape();
+    this.kernel = this.openKernel(this.shape);
+    this.agg = new Aggregator({ reportCport: ctx.num("report_cport") === 1, maxLinks: Math.max(4096, this.kernel.connCapacity) });
+    this.watchScope();
+    this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
+    this.drainTimer.unref?.();
+  }
+
+  private wantedShape(): KernelShape {
+    const delay = this.ctx.subitems.has("tcp_delay");
+    const mib = this.ctx.num("ringbuf_map_size");
+    return { delay, devName: delay ? strParam(this.ctx, "dev_name") : "", ringbufMiB: mib >= 1 && (mib & (mib - 1)) === 0 ? mib : 1 };
+  }
+
+  private openKernel(shape: KernelShape): TcpKernel {
+    const k = new TcpKernel({
+      features: detectFeatures(this.ctx.log),
+      log: this.ctx.log,
+      ringbufMiB: shape.ringbufMiB,
+      maxConns: maxConns(),
+      sampleMs: this.ctx.num("sample_period") || 5000,
+      delay: shape.delay,
+      devName: shape.devName || undefined,
+    });
+    this.ctx.log.info(`attached ${k.attached.join(", ")}`);
+    for (const m of k.missing) this.ctx.log.warn(`not available on this kernel: ${m}`);
+    return k;
+  }
+
+  // ---- scope ------------------------------------------------------------------------
+
+  private watchScope(): void {
+    this.unsubscribe();
+    this.unsubscribe = this.ctx.scope.onChange(() => this.syncScope());
+    this.syncScope();
+  }
+
+  private syncScope(): void {
+    const s = this.ctx.scope;
+    const excluded = s.excluded();
+    const mode: 0 | 1 | 2 = s.wholeHost ? (excluded.size ? 2 : 0) : 1;
+    const refused = this.kernel.setScope(mode, mode === 1 ? s.pids() : excluded, this.pushed);
+    if (refused) addBpfDrops("tcp", "scope_map_full", refused);
+  }
+
+  private onProc(e: ProcEvent): void {
+    if (e.kind === P.EXIT) {
+      this.pushed.delete(e.tgid);
+      return;
+    }
+    // exec or fork while only listed processes are observed: ask the scope again.
+    if (this.ctx.scope.wholeHost || this.pushed.has(e.tgid)) return;
+    if (this.ctx.scope.includes(e.tgid)) {
+      if (this.kernel.addScopePid(e.tgid)) this.pushed.add(e.tgid);
+      else addBpfDrops("tcp", "scope_map_full", 1);
+    }
+  }
+
+  // ---- data -------------------------------------------------------------------------
+
+  private onClosed(r: ConnRecord): void {
+    if (!(r.flags & F.ESTABLISHED)) return;
+    if (!this.ctx.scope.includes(r.tgid)) {
+      this.agg.forget(r.key);
+      return;
+    }
+    this.agg.add(r, true);
+  }
+
+  private drain(): void {
+    try {
+      this.kernel.drain(
+        (r) => this.onClosed(r),
+        (e) => this.onProc(e),
+      );
+    } catch (e) {
+      this.ctx.log.warn(`ring buffer drain failed: ${(e as Error).message}`);
+    }
+  }
+
+  collect(): void {
+    const ctx = this.ctx;
+    if (!this.warnedCluster && ctx.num("cluster_ip_backend") !== 0) {
+      this.warnedCluster = true;
+      ctx.log.warn("cluster_ip_backend is not supported by this version; addresses are reported as seen by the socket");
+    }
+    this.drain();
+    const ended = this.kernel.bumpEpoch();
+    const live = new Set<string>();
+    const gone: bigint[] = [];
+    this.kernel.readConns(ended, (r) => {
+      if (!(r.flags & F.ESTABLISHED)) return; // still connecting
+      if (!ctx.scope.includes(r.tgid)) {
+        gone.push(r.sk);
+        this.agg.forget(r.key);
+        return;
+      }
+      if (r.flags & F.CLOSED) {
+        // Its ring record did not fit: report it from the map and free the entry.
+        this.agg.add(r, true);
+        gone.push(r.sk);
+        return;
+      }
+      live.add(r.key);
+      this.agg.add(r, false);
+    });
+    for (const sk of gone) this.kernel.deleteConn(sk);
+    const links = this.agg.endPeriod(live);
+    const subitems = ctx.subitems;
+    const params = { drops_thr: ctx.num("drops_thr"), latency_thr: ctx.num("latency_thr"), res_upper_thr: ctx.num("res_upper_thr") };
+    const metricSubitems = [...subitems].some((s) => s !== "tcp_delay");
+    for (const l of links) {
+      if (metricSubitems) ctx.emit(tcpMetricTable, linkRow(l, subitems));
+      for (const e of linkEvents(l, params, subitems)) ctx.event(e);
+    }
+    if (subitems.has("tcp_delay")) for (const r of flowRows(links)) ctx.emit(procFlowPerfTable, r);
+    for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) addBpfDrops("tcp", reason, n);
+    if (this.agg.overflow) {
+      addBpfDrops("tcp", "link_table_full", this.agg.overflow);
+      this.agg.overflow = 0;
+    }
+  }
+
+  reconfigure(): void {
+    const ctx = this.ctx;
+    this.agg.opts.reportCport = ctx.num("report_cport") === 1;
+    const want = this.wantedShape();
+    if (want.delay !== this.shape.delay || want.devName !== this.shape.devName || want.ringbufMiB !== this.shape.ringbufMiB) {
+      // Different programs: reload (tracked sockets are re-adopted on their next read).
+      this.drain();
+      this.kernel[Symbol.dispose]();
+      this.pushed.clear();
+      this.shape = want;
+      this.kernel = this.openKernel(want);
+    }
+    this.kernel.setSampleMs(ctx.num("sample_period") || 5000);
+    this.watchScope();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    clearInterval(this.drainTimer);
+    this.unsubscribe();
+    this.kernel[Symbol.dispose]();
+  }
+}
+
+export default defineProbe({
+  feature: "tcp",
+  tables: tcpTables,
+  unsupported() {
+    return tcpUnsupported(detectFeatures());
+  },
+  open(ctx): ProbeRun {
+    if (!hasLibbpfLogger()) setLibbpfLogger(ctx.log);
+    return new TcpRun(ctx);
+  },
+});

@@ -1,0 +1,210 @@
+/* Traffic generator for the tcp probe's tests and benchmark.
+ *
+ *   tcpgen server <addr> <port> <conns> <reply_bytes>
+ *       Accepts <conns> connections one after the other; reads each to EOF, then writes
+ *       <reply_bytes> and closes. Prints "listening <port>" once bound, "done rx=<n>" at
+ *       the end.
+ *   tcpgen client <addr> <port> <conns> <send_bytes> [flags]
+ *       Waits for a line on stdin (so the test can put it in scope), then opens <conns>
+ *       connections one after the other: writes <send_bytes>, shuts down writing, reads the
+ *       reply to EOF, closes. Prints "done tx=<n> rx=<n>".
+ *       flags: rst  abort instead (SO_LINGER 0, close right after writing: sends an RST)
+ *              hold wait for another stdin line before closing each connection
+ *              parallel  open all connections first, then transfer on each
+ *   tcpgen churn <addr> <port> <seconds>
+ *       Opens and closes connections to <addr>:<port> as fast as it can for <seconds>;
+ *       prints "done conns=<n>".
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static char buf[65536];
+
+static int addr_of(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, ip, &a->sin6_addr) != 1)
+			return -1;
+		*len = sizeof(*a);
+		return AF_INET6;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	if (inet_pton(AF_INET, ip, &a->sin_addr) != 1)
+		return -1;
+	*len = sizeof(*a);
+	return AF_INET;
+}
+
+static long long write_all(int fd, long long n)
+{
+	long long done = 0;
+	while (done < n) {
+		size_t chunk = n - done > (long long)sizeof(buf) ? sizeof(buf) : (size_t)(n - done);
+		ssize_t w = write(fd, buf, chunk);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return done;
+		}
+		done += w;
+	}
+	return done;
+}
+
+static long long read_all(int fd)
+{
+	long long total = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return total;
+		total += r;
+	}
+}
+
+static void wait_line(void)
+{
+	char line[64];
+	if (!fgets(line, sizeof(line), stdin))
+		return;
+}
+
+static int server(const char *ip, int port, int conns, long long reply)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = addr_of(ip, port, &ss, &len);
+	int s = socket(fam, SOCK_STREAM, 0), one = 1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&ss, len) || listen(s, 1024)) {
+		perror("bind/listen");
+		return 1;
+	}
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+	getsockname(s, (struct sockaddr *)&bound, &bl);
+	int p = ntohs(fam == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port : ((struct sockaddr_in6 *)&bound)->sin6_port);
+	printf("listening %d\n", p);
+	fflush(stdout);
+	long long rx = 0;
+	for (int i = 0; conns < 0 || i < conns; i++) {
+		int c = accept(s, NULL, NULL);
+		if (c < 0)
+			continue;
+		rx += read_all(c);
+		write_all(c, reply);
+		close(c);
+	}
+	printf("done rx=%lld\n", rx);
+	fflush(stdout);
+	return 0;
+}
+
+static int client(const char *ip, int port, int conns, long long send, const char *flags)
+{
+	int rst = flags && strstr(flags, "rst");
+	int hold = flags && strstr(flags, "hold");
+	int parallel = flags && strstr(flags, "parallel");
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = addr_of(ip, port, &ss, &len);
+	wait_line();
+	long long tx = 0, rx = 0;
+	int fds[4096];
+	if (conns > 4096)
+		conns = 4096;
+	for (int i = 0; i < conns; i++) {
+		fds[i] = socket(fam, SOCK_STREAM, 0);
+		if (connect(fds[i], (struct sockaddr *)&ss, len)) {
+			perror("connect");
+			return 1;
+		}
+		if (parallel)
+			continue;
+		tx += write_all(fds[i], send);
+		if (rst) {
+			struct linger l = { 1, 0 };
+			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+			close(fds[i]);
+			continue;
+		}
+		shutdown(fds[i], SHUT_WR);
+		rx += read_all(fds[i]);
+		if (hold)
+			wait_line();
+		close(fds[i]);
+	}
+	if (parallel) {
+		for (int i = 0; i < conns; i++) {
+			tx += write_all(fds[i], send);
+			shutdown(fds[i], SHUT_WR);
+		}
+		for (int i = 0; i < conns; i++) {
+			rx += read_all(fds[i]);
+			close(fds[i]);
+		}
+	}
+	printf("done tx=%lld rx=%lld\n", tx, rx);
+	fflush(stdout);
+	if (hold)
+		wait_line();
+	return 0;
+}
+
+static int churn(const char *ip, int port, double seconds)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = addr_of(ip, port, &ss, &len);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long n = 0;
+	for (;;) {
+		int fd = socket(fam, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+			write_all(fd, 16);
+			shutdown(fd, SHUT_WR);
+			read_all(fd);
+			n++;
+		}
+		close(fd);
+		if ((n & 63) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds)
+				break;
+		}
+	}
+	printf("done conns=%ld\n", n);
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	memset(buf, 'x', sizeof(buf));
+	if (argc >= 6 && !strcmp(argv[1], "server"))
+		return server(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]));
+	if (argc >= 6 && !strcmp(argv[1], "client"))
+		return client(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]), argc > 6 ? argv[6] : NULL);
+	if (argc >= 5 && !strcmp(argv[1], "churn"))
+		return churn(argv[2], atoi(argv[3]), atof(argv[4]));
+	fprintf(stderr, "usage: see the comment in tcpgen.c\n");
+	return 2;
+}
