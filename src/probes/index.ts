@@ -2,5 +2,6 @@
 import type { ProbeDefinition } from "../probe/define.ts";
 import baseinfo from "./baseinfo/index.ts";
 import tcp from "./tcp/index.ts";
+import virt from "./virt/index.ts";
 
-export const PROBES: readonly ProbeDefinition[] = [baseinfo, tcp];
+export const PROBES: readonly ProbeDefinition[] = [baseinfo, tcp, virt];
