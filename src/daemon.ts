@@ -24,6 +24,7 @@ import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
 import { PROBES } from "./probes/index.ts";
 import { MetricStore } from "./store/store.ts";
+import { createSnooper } from "./snooper/index.ts";
 import { VERSION, commit } from "./version.ts";
 
 export interface RunningAgent {
@@ -70,6 +71,13 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
+  const snooper = createSnooper({
+    host,
+    log: log.child("snooper"),
+    selfPid: process.pid,
+    onDrop: (feature, n) => agentMetrics.dropped.inc({ channel: `scope_${feature}`, reason: "over_1000_objects" }, n),
+  });
+  store.addEnricher(snooper.enricher);
   const renderer = new PrometheusRenderer(store, ident.machineId);
   const sinks = outputSinks(cfg, ident, log, agentMetrics.registry);
 
@@ -82,6 +90,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     sinks,
     machineId: ident.machineId,
     eventTimeoutSec: cfg.event.timeout,
+    scopeFactory: snooper.scopeFactory,
   });
 
   const servers: { stop(force?: boolean): void }[] = [];
@@ -150,6 +159,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
         }
       }
       await manager.shutdown();
+      snooper.close();
       for (const s of servers) s.stop(true);
       await sinks.close();
       if (cfg.metric.outChannel !== "kafka") clearMetricDir(cfg.logs.metricDir);

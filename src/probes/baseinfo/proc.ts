@@ -16,7 +16,8 @@
 //   status, else rss pages × 4096), pm_util (pm_size / MemTotal × 100, "%.2f"), cpu (the
 //   CPU it last ran on).
 // Whole-host mode skips kernel threads (no memory, files or I/O of their own); a scope
-// that names one (proc_id, proc_name) still gets it. A process that cannot be read
+// that names one (proc_id, proc_name) still gets it. Zombies (exited, not yet reaped)
+// are skipped. A process that cannot be read
 // (gone, or permission) is skipped; a file that alone is unreadable leaves its fields
 // out of the row.
 import type { HostFs } from "../../host/fs.ts";
@@ -155,6 +156,8 @@ export function createProcCollector(ctx: ProbeContext, deps: CollectorDeps): Col
         const cur = readProcSample(ctx.host, pid);
         if (!cur) continue;
         if (wholeHost && (cur.stat.flags & PF_KTHREAD) !== 0) continue;
+        // A zombie has exited; only its parent has not collected it yet.
+        if (cur.stat.state === "Z" || cur.stat.state === "X") continue;
         ctx.emit(systemProcTable, procRow(pid, cur, prev.get(pid), secs, memTotalKb));
         next.set(pid, cur);
       }
