@@ -1,0 +1,252 @@
+// End to end as a user: a Debian bookworm guest with systemd under qemu (TCG), the RPM
+// installed with rpm -i, `systemctl start gala-gopher`, and from the host: scrape the
+// guest's :8888 and PUT to its :9999 through qemu's user-mode port forwarding; then
+// probes.init + `systemctl restart`, the GOPHER_SAVE_PROBES=1 opt-in, Restart=on-failure,
+// `systemctl stop` timing and `rpm -e`. test/qemu/guest.sh is the guest's half.
+//
+// Runs when qemu-system-x86_64, mmdebstrap, mkfs.ext4 and rpmbuild are installed and we
+// are root; GG_QEMU=0 skips it, GG_QEMU=1 makes missing tools a failure instead of a skip.
+// The guest image is cached (test/qemu/image.sh); about 85 s end to end with a warm cache
+// on 2 cores, plus ~40 s to build the image once.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, rmrf, tempDir, which } from "../harness.ts";
+import { buildRpm, rpmSkipReason, run } from "../rpm/build.ts";
+
+const HERE = import.meta.dir;
+const gate = process.env.GG_QEMU;
+
+function skipReason(): string | undefined {
+  if (gate === "0") return "GG_QEMU=0";
+  if (process.arch !== "x64") return "the guest is x86_64 and TCG on another architecture is too slow";
+  const missing = ["qemu-system-x86_64", "mmdebstrap", "mkfs.ext4"].filter((t) => !which(t));
+  if (missing.length) return `${missing.join(", ")} not installed (apt-get install qemu-system-x86 mmdebstrap e2fsprogs)`;
+  return rpmSkipReason();
+}
+
+const skip = skipReason();
+if (skip && gate === "1") throw new Error(`GG_QEMU=1 but the qemu test cannot run: ${skip}`);
+if (skip) console.warn(`skipping the qemu end-to-end test: ${skip}`);
+
+const T0 = performance.now();
+const lap = () => `${((performance.now() - T0) / 1000).toFixed(1)} s`;
+let work: string;
+let share: string;
+let imageDir: string;
+let qemu: ReturnType<typeof Bun.spawn> | undefined;
+let consoleLog = "";
+let metricsPort = 0;
+let restPort = 0;
+const timings: Record<string, string> = {};
+
+beforeAll(async () => {
+  if (skip) return;
+  work = tempDir("gg-qemu-");
+  share = join(work, "share");
+  mkdirSync(share);
+  const [img, pkg] = await Promise.all([
+    run(["bash", join(HERE, "image.sh")], { timeoutMs: 600_000 }),
+    buildRpm({ out: join(work, "out"), topdir: join(work, "top") }),
+  ]);
+  if (img.code !== 0) throw new Error(`test/qemu/image.sh failed:\n${img.stderr}`);
+  imageDir = img.stdout.trim().split("\n").pop()!;
+  timings.image = `${(img.ms / 1000).toFixed(1)} s (${img.stderr.includes("cached image") ? "cached" : "built"})`;
+  timings.rpm = `${(pkg.ms / 1000).toFixed(1)} s`;
+  console.log(`guest image ${imageDir}: ${timings.image}; rpm ${timings.rpm}`);
+  copyFileSync(pkg.path, join(share, "gala-gopher.rpm"));
+  copyFileSync(join(HERE, "guest.sh"), join(share, "test.sh"));
+}, 900_000);
+
+afterAll(async () => {
+  if (qemu && qemu.exitCode === null) {
+    qemu.kill("SIGKILL");
+    await qemu.exited;
+  }
+  if (work && !process.env.GG_QEMU_KEEP) rmrf(work);
+  else if (work) console.log(`kept ${work}`);
+});
+
+function bootQemu(): void {
+  const kernel = existsSync(join(imageDir, "vmlinux")) ? join(imageDir, "vmlinux") : join(imageDir, "vmlinuz");
+  const args = [
+    "qemu-system-x86_64",
+    // TCG only: KVM here is a software PVM that hangs with stock kernels (see docs/packaging.md).
+    "-accel", "tcg,thread=multi",
+    // Bun's x64 executable needs AVX2 (x86-64-v3); qemu's default qemu64 model has not
+    // even SSE4.2, and the agent dies with SIGILL. "max" is every feature TCG emulates.
+    "-cpu", "max",
+    "-smp", "2",
+    "-m", "1024",
+    "-nographic",
+    "-no-reboot",
+    "-kernel", kernel,
+    "-initrd", join(imageDir, "initrd.img"),
+    "-append", "root=/dev/vda rw console=ttyS0 quiet",
+    "-drive", `file=${join(imageDir, "root.ext4")},if=virtio,format=raw,snapshot=on`,
+    "-nic", `user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:${metricsPort}-:8888,hostfwd=tcp:127.0.0.1:${restPort}-:9999`,
+    "-virtfs", `local,path=${share},mount_tag=hostshare,security_model=none,id=hs`,
+    "-device", "virtio-rng-pci",
+  ];
+  qemu = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const dec = new TextDecoder();
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const c of s) {
+      const t = dec.decode(c);
+      consoleLog += t;
+      appendFileSync(join(work, "console.log"), t);
+    }
+  };
+  void pump(qemu.stdout as ReadableStream<Uint8Array>);
+  void pump(qemu.stderr as ReadableStream<Uint8Array>);
+}
+
+function guestLog(): string {
+  const f = join(share, "test.log");
+  return existsSync(f) ? readFileSync(f, "utf8") : "(no test.log)";
+}
+
+/** Waits for a file the guest writes in the share; fails early when the guest failed or qemu died. */
+async function waitGuest(name: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!existsSync(join(share, name))) {
+    if (existsSync(join(share, "FAILED"))) throw new Error(`guest failed: ${readFileSync(join(share, "FAILED"), "utf8")}\n${guestLog()}`);
+    if (qemu?.exitCode !== null && qemu?.exitCode !== undefined) throw new Error(`qemu exited (${qemu.exitCode}) before ${name}\n${consoleLog.slice(-3000)}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for the guest's ${name}\n${guestLog()}\n--- console:\n${consoleLog.slice(-3000)}`);
+    await Bun.sleep(100);
+  }
+  timings[name] = lap();
+}
+
+async function hostGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
+  return { status: r.status, body: await r.text() };
+}
+
+async function hostPut(path: string, doc: unknown): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${restPort}${path}`, { method: "PUT", body: `json=${JSON.stringify(doc)}`, signal: AbortSignal.timeout(10_000) });
+  return { status: r.status, body: await r.text() };
+}
+
+/** Scrapes the guest until a series shows up (the first collection runs at once; TCG is slow). */
+async function scrapeUntil(series: string, timeoutMs = 30_000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < end) {
+    const r = await hostGet(metricsPort, "/metrics");
+    last = r.body;
+    if (r.status === 200 && r.body.includes(series)) return r.body;
+    await Bun.sleep(250);
+  }
+  throw new Error(`no ${series} in the guest's metrics:\n${last.slice(0, 2000)}`);
+}
+
+function results(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const f = join(share, "results.txt");
+  if (!existsSync(f)) return out;
+  for (const l of readFileSync(f, "utf8").split("\n")) {
+    const i = l.indexOf("=");
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the host", () => {
+  test(
+    "rpm -i, systemctl start, scrape :8888 and PUT :9999 from the host, probes.init + restart, save opt-in, restart on failure, stop, rpm -e",
+    async () => {
+      metricsPort = await freePort();
+      restPort = await freePort();
+      const tBoot = performance.now();
+      bootQemu();
+
+      // Step 1: the service started by systemctl, seen from the host.
+      await waitGuest("READY1", 240_000);
+      const booted = (performance.now() - tBoot) / 1000;
+      const first = await hostGet(metricsPort, "/metrics");
+      expect(first.status).toBe(200);
+      expect(first.body).toContain("# TYPE gala_gopher_agent_");
+      expect((await hostGet(metricsPort, "/healthz")).status).toBe(200);
+      expect((await hostGet(restPort, "/baseinfo")).body).toBe("{}\n");
+      const put1 = await hostPut("/baseinfo", { cmd: { probe: ["mem"] }, params: { report_period: 5 }, state: "running" });
+      expect(put1.body).toContain('"result": "success"');
+      const mem = await scrapeUntil("gala_gopher_mem_total_kB{");
+      const r1 = results();
+      // machine_id label: the persisted uuid and the guest's address on qemu's network.
+      expect(mem).toContain(`machine_id="${r1.machine_id_file}-10.0.2.15"`);
+      writeFileSync(join(share, "probes.init"), '# written by the operator\nbaseinfo {"cmd":{"probe":["cpu"]},"params":{"report_period":5},"state":"running"}\n');
+      writeFileSync(join(share, "GO1"), "");
+
+      // Step 2: after editing probes.init and `systemctl restart`, its probe runs; the
+      // REST change of step 1 is gone (saving is off by default).
+      await waitGuest("READY2", 120_000);
+      const get2 = JSON.parse((await hostGet(restPort, "/baseinfo")).body);
+      expect(get2.cmd.probe).toEqual(["cpu"]);
+      expect(get2.state).toBe("running");
+      await scrapeUntil("gala_gopher_cpu_");
+      expect((await hostGet(metricsPort, "/metrics")).body).not.toContain("gala_gopher_mem_total_kB{");
+      writeFileSync(join(share, "GO2"), "");
+
+      // Step 3: with GOPHER_SAVE_PROBES=1 (drop-in), a REST change survives a restart.
+      await waitGuest("READY3", 120_000);
+      const put3 = await hostPut("/baseinfo", { cmd: { probe: ["cpu", "mem"] }, params: { report_period: 5 }, state: "running" });
+      expect(put3.body).toContain('"result": "success"');
+      writeFileSync(join(share, "GO3"), "");
+      await waitGuest("READY4", 120_000);
+      const get4 = JSON.parse((await hostGet(restPort, "/baseinfo")).body);
+      expect(get4.cmd.probe).toEqual(["cpu", "mem"]);
+      expect(get4.state).toBe("running");
+      await scrapeUntil("gala_gopher_mem_total_kB{");
+      expect(readFileSync(join(share, "probes.init.saved"), "utf8")).toMatch(/^baseinfo \{.*"probe":\["cpu","mem"\]/m);
+      writeFileSync(join(share, "GO4"), "");
+
+      // The rest runs in the guest; then it powers off.
+      const code = await Promise.race([qemu!.exited, Bun.sleep(180_000).then(() => -1)]);
+      timings.poweroff = lap();
+      const r = results();
+      const log = guestLog();
+      console.log(`guest log:\n${log}`);
+      if (existsSync(join(share, "journal.log"))) console.log(`journal (tail):\n${readFileSync(join(share, "journal.log"), "utf8").split("\n").slice(-25).join("\n")}`);
+      expect(code).toBe(0);
+      expect(readFileSync(join(share, "guest.rc"), "utf8").trim()).toBe("0");
+
+      console.log(`guest kernel: ${r.kernel} (${r.kernel_version}); BTF: ${r.btf}`);
+      expect(r.kernel).toMatch(/^\d+\.\d+\.\d+/);
+      expect(r.rpm_q).toMatch(/^gala-gopher-/);
+      expect(r.unit_path).toMatch(/^(\/usr)?\/lib\/systemd\/system\/gala-gopher\.service$/); // /lib is /usr/lib (merged /usr)
+      expect(r.is_active).toBe("active");
+      expect(r.ctl).toContain('"probe":["cpu"]'); // gopher-ctl (the symlink) after step 2
+      expect(r.ctl).toContain('"state":"running"');
+      expect(r.machine_id_file).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(readFileSync(join(share, "run-dir.txt"), "utf8")).toContain("gala-gopher.pid");
+      // Restart=on-failure, RestartSec=1.
+      expect(Number(r.n_restarts)).toBeGreaterThanOrEqual(1);
+      // SIGTERM: clean exit (status 0), well within 5 s; RuntimeDirectory removed.
+      expect(r.stop_result).toBe("success");
+      expect(r.stop_exec_main_code).toBe("1"); // CLD_EXITED: it exited, it was not killed
+      expect(r.stop_exec_main_status).toBe("0");
+      expect(Number(r.stop_ms)).toBeLessThan(5000);
+      expect(r.pid_gone).toBe("yes");
+      expect(r.run_dir_after_stop).toBe("removed");
+      // rpm -e: %preun stopped and disabled it, files gone, edited config saved.
+      expect(r.erase_active).not.toBe("active");
+      expect(r.erase_bin).toBe("removed");
+      expect(r.erase_rpmsave.trim()).toBe("probes.init.rpmsave"); // edited (saved) by the agent; the rest removed
+
+      const sum = {
+        ...timings,
+        boot_to_ready1: `${booted.toFixed(1)} s`,
+        guest_boot_ms: r.boot_ms,
+        install_ms: r.install_ms,
+        start_ms: r.start_ms,
+        restart_ms: [r.restart_probes_init_ms, r.restart_save_on_ms, r.restart_save_kept_ms].join("/"),
+        restart_after_kill_ms: r.restart_after_kill_ms,
+        stop_ms: r.stop_ms,
+        is_enabled_after_install: r.is_enabled_after_install,
+      };
+      console.log(`qemu end to end: ${JSON.stringify(sum)}`);
+    },
+    600_000,
+  );
+});
