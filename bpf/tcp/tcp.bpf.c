@@ -335,6 +335,12 @@ static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk
 		hist_add(c, H_SYN_SRTT, syn_srtt_us);
 }
 
+static __always_inline struct gtcp_conn *lookup_conn(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	return sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+}
+
 /* Creates the entry of `sk` for `tgid` (in the caller's context); NULL when the map is full. */
 static __always_inline struct gtcp_conn *new_conn(struct sock *sk, __u32 tgid, __u8 role)
 {
@@ -550,6 +556,16 @@ int on_rcv_space(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* tcp_delay only: data was queued for the application (any state; no skb here). */
+SEC("raw_tp/sk_data_ready")
+int on_data_ready(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct gtcp_conn *c = lookup_conn((struct sock *)ctx->args[0]);
+	if (c && c->rx_pending_ns == 0 && (c->flags & F_ESTABLISHED))
+		c->rx_pending_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
 /* tcp_delay only: the application starts a send (process context, socket locked). */
 SEC("raw_tp/tcp_sendmsg_locked")
 int on_sendmsg(struct bpf_raw_tracepoint_args *ctx)
@@ -570,17 +586,11 @@ int on_sendmsg(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- abnormal events ------------------------------------------------------------------ */
 
-static __always_inline struct gtcp_conn *lookup(struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-	return sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
-}
-
 SEC("raw_tp/tcp_retransmit_skb")
 int on_retrans(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->args[0];
-	struct gtcp_conn *c = lookup(sk);
+	struct gtcp_conn *c = lookup_conn(sk);
 	if (!c || !(c->flags & F_ESTABLISHED))
 		return 0;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
@@ -596,7 +606,7 @@ int on_retrans(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/tcp_send_reset")
 int on_send_reset(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct gtcp_conn *c = lookup((struct sock *)ctx->args[0]);
+	struct gtcp_conn *c = lookup_conn((struct sock *)ctx->args[0]);
 	if (c)
 		__sync_fetch_and_add(&c->ctr[C_SEND_RSTS], 1);
 	return 0;
@@ -606,7 +616,7 @@ int on_send_reset(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/tcp_send_reset")
 int on_send_reset_reason(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct gtcp_conn *c = lookup((struct sock *)ctx->args[0]);
+	struct gtcp_conn *c = lookup_conn((struct sock *)ctx->args[0]);
 	if (!c)
 		return 0;
 	__sync_fetch_and_add(&c->ctr[C_SEND_RSTS], 1);
@@ -618,7 +628,7 @@ int on_send_reset_reason(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/tcp_receive_reset")
 int on_recv_reset(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct gtcp_conn *c = lookup((struct sock *)ctx->args[0]);
+	struct gtcp_conn *c = lookup_conn((struct sock *)ctx->args[0]);
 	if (c)
 		__sync_fetch_and_add(&c->ctr[C_RECV_RSTS], 1);
 	return 0;
@@ -639,7 +649,7 @@ static __always_inline int drop_counter(__u32 reason)
 
 static __always_inline void count_drop(struct sock *sk, int idx)
 {
-	struct gtcp_conn *c = lookup(sk);
+	struct gtcp_conn *c = lookup_conn(sk);
 	if (c && idx >= 0 && idx < N_CTR)
 		__sync_fetch_and_add(&c->ctr[idx], 1);
 }
@@ -675,7 +685,7 @@ int on_kfree_skb_rx(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sock_exceed_buf_limit")
 int on_buf_limit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct gtcp_conn *c = lookup((struct sock *)ctx->args[0]);
+	struct gtcp_conn *c = lookup_conn((struct sock *)ctx->args[0]);
 	if (c)
 		__sync_fetch_and_add(&c->ctr[C_SNDBUF_LIMIT], 1);
 	return 0;
@@ -685,7 +695,7 @@ SEC("raw_tp/inet_sk_error_report")
 int on_sk_error(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->args[0];
-	struct gtcp_conn *c = lookup(sk);
+	struct gtcp_conn *c = lookup_conn(sk);
 	if (!c)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_err) == ETIMEDOUT)

@@ -2,7 +2,7 @@
 // (autoload, map sizes, .rodata) → load → attach. Links and objects are Disposable.
 import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { BpfError } from "./errors.ts";
-import { asPtr, errno, libbpf, libc, strerror, takeRecentLibbpfLog, type Libbpf } from "./ffi.ts";
+import { asPtr, errno, libbpf, libc, strerror, takeRecentLibbpfLog, withQuietLibbpf, type Libbpf } from "./ffi.ts";
 
 export interface OpenOptions {
   /** Object name shown in libbpf logs and bpftool. */
@@ -123,7 +123,11 @@ export class BpfProgram {
   }
 }
 
-/** A tc filter created through libbpf's netlink helpers; removed on dispose. */
+/**
+ * A tc filter created through libbpf's netlink helpers (direct-action, handle 1) on a
+ * clsact qdisc; the filter is removed on dispose. A clsact qdisc this created stays (empty)
+ * since other users' filters may have joined it.
+ */
 export class TcAttachment implements Disposable {
   /** struct bpf_tc_hook: sz@0 ifindex@8 attach_point@12 parent@16 → 24 bytes. */
   private readonly hook = new BigUint64Array(3);
@@ -144,7 +148,8 @@ export class TcAttachment implements Disposable {
     h.setBigUint64(0, 24n, true);
     h.setInt32(8, ifindex, true);
     h.setUint32(12, direction === "ingress" ? 1 : 2, true); // BPF_TC_INGRESS=1, BPF_TC_EGRESS=2
-    const r = lib.sym.bpf_tc_hook_create(this.hook);
+    // An existing clsact qdisc is fine (-EEXIST; the kernel's "exclusivity" note is not logged).
+    const r = withQuietLibbpf(() => lib.sym.bpf_tc_hook_create(this.hook));
     if (r < 0 && r !== -17) lib.check(r, `tc hook create on ${ifname}`);
     this.createdHook = r === 0;
     const o = new DataView(this.opts.buffer);

@@ -138,6 +138,7 @@ export class TcpKernel implements Disposable {
         on_tcp_probe: "tcp_probe",
         on_rcv_space: "tcp_rcv_space_adjust",
         on_sendmsg: o.delay && hasRawTp(f, "tcp_sendmsg_locked") ? "tcp_sendmsg_locked" : undefined,
+        on_data_ready: o.delay && hasRawTp(f, "sk_data_ready") ? "sk_data_ready" : undefined,
         on_retrans: "tcp_retransmit_skb",
         on_send_reset: rstArgs < 3 ? "tcp_send_reset" : undefined,
         on_send_reset_reason: rstArgs >= 3 ? "tcp_send_reset" : undefined,
@@ -160,6 +161,7 @@ export class TcpKernel implements Disposable {
         prog.setAutoload(ok);
       }
       if (o.delay && !program.on_sendmsg) this.missing.push("tcp_sendmsg_locked (net_delay of proc_flow_perf)");
+      if (o.delay && !program.on_data_ready) this.missing.push("sk_data_ready (sys_delay only for data arriving in ESTABLISHED)");
       for (const [tp, what] of Object.entries(OPTIONAL)) if (!hasRawTp(f, tp)) this.missing.push(`${tp} (${what})`);
       if (!kfreeArgs || kfreeArgs < 3) this.missing.push("kfree_skb drop reasons (backlog_drops, filter_drops, rmem_scheduls)");
       obj.load();
@@ -167,7 +169,7 @@ export class TcpKernel implements Disposable {
       for (const [name, prog] of obj.programs) {
         if (!prog.autoload || name === "tc_stamp") continue;
         const tp = program[name]!;
-        if (name === "on_sendmsg") this.delayLinks.push(prog.attachRawTracepoint(tp));
+        if (name === "on_sendmsg" || name === "on_data_ready") this.delayLinks.push(prog.attachRawTracepoint(tp));
         else obj.own(prog.attachRawTracepoint(tp));
         this.attached.push(tp);
       }
@@ -243,24 +245,32 @@ export class TcpKernel implements Disposable {
     return e;
   }
 
-  /** 0 every process, 1 only `tgids`, 2 every process except `tgids`. Returns entries that did not fit. */
-  setScope(mode: 0 | 1 | 2, tgids: Iterable<number>, current: Set<number>): number {
+  /**
+   * 0 every process, 1 only `tgids`, 2 every process except `tgids`. `current` is the set
+   * already in the kernel map and is updated; returns what changed and what did not fit.
+   */
+  setScope(mode: 0 | 1 | 2, tgids: Iterable<number>, current: Set<number>): { added: number[]; removed: number[]; refused: number } {
     const want = new Set(mode === 0 ? [] : tgids);
     const one = new Uint8Array([1]);
-    let refused = 0;
-    for (const t of current) if (!want.has(t)) this.scopeMap.delete(new Uint32Array([t]));
-    for (const t of [...current]) if (!want.has(t)) current.delete(t);
+    const res = { added: [] as number[], removed: [] as number[], refused: 0 };
+    for (const t of [...current]) {
+      if (want.has(t)) continue;
+      this.scopeMap.delete(new Uint32Array([t]));
+      current.delete(t);
+      res.removed.push(t);
+    }
     for (const t of want) {
       if (current.has(t)) continue;
       try {
         this.scopeMap.update(new Uint32Array([t]), one);
         current.add(t);
+        res.added.push(t);
       } catch {
-        refused++;
+        res.refused++;
       }
     }
     this.setCfg("scope_mode", mode);
-    return refused;
+    return res;
   }
   addScopePid(t: number): boolean {
     try {

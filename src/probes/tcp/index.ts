@@ -36,7 +36,11 @@ class TcpRun implements ProbeRun {
   private kernel: TcpKernel;
   private shape: KernelShape;
   private readonly agg: Aggregator;
+  /** Tgids in the kernel's scope map (listed in mode 1, excluded in mode 2). */
   private readonly pushed = new Set<number>();
+  private mode: 0 | 1 | 2 = 0;
+  /** Processes that left the scope while running: their sockets are dropped, not reported. */
+  private readonly evicted = new Set<number>();
   private unsubscribe: () => void = () => undefined;
   private drainTimer: ReturnType<typeof setInterval>;
   private warnedCluster = false;
@@ -83,20 +87,32 @@ class TcpRun implements ProbeRun {
     const s = this.ctx.scope;
     const excluded = s.excluded();
     const mode: 0 | 1 | 2 = s.wholeHost ? (excluded.size ? 2 : 0) : 1;
-    const refused = this.kernel.setScope(mode, mode === 1 ? s.pids() : excluded, this.pushed);
-    if (refused) addBpfDrops("tcp", "scope_map_full", refused);
+    if (mode !== this.mode) {
+      // A different kind of list: start from an empty map.
+      this.kernel.setScope(0, [], this.pushed);
+      if (mode === 1) this.evicted.clear();
+    }
+    const r = this.kernel.setScope(mode, mode === 1 ? s.pids() : excluded, this.pushed);
+    const leaving = mode === 1 ? r.removed : r.added;
+    const joining = mode === 1 ? r.added : r.removed;
+    for (const t of leaving) this.evicted.add(t);
+    for (const t of joining) this.evicted.delete(t);
+    this.mode = mode;
+    if (r.refused) addBpfDrops("tcp", "scope_map_full", r.refused);
   }
 
   private onProc(e: ProcEvent): void {
     if (e.kind === P.EXIT) {
-      this.pushed.delete(e.tgid);
+      this.pushed.delete(e.tgid); // the kernel removed it from the map
       return;
     }
     // exec or fork while only listed processes are observed: ask the scope again.
     if (this.ctx.scope.wholeHost || this.pushed.has(e.tgid)) return;
     if (this.ctx.scope.includes(e.tgid)) {
-      if (this.kernel.addScopePid(e.tgid)) this.pushed.add(e.tgid);
-      else addBpfDrops("tcp", "scope_map_full", 1);
+      if (this.kernel.addScopePid(e.tgid)) {
+        this.pushed.add(e.tgid);
+        this.evicted.delete(e.tgid);
+      } else addBpfDrops("tcp", "scope_map_full", 1);
     }
   }
 
@@ -104,7 +120,7 @@ class TcpRun implements ProbeRun {
 
   private onClosed(r: ConnRecord): void {
     if (!(r.flags & F.ESTABLISHED)) return;
-    if (!this.ctx.scope.includes(r.tgid)) {
+    if (this.evicted.has(r.tgid)) {
       this.agg.forget(r.key);
       return;
     }
@@ -134,7 +150,7 @@ class TcpRun implements ProbeRun {
     const gone: bigint[] = [];
     this.kernel.readConns(ended, (r) => {
       if (!(r.flags & F.ESTABLISHED)) return; // still connecting
-      if (!ctx.scope.includes(r.tgid)) {
+      if (this.evicted.has(r.tgid)) {
         gone.push(r.sk);
         this.agg.forget(r.key);
         return;
@@ -149,6 +165,7 @@ class TcpRun implements ProbeRun {
       this.agg.add(r, false);
     });
     for (const sk of gone) this.kernel.deleteConn(sk);
+    this.evicted.clear(); // their sockets are gone and new ones cannot be attributed to them
     const links = this.agg.endPeriod(live);
     const subitems = ctx.subitems;
     const params = { drops_thr: ctx.num("drops_thr"), latency_thr: ctx.num("latency_thr"), res_upper_thr: ctx.num("res_upper_thr") };

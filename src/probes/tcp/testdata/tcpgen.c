@@ -140,6 +140,7 @@ static int client(const char *ip, int port, int conns, long long send, const cha
 			continue;
 		tx += write_all(fds[i], send);
 		if (rst) {
+			usleep(100000); /* let the server read the data first */
 			struct linger l = { 1, 0 };
 			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 			close(fds[i]);
