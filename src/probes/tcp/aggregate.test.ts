@@ -231,7 +231,7 @@ describe("tables", () => {
     for (const t of [tcpMetricTable, procFlowPerfTable]) {
       const s = all.find((x) => x.table_name === t.name)!;
       expect(t.entity).toBe(s.entity_name);
-      expect(t.fields.map((f) => ({ name: f.name, type: f.type, description: f.description }))).toEqual(s.fields);
+      expect(t.fields.map((f): { name: string; type: string; description: string } => ({ name: f.name, type: f.type, description: f.description }))).toEqual(s.fields);
     }
   });
 
