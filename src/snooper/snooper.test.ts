@@ -423,9 +423,45 @@ describe("discovery from /proc/loadavg between full listings", () => {
   });
 });
 
+test("pid wrap-around: the pids handed out again are re-validated (pid reuse)", () => {
+  const dir = copyFixture("docker-cgv1");
+  tmp.push(dir);
+  const la = (threads: number, last: number) => writeFileSync(join(dir, "proc", "loadavg"), `0.00 0.01 0.05 1/${threads} ${last}\n`);
+  writeProc(dir, 300, "old", 1000);
+  la(100, 30000);
+  const s = createSnooper({ host: hostAt(dir), log, selfPid: 999_999, intervalMs: 60_000, lastPidDiscovery: true });
+  snoopers.push(s);
+  s.scopeFactory("baseinfo", settings({ proc_name: [{ comm: "^new$", cmdline: "" }] }));
+  expect(s.process(300)?.comm).toBe("old");
+  s.refresh(); // a quiet scan
+  writeProc(dir, 300, "new", 900000); // exited, and pid_max wrapped onto 300
+  la(100, 310);
+  s.refresh();
+  expect(s.process(300)?.comm).toBe("new");
+});
+
 test("loadavg fields", () => {
   expect(parseLoadavg("0.00 0.01 0.05 1/244 25286\n")).toEqual({ threads: 244, lastPid: 25286 });
   expect(parseLoadavg("0.00 0.01 0.05 1/244\n")).toBeUndefined();
   expect(parseLoadavg("")).toBeUndefined();
   expect(parseLoadavg(undefined)).toBeUndefined();
+});
+
+test("without any scope the enricher keeps the table current itself (at most once per interval)", () => {
+  const dir = copyFixture("bare-metal");
+  tmp.push(dir);
+  let clock = 0;
+  const s = createSnooper({ host: hostAt(dir), log, selfPid: 999_999, intervalMs: 1000, now: () => clock });
+  snoopers.push(s);
+  const st = new MetricStore({ maxRowsPerTable: 100 });
+  st.addEnricher(s.enricher);
+  writeProc(dir, 4100, "qemu-kvm", 500);
+  expect(st.upsert(procTable, { tgid: 4100, v: 1 }, "virt", 1, 0)!.labelPairs[1]).toEqual(["comm", "qemu-kvm"]);
+  rmSync(join(dir, "proc", "4100"), { recursive: true });
+  writeProc(dir, 4100, "bash", 900); // pid reused
+  clock += 1000;
+  expect(st.upsert(procTable, { tgid: 4100, v: 1 }, "virt", 2, 0)!.labelPairs[1]).toEqual(["comm", "bash"]);
+  rmSync(join(dir, "proc", "4100"), { recursive: true });
+  clock += 1000;
+  expect(st.upsert(procTable, { tgid: 4100, v: 1 }, "virt", 3, 0)).toBeUndefined();
 });

@@ -9,6 +9,8 @@
 //   of /proc (~0.5 ms with a few hundred pids and cold caches) runs only every
 //   FULL_SCAN_EVERY scans, when more than MAX_PROBED_PIDS pids were allocated, or when
 //   the procfs is not our pid namespace's (loadavg reports the reader's namespace);
+//   a pid that comes round again in that range, or below the last pid after the counter
+//   wrapped, is read again (pid reuse);
 // * exits: the pids some scope matches are re-read every scan, all others are noticed
 //   by the next full listing;
 // * re-validation (stat: start time, comm, parent): a rotating batch so every pid is
@@ -207,6 +209,7 @@ class SnooperImpl implements Snooper {
   private cursor = 0;
   private scanNo = 0;
   private lastFull = 0;
+  private lastRefreshAt = -Infinity;
   private lastLoad?: Loadavg;
   private readonly lastPidDiscovery: boolean;
   private readonly procRoot: string;
@@ -429,9 +432,32 @@ class SnooperImpl implements Snooper {
     const gap = la && prev ? la.lastPid - prev.lastPid : -1;
     const full =
       !this.lastPidDiscovery || !la || !prev || this.scanNo - this.lastFull >= FULL_SCAN_EVERY || gap < 0 || gap > MAX_PROBED_PIDS || watched === undefined;
-    if (full) changed = this.discover();
-    else {
-      for (let pid = prev!.lastPid + 1; pid <= la!.lastPid; pid++) if (!this.procs.has(pid) && this.probeNew(pid)) changed = true;
+    if (full) {
+      changed = this.discover();
+      // The pid counter wrapped: every pid handed out since the last scan may be reused.
+      if (this.lastPidDiscovery && gap < 0 && la && prev) {
+        for (const e of [...this.procs.values()]) {
+          if (e.pid > la.lastPid && e.pid <= prev.lastPid) continue;
+          const r = this.revalidate(e);
+          if (r === "same" || r === "changed") continue;
+          this.remove(e.pid);
+          const fresh = r === "replaced" ? this.load(e.pid) : undefined;
+          if (fresh) {
+            fresh.mark = this.scanNo;
+            this.add(fresh);
+          }
+        }
+        changed = true;
+      }
+    } else {
+      for (let pid = prev!.lastPid + 1; pid <= la!.lastPid; pid++) {
+        // A pid handed out again since the last scan: whatever the table holds is gone.
+        if (this.procs.has(pid)) {
+          this.remove(pid);
+          changed = true;
+        }
+        if (this.probeNew(pid)) changed = true;
+      }
       for (const pid of watched!) {
         const e = this.procs.get(pid);
         if (e && this.revalidate(e) === "gone") {
@@ -470,6 +496,7 @@ class SnooperImpl implements Snooper {
   /** One scan and, when something changed, re-resolution of every scope (timed together). */
   refresh(): void {
     if (this.closed) return;
+    this.lastRefreshAt = this.now();
     const started = performance.now();
     const cpu0 = process.cpuUsage();
     const changed = this.scanOnce();
@@ -623,6 +650,9 @@ class SnooperImpl implements Snooper {
 
   /** A process by pid: from the table, else read now (a process newer than the last scan). */
   private lookup(pid: number): ProcRecord | undefined {
+    // No scope open means no periodic scan (e.g. only NONE-kind probes run): keep the
+    // table current from here instead, at most once per interval.
+    if (!this.timer && !this.closed && this.now() - this.lastRefreshAt >= this.intervalMs) this.refresh();
     const e = this.procs.get(pid);
     if (e) return e;
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
