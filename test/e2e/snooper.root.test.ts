@@ -82,7 +82,6 @@ describe.skipIf(why !== "")("proc_name scope (root, live)", () => {
     expect(appearedMs).toBeLessThan(7_000);
     const lines = procLines(text, pid);
     const fd = lines.find((l) => l.startsWith("gala_gopher_proc_fd_count{"))!;
-    console.log(fd);
     expect(fd).toBeDefined();
     expect(fd).toContain(`comm="ggsleeper"`);
     expect(fd).toContain(`cmdline="${join(dir, "ggsleeper")} 60"`);
@@ -102,5 +101,27 @@ describe.skipIf(why !== "")("proc_name scope (root, live)", () => {
       100,
     );
     console.log(`ggsleeper series gone ${Date.now() - t1} ms after the kill`);
+  }, 30_000);
+
+  test("snoopers replaced by an empty scope: the whole host, labels from the snooper", async () => {
+    const r = await put(agent.restPort!, "baseinfo", { snoopers: {} });
+    expect(r.status).toBe(200);
+    const self = String(process.pid);
+    const text = await waitFor(
+      "system_proc of the agent itself",
+      async () => {
+        const t = await scrape(agent.metricsPort!);
+        return procLines(t, process.pid).length > 0 ? t : undefined;
+      },
+      12_000,
+      200,
+    );
+    const fd = procLines(text, process.pid).find((l) => l.startsWith("gala_gopher_proc_fd_count{"))!;
+    expect(fd).toContain(`{tgid="${self}",`);
+    expect(fd).toContain(`comm="${readFileSync("/proc/self/comm", "utf8").trim()}"`);
+    const tgids = new Set(samples(text, "gala_gopher_proc_fd_count{").map((l) => /tgid="(\d+)"/.exec(l)?.[1]));
+    expect(tgids.size).toBeGreaterThan(3);
+    // kernel threads are not reported in whole-host mode
+    expect(tgids.has("2")).toBe(false);
   }, 30_000);
 });
