@@ -166,10 +166,21 @@ function attachProbe(kind: AttachKind, bytes: Uint8Array, btfCustomPath: string 
 }
 
 let cached: KernelFeatures | undefined;
+let logged = false;
 
-/** Detects once per process; logs a summary when `log` is given on the first call. */
+function logSummary(f: KernelFeatures, log: Logger | undefined): void {
+  if (!log || logged) return;
+  logged = true;
+  log.info(describeFeatures(f));
+  for (const [k, a] of Object.entries(f.attach)) if (!a.ok) log.debug(`kernel feature ${k} unavailable: ${a.reason}`);
+}
+
+/** Detects once per process; the summary is logged the first time a logger is given. */
 export function detectFeatures(log?: Logger): KernelFeatures {
-  if (cached) return cached;
+  if (cached) {
+    logSummary(cached, log);
+    return cached;
+  }
   const release = readRelease();
   const vmlinuxBtf = existsSync("/sys/kernel/btf/vmlinux");
   const btfCustomPath = vmlinuxBtf ? undefined : findCustomBtf(release);
@@ -237,14 +248,14 @@ export function detectFeatures(log?: Logger): KernelFeatures {
     },
   };
   cached = f;
-  log?.info(describeFeatures(f));
-  for (const [k, a] of Object.entries(attach)) if (!a.ok) log?.debug(`kernel feature ${k} unavailable: ${a.reason}`);
+  logSummary(f, log);
   return f;
 }
 
 /** Replaces the cached detection (tests). */
 export function setFeaturesForTest(f: KernelFeatures | undefined): void {
   cached = f;
+  logged = false;
 }
 
 /** One log line: `kernel 6.18 x64: BTF vmlinux, libbpf 1.1 (embedded), tracefs /sys/kernel/tracing; hooks: +tracepoint +raw_tracepoint -kprobe …`. */

@@ -9,7 +9,8 @@
  *       connections one after the other: writes <send_bytes>, shuts down writing, reads the
  *       reply to EOF, closes. Prints "done tx=<n> rx=<n>".
  *       flags: rst  abort instead (SO_LINGER 0, close right after writing: sends an RST)
- *              hold wait for another stdin line before closing each connection
+ *              hold print "held tx=<n> rx=<n>" and wait for another stdin line before
+ *                   closing each connection
  *              parallel  open all connections first, then transfer on each
  *   tcpgen churn <addr> <port> <seconds>
  *       Opens and closes connections to <addr>:<port> as fast as it can for <seconds>;
@@ -148,8 +149,11 @@ static int client(const char *ip, int port, int conns, long long send, const cha
 		}
 		shutdown(fds[i], SHUT_WR);
 		rx += read_all(fds[i]);
-		if (hold)
+		if (hold) {
+			printf("held tx=%lld rx=%lld\n", tx, rx);
+			fflush(stdout);
 			wait_line();
+		}
 		close(fds[i]);
 	}
 	if (parallel) {
