@@ -1,7 +1,9 @@
 // Machine identity (spec config.md §8 as amended by DECISIONS.md): product_uuid, else
 // /opt/gala-gopher/machine_id, else /etc/machine-id formatted as a uuid, else a random
 // uuid; the choice is persisted when possible. Start-up never fails on it.
-import { mkdirSync, writeFileSync } from "node:fs";
+// A placeholder product_uuid (all zeros or all ones, as firmware and some hypervisors
+// report when no uuid is set) is not an identity: every such machine would share it.
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import type { HostFs } from "./fs.ts";
 
@@ -23,6 +25,23 @@ export function formatMachineId(text: string): string | undefined {
   if (UUID_RE.test(t)) return t;
   if (!/^[0-9a-f]{32}$/.test(t)) return undefined;
   return `${t.slice(0, 8)}-${t.slice(8, 12)}-${t.slice(12, 16)}-${t.slice(16, 20)}-${t.slice(20)}`;
+}
+
+/** True for the uuids firmware reports when none was set (all 0 or all f digits). */
+export function isPlaceholderUuid(uuid: string): boolean {
+  const hex = uuid.replaceAll("-", "");
+  return /^0+$/.test(hex) || /^f+$/i.test(hex);
+}
+
+/** Writes the id without following a symlink at the path (mode 0440 when created). */
+function persistId(path: string, uuid: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o440);
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, uuid + "\n", 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Local IPv4 addresses from /proc/net/fib_trie (the `/32 host LOCAL` entries), in file order. */
@@ -57,18 +76,19 @@ export function resolveMachineIdentity(fs: HostFs, opts: { persist: boolean } = 
   const persisted = fs.root("opt", "gala-gopher", "machine_id");
   let uuid: string | undefined;
   let source: MachineIdentity["source"] = "random";
-  const product = formatMachineId(fs.readSys("class", "dmi", "id", "product_uuid") ?? "");
+  const productRaw = formatMachineId(fs.readSys("class", "dmi", "id", "product_uuid") ?? "");
+  const product = productRaw && !isPlaceholderUuid(productRaw) ? productRaw : undefined;
   if (product) {
     uuid = product;
     source = "product_uuid";
   } else {
     const saved = formatMachineId(fs.read(persisted) ?? "");
-    if (saved) {
+    if (saved && !isPlaceholderUuid(saved)) {
       uuid = saved;
       source = "machine_id file";
     } else {
       const etc = formatMachineId(fs.readRoot("etc", "machine-id") ?? "");
-      if (etc) {
+      if (etc && !isPlaceholderUuid(etc)) {
         uuid = etc;
         source = "etc machine-id";
       }
@@ -78,9 +98,10 @@ export function resolveMachineIdentity(fs: HostFs, opts: { persist: boolean } = 
   if (opts.persist && source !== "machine_id file") {
     try {
       mkdirSync(fs.root("opt", "gala-gopher"), { recursive: true, mode: 0o755 });
-      writeFileSync(persisted, uuid + "\n", { mode: 0o440 });
+      persistId(persisted, uuid);
     } catch {
-      // Read-only root or no permission: the id still works for this run.
+      // Read-only root, no permission, or a symlink planted at the path: the id still
+      // works for this run.
     }
   }
   const ip = pickHostIp(fs);
