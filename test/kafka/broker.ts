@@ -70,11 +70,37 @@ export function ensureJars(log: (s: string) => void = () => undefined): string {
   return lib;
 }
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    /* not Linux */
+  }
+  return [32768, 60999];
+}
+
+/**
+ * A free loopback port below the ephemeral range, so that no outgoing connection (the
+ * broker's own, or a client's while the broker is stopped) can take it as its source port
+ * before the broker binds it again.
+ */
+async function freePort(avoid: readonly number[] = []): Promise<number> {
+  const [lo] = ephemeralRange();
+  const top = Math.min(lo, 65536) - 1;
+  const bottom = Math.max(1024, top - 12000);
+  for (let i = 0; i < 200; i++) {
+    const p = bottom + Math.floor(Math.random() * (top - bottom));
+    if (avoid.includes(p)) continue;
+    try {
+      const s = Bun.listen({ hostname: "127.0.0.1", port: p, socket: { data() {} } });
+      s.stop(true);
+      return p;
+    } catch {
+      /* taken */
+    }
+  }
+  throw new Error("no free port found for the broker");
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -90,9 +116,16 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding. */
-function clusterId(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url");
+/**
+ * Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding; like
+ * Kafka's own generator, skip ids starting with "-", which the tool's argument parser
+ * would take for an option.
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 export interface BrokerOptions {
@@ -167,15 +200,26 @@ export class KafkaBroker {
   static async start(o: BrokerOptions = {}): Promise<KafkaBroker> {
     const log = o.log ?? (() => undefined);
     const lib = ensureJars(log);
+    // With ports and dir of our own choosing, a failed start is tried once more afresh.
+    const attempts = o.port === undefined && o.dir === undefined ? 2 : 1;
+    for (let i = 1; ; i++) {
+      try {
+        return await KafkaBroker.startOnce(o, lib, log);
+      } catch (e) {
+        if (i >= attempts) throw e;
+        log(`kafka did not start (${String(e)}); trying again with new ports`);
+      }
+    }
+  }
+
+  private static async startOnce(o: BrokerOptions, lib: string, log: (s: string) => void): Promise<KafkaBroker> {
     const port = o.port ?? (await freePort());
-    let controllerPort = await freePort();
-    while (controllerPort === port) controllerPort = await freePort();
+    const controllerPort = await freePort([port]);
     const dir = o.dir ?? mkdtempSync(join(tmpdir(), "gg-kafka-"));
     const b = new KafkaBroker(port, controllerPort, dir, lib, log, o.dir === undefined);
     const extra = { ...o.extra };
     if (o.secure) {
-      let sport = await freePort();
-      while (sport === port || sport === controllerPort) sport = await freePort();
+      const sport = await freePort([port, controllerPort]);
       const c = makeCerts(join(dir, "certs"));
       b.secure = { bootstrap: `127.0.0.1:${sport}`, caFile: c.ca, certFile: c.clientCert, keyFile: c.clientKey, username: "gopher", password: "s3cret" };
       Object.assign(extra, {
@@ -193,8 +237,13 @@ export class KafkaBroker {
       });
     }
     b.configure(extra);
-    if (!existsSync(join(dir, "data", "meta.properties"))) b.format();
-    await b.start();
+    try {
+      if (!existsSync(join(dir, "data", "meta.properties"))) b.format();
+      await b.start();
+    } catch (e) {
+      await b.destroy();
+      throw e;
+    }
     return b;
   }
 
@@ -272,7 +321,7 @@ export class KafkaBroker {
     closeSync(out);
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      if (this.proc.exitCode !== null) throw new Error(`kafka exited with ${this.proc.exitCode}; see ${this.dir}/stdout.log and broker.log`);
+      if (this.proc.exitCode !== null) throw new Error(`kafka exited with ${this.proc.exitCode}:\n${this.logTail()}`);
       if (await canConnect(this.port)) {
         this.log(`kafka ${KAFKA_VERSION} listening on ${this.bootstrap} (data ${this.dir})`);
         return;
@@ -281,6 +330,19 @@ export class KafkaBroker {
     }
     await this.stop();
     throw new Error(`kafka did not accept connections on ${this.bootstrap} within ${timeoutMs} ms`);
+  }
+
+  /** The last lines of the broker's output and log, for error messages. */
+  logTail(lines = 15): string {
+    let out = "";
+    for (const f of ["stdout.log", "broker.log"]) {
+      try {
+        out += `--- ${join(this.dir, f)}\n${readFileSync(join(this.dir, f), "utf8").trimEnd().split("\n").slice(-lines).join("\n")}\n`;
+      } catch {
+        /* not written */
+      }
+    }
+    return out;
   }
 
   /** Stops the broker (SIGTERM, controlled shutdown; SIGKILL after `graceMs`). The data dir stays. */
