@@ -43,6 +43,7 @@ struct gtcp_cfg {
 	__u32 reason_proto_mem;
 	__u32 rst_reason_oom; /* SK_RST_REASON_TCP_ABORT_ON_MEMORY */
 	__u32 destroy_hook;   /* tcp_destroy_sock is attached: finalize there, not at TCP_CLOSE */
+	__u32 sample_jiffies; /* sample_period in jiffies (per-bucket throttle of tcp_probe) */
 };
 struct gtcp_cfg cfg = {};
 
@@ -67,6 +68,44 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } scope SEC(".maps");
+
+/* Cheap filters in front of the `conns` hash (array lookups are inlined): sockets hash
+ * into BUCKETS buckets. `due` holds, per bucket, the jiffy before which tcp_probe has
+ * nothing to sample; `tracked` counts tracked sockets per bucket, so reads on sockets that
+ * are not tracked skip the hash lookup (only the kernel changes it; a count that stays too
+ * high merely costs a lookup). */
+#define BUCKET_BITS 16
+#define BUCKETS (1 << BUCKET_BITS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} due SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BUCKETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tracked SEC(".maps");
+
+static __always_inline __u32 sk_bucket(struct sock *sk)
+{
+	__u64 x = (__u64)sk;
+	x ^= x >> 21;
+	x *= 0x9E3779B97F4A7C15ULL;
+	return (__u32)(x >> (64 - BUCKET_BITS));
+}
+
+static __always_inline void track(struct sock *sk, int delta)
+{
+	__u32 b = sk_bucket(sk);
+	__u32 *t = bpf_map_lookup_elem(&tracked, &b);
+	if (t)
+		__sync_fetch_and_add(t, delta);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -358,6 +397,7 @@ static __always_inline struct gtcp_conn *new_conn(struct sock *sk, __u32 tgid, _
 	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || err)
 		return c;
+	track(sk, 1);
 	c->rec_type = REC_CONN;
 	c->sk = key;
 	c->id = bpf_ktime_get_ns();
@@ -371,12 +411,20 @@ static __always_inline struct gtcp_conn *new_conn(struct sock *sk, __u32 tgid, _
 static __always_inline struct gtcp_conn *adopt(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
-	if (c)
-		return c;
+	__u32 b = sk_bucket(sk);
+	__u32 *t = bpf_map_lookup_elem(&tracked, &b);
+	struct gtcp_conn *c;
+	if (t && *t) {
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (c)
+			return c;
+	}
 	__u32 tgid = current_tgid();
 	if (!in_scope(tgid) || !is_tcp(sk))
 		return NULL;
+	c = bpf_map_lookup_elem(&conns, &key); /* counts are hints: look before creating */
+	if (c)
+		return c;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct gtcp_pending *p = bpf_map_lookup_elem(&pending, &key);
 	if (p) {
@@ -404,7 +452,8 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	if (!(c->flags & F_ESTABLISHED)) {
-		bpf_map_delete_elem(&conns, &key); /* never connected: nothing to report */
+		if (bpf_map_delete_elem(&conns, &key) == 0) /* never connected: nothing to report */
+			track(sk, -1);
 		return;
 	}
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
@@ -414,9 +463,10 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 	sample_loss(c, tp);
 	c->flags |= F_CLOSED;
 	c->state = TCP_CLOSE;
-	if (bpf_ringbuf_output(&events, c, sizeof(*c), 0) == 0)
-		bpf_map_delete_elem(&conns, &key);
-	else
+	if (bpf_ringbuf_output(&events, c, sizeof(*c), 0) == 0) {
+		if (bpf_map_delete_elem(&conns, &key) == 0)
+			track(sk, -1);
+	} else
 		drop(D_CLOSED_RB_FULL); /* stays in the map with F_CLOSED; user space deletes it */
 }
 
@@ -506,12 +556,22 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->args[0];
 	__u64 key = (__u64)sk;
+	if (!cfg.delay_on) {
+		/* Only sampling to do: at most once per sample_period per bucket. */
+		__u32 b = sk_bucket(sk);
+		__u64 *d = bpf_map_lookup_elem(&due, &b);
+		if (!d)
+			return 0;
+		__u64 j = bpf_jiffies64();
+		if (j < *d)
+			return 0;
+		*d = j + cfg.sample_jiffies;
+	}
 	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || !(c->flags & F_ESTABLISHED))
 		return 0;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u64 now = bpf_ktime_get_ns();
-	refresh_tx(c, tp);
 	if (cfg.delay_on) {
 		struct sk_buff *skb = (struct sk_buff *)ctx->args[1];
 		struct tcp_skb_cb *tcb = (struct tcp_skb_cb *)__builtin_preserve_access_index(&skb->cb);
@@ -530,8 +590,10 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 			}
 		}
 	}
+	/* Everything else at most once per sample_period: this runs for every segment. */
 	if (now - c->last_sample_ns >= cfg.sample_ns) {
 		c->last_sample_ns = now;
+		refresh_tx(c, tp);
 		sample(c, sk, tp);
 	}
 	return 0;
@@ -547,6 +609,7 @@ int on_rcv_space(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	refresh_rx(c, sk, tp);
+	refresh_tx(c, tp); /* what it wrote before this read (request/response: the last reply) */
 	if (c->rx_pending_ns) {
 		__u64 now = bpf_ktime_get_ns();
 		if (now > c->rx_pending_ns)

@@ -83,30 +83,32 @@ enum gtcp_drop_reason {
 };
 
 struct gtcp_conn {
+	/* Hot: touched for every segment or read (first cache line after the hash key). */
 	__u32 rec_type; /* REC_CONN */
 	__u32 flags;
+	__u64 last_sample_ns;
+	__u64 rx_pending_ns;
+	__u64 tx_pending_ns;
+	__u32 tx_pending_seq;
+	__u32 last_write_seq;
+	__u32 last_copied_seq;
+	__u32 tgid;
 	__u64 sk;
 	__u64 id;       /* ktime at creation: (sk, id) names one connection */
-	__u32 tgid;
+	/* Cold. */
 	__u16 family;
 	__u8 role;      /* 0 server, 1 client (upstream's numbering) */
 	__u8 state;
-	char comm[16];
-	__u8 laddr[16];
-	__u8 raddr[16];
-	__u16 lport;
-	__u16 rport;
-	__u32 last_write_seq;
-	__u32 last_copied_seq;
 	__u32 last_segs_in;
 	__u32 last_segs_out;
 	__u32 last_total_retrans;
 	__u32 last_sk_drops;
 	__u32 max_epoch[2];
-	__u32 tx_pending_seq;
-	__u64 last_sample_ns;
-	__u64 rx_pending_ns;
-	__u64 tx_pending_ns;
+	__u16 lport;
+	__u16 rport;
+	char comm[16];
+	__u8 laddr[16];
+	__u8 raddr[16];
 	__u64 ctr[N_CTR];
 	__u64 hsum[N_HIST];
 	__u32 hist[N_HIST][HIST_SLOTS];

@@ -106,7 +106,8 @@ type CfgField =
   | "reason_filter"
   | "reason_proto_mem"
   | "rst_reason_oom"
-  | "destroy_hook";
+  | "destroy_hook"
+  | "sample_jiffies";
 
 export class TcpKernel implements Disposable {
   private readonly obj: BpfObject;
@@ -123,6 +124,7 @@ export class TcpKernel implements Disposable {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
   private disposed = false;
+  private hz = 1000;
 
   constructor(private readonly o: TcpKernelOptions) {
     const f = o.features;
@@ -196,7 +198,8 @@ export class TcpKernel implements Disposable {
       const [lo, hi] = ephemeralRange();
       this.setCfg("eph_lo", lo);
       this.setCfg("eph_hi", hi);
-      this.setCfg("hz", kernelHz(f.release));
+      this.hz = kernelHz(f.release);
+      this.setCfg("hz", this.hz);
       this.setCfg("rst_has_reason", rstArgs >= 3 ? 1 : 0);
       this.setCfg("kfree_has_rx_sk", kfreeArgs >= 4 ? 1 : 0);
       using kbtf = KernelBtf.open(f.btfCustomPath);
@@ -233,6 +236,7 @@ export class TcpKernel implements Disposable {
 
   setSampleMs(ms: number): void {
     this.setCfg("sample_ns", Math.max(1, ms) * 1_000_000);
+    this.setCfg("sample_jiffies", Math.max(1, Math.ceil((ms * this.hz) / 1000)));
   }
 
   get epoch(): number {
