@@ -85,7 +85,8 @@ describe.skipIf(!!skip)("the package file", () => {
     expect(field("Architecture")).toBe(process.arch === "arm64" ? "aarch64" : "x86_64");
     expect(field("License")).toBeTruthy();
     expect(field("URL")).toMatch(/^https:\/\//);
-    expect(field("Summary")).toContain("observability agent");
+    expect(field("Summary")).toMatch(/^Observability agent/);
+    expect(field("Group")).toBe("Applications/System");
     expect(info).toMatch(/Description :\n.*gala-gopher/);
     expect(Number(field("Size"))).toBeGreaterThan(statSync(DIST_BIN).size);
     expect(await rpm(["-qp", "--qf", "%{PAYLOADCOMPRESSOR}", rel1.path])).toBe("zstd");
@@ -182,6 +183,21 @@ describe.skipIf(!!skip)("the package file", () => {
     } finally {
       rmrf(dir);
     }
+  });
+
+  test("rpmlint: no errors but the deliberate ones", async () => {
+    if (!which("rpmlint")) {
+      console.warn("rpmlint is not installed (apt-get install rpmlint): not linting");
+      return;
+    }
+    const r = await run(["rpmlint", rel1.path, join(ROOT, "gala-gopher.spec")], { timeoutMs: 120_000 });
+    console.log(r.stdout.trim());
+    // Deliberate: 0750/0640 for configuration and logs (they name key files and
+    // brokers), upstream's /opt/gala-gopher layout, and unsigned local builds (the
+    // distributor signs and sets Packager).
+    const allowed = /: E: (non-standard-dir-perm|non-readable \/etc\/gala-gopher\/|dir-or-file-in-opt \/opt\/gala-gopher|no-signature|no-packager-tag)/;
+    const errors = r.stdout.split("\n").filter((l) => l.includes(": E: ") && !allowed.test(l));
+    expect(errors).toEqual([]);
   });
 
   test("the spec's default version matches package.json", () => {
