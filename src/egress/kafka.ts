@@ -87,13 +87,22 @@ export function kafkajsTransport(o: KafkaClientOptions): KafkaTransport {
   let producer: Producer | undefined;
   return {
     async connect() {
-      producer = kafka.producer({
+      // A fresh producer per attempt; the previous one (if any) is closed first.
+      await producer?.disconnect().catch(() => undefined);
+      const p = kafka.producer({
         allowAutoTopicCreation: true,
         createPartitioner: Partitioners.DefaultPartitioner,
         maxInFlightRequests: 1,
         retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
       });
-      await producer.connect();
+      producer = p;
+      try {
+        await p.connect();
+      } catch (e) {
+        producer = undefined;
+        await p.disconnect().catch(() => undefined);
+        throw e;
+      }
     },
     async send(topics) {
       if (!producer) throw new Error("not connected");
