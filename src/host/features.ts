@@ -59,8 +59,19 @@ export interface KernelFeatures {
   rawTracepointArgs(name: string): number | undefined;
   /** Whether the kernel's `struct <s>` has `field` (false without BTF). */
   hasField(struct: string, field: string): boolean;
+  /** Value of enumerator `name` of the kernel's `enum <e>` (undefined without BTF or when absent). */
+  enumValue(e: string, name: string): number | undefined;
   /** Reason eBPF as a whole cannot be used here, or undefined. */
   bpfUnavailable(): string | undefined;
+}
+
+/** Returns freed heap memory to the system (glibc malloc_trim); libbpf's BTF parsing leaves a lot. */
+export function trimHeap(): void {
+  try {
+    libc().malloc_trim(0);
+  } catch {
+    /* not glibc */
+  }
 }
 
 const BTF_DIRS = () => [process.env.GOPHER_BTF_DIR, "/opt/gala-gopher/btf", join(process.cwd(), "btf")].filter((d): d is string => !!d);
@@ -210,14 +221,31 @@ export function detectFeatures(log?: Logger): KernelFeatures {
     else if ((kind === "tracepoint" || kind === "kprobe") && !tracefs.path) attach[kind] = { ok: false, reason: tracefs.error ?? "no tracefs" };
     else attach[kind] = withQuietLibbpf(() => attachProbe(kind, bytes, btfCustomPath, cgroupV2));
   }
+  // The parsed vmlinux BTF is large (tens of MB): answers are cached and the BTF is
+  // freed as soon as the current synchronous work is done.
   let btf: KernelBtf | undefined;
-  let btfTried = false;
-  const getBtf = () => {
-    if (!btfTried && lib) {
-      btfTried = true;
-      btf = KernelBtf.open(btfCustomPath);
+  let freeTimer: ReturnType<typeof setTimeout> | undefined;
+  const withBtf = <T>(f: (b: KernelBtf) => T): T | undefined => {
+    if (!lib) return undefined;
+    btf ??= KernelBtf.open(btfCustomPath);
+    if (!btf) return undefined;
+    if (!freeTimer) {
+      freeTimer = setTimeout(() => {
+        btf?.[Symbol.dispose]();
+        btf = undefined;
+        freeTimer = undefined;
+        trimHeap();
+      }, 0);
+      freeTimer.unref?.();
     }
-    return btf;
+    return f(btf);
+  };
+  const answers = new Map<string, unknown>();
+  const cachedAnswer = <T>(key: string, f: (b: KernelBtf) => T): T | undefined => {
+    if (answers.has(key)) return answers.get(key) as T | undefined;
+    const v = withBtf(f);
+    answers.set(key, v);
+    return v;
   };
   const tpCache = new Map<string, boolean>();
   const f: KernelFeatures = {
@@ -238,8 +266,9 @@ export function detectFeatures(log?: Logger): KernelFeatures {
       if (v === undefined) tpCache.set(k, (v = !!tracefs.path && existsSync(join(tracefs.path, "events", category, name))));
       return v;
     },
-    rawTracepointArgs: (name) => getBtf()?.rawTracepointArgs(name),
-    hasField: (s, field) => getBtf()?.hasField(s, field) ?? false,
+    rawTracepointArgs: (name) => cachedAnswer(`tp:${name}`, (b) => b.rawTracepointArgs(name)),
+    hasField: (st, field) => cachedAnswer(`field:${st}.${field}`, (b) => b.hasField(st, field)) ?? false,
+    enumValue: (e, name) => cachedAnswer(`enum:${e}.${name}`, (b) => b.enumValue(e, name)),
     bpfUnavailable() {
       if (!lib) return `libbpf unavailable: ${libError ?? "unknown"}`;
       if (!vmlinuxBtf && !btfCustomPath) return `kernel ${release} has no BTF (/sys/kernel/btf/vmlinux) and no ${release}.btf in ${BTF_DIRS().join(" or ")}`;
@@ -248,6 +277,7 @@ export function detectFeatures(log?: Logger): KernelFeatures {
     },
   };
   cached = f;
+  trimHeap();
   logSummary(f, log);
   return f;
 }

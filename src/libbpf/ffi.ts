@@ -96,6 +96,7 @@ const LIBC_SYMBOLS = {
   if_nametoindex: { args: [cstring], returns: u32 },
   mount: { args: [cstring, cstring, cstring, u64, P], returns: i32 },
   getpid: { args: [], returns: i32 },
+  malloc_trim: { args: [u64], returns: i32 },
 } as const;
 
 function openLibc() {

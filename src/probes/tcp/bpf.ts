@@ -3,7 +3,7 @@
 // ring buffer.
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import type { KernelFeatures } from "../../host/features.ts";
+import { trimHeap, type KernelFeatures } from "../../host/features.ts";
 import type { Logger } from "../../log/logger.ts";
 import { bpfObjectBytes } from "../../libbpf/assets.ts";
 import { KernelBtf } from "../../libbpf/btf.ts";
@@ -167,6 +167,7 @@ export class TcpKernel implements Disposable {
       for (const [tp, what] of Object.entries(OPTIONAL)) if (!hasRawTp(f, tp)) this.missing.push(`${tp} (${what})`);
       if (!kfreeArgs || kfreeArgs < 3) this.missing.push("kfree_skb drop reasons (backlog_drops, filter_drops, rmem_scheduls)");
       obj.load();
+      trimHeap(); // libbpf parsed (and freed) the kernel's BTF for CO-RE
       this.obj = obj;
       for (const [name, prog] of obj.programs) {
         if (!prog.autoload || name === "tc_stamp") continue;
@@ -202,12 +203,11 @@ export class TcpKernel implements Disposable {
       this.setCfg("hz", this.hz);
       this.setCfg("rst_has_reason", rstArgs >= 3 ? 1 : 0);
       this.setCfg("kfree_has_rx_sk", kfreeArgs >= 4 ? 1 : 0);
-      using kbtf = KernelBtf.open(f.btfCustomPath);
-      const reason = (n: string) => kbtf?.enumValue("skb_drop_reason", n) ?? 0;
+      const reason = (n: string) => f.enumValue("skb_drop_reason", n) ?? 0;
       this.setCfg("reason_backlog", reason("SKB_DROP_REASON_SOCKET_BACKLOG"));
       this.setCfg("reason_filter", reason("SKB_DROP_REASON_SOCKET_FILTER"));
       this.setCfg("reason_proto_mem", reason("SKB_DROP_REASON_PROTO_MEM"));
-      this.setCfg("rst_reason_oom", kbtf?.enumValue("sk_rst_reason", "SK_RST_REASON_TCP_ABORT_ON_MEMORY") ?? 0);
+      this.setCfg("rst_reason_oom", f.enumValue("sk_rst_reason", "SK_RST_REASON_TCP_ABORT_ON_MEMORY") ?? 0);
       this.setCfg("epoch", 1);
       this.setCfg("destroy_hook", this.attached.includes("tcp_destroy_sock") ? 1 : 0);
       this.setSampleMs(o.sampleMs);

@@ -1,0 +1,273 @@
+// Benchmark of the tcp probe (root): redis-benchmark against a redis-server on loopback,
+// alternating runs without the agent and with dist/gala-gopher running the tcp probe
+// (whole host, so redis is observed), in one go; then connection churn with the probe.
+//   bun run bench/tcp.ts [--reps N] [--requests N] [--clients N] [--delay] [--churn SECONDS] [--out FILE]
+// Reports the median ratio of requests/s with/without the agent (target ≥ 0.98), the
+// in-kernel BPF time per request (kernel.bpf_stats_enabled), agent CPU and RSS, and agent
+// CPU per 10k connections/s. Exits 1 when the throughput target is missed.
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ensureBpf } from "../scripts/bpf.ts";
+import { tcpgen } from "../src/probes/tcp/testkit.ts";
+import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
+
+const CLK_TCK = 100;
+const TARGET_RATIO = 0.98;
+
+interface Opts {
+  reps: number;
+  requests: number;
+  clients: number;
+  delay: boolean;
+  churnS: number;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Opts {
+  const o: Opts = { reps: 9, requests: 200_000, clients: 50, delay: false, churnS: 10, out: join(ROOT, ".bench-out", "tcp.json") };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === "--reps") o.reps = num();
+    else if (a === "--requests") o.requests = num();
+    else if (a === "--clients") o.clients = num();
+    else if (a === "--churn") o.churnS = num();
+    else if (a === "--delay") o.delay = true;
+    else if (a === "--quick") {
+      o.reps = 3;
+      o.requests = 100_000;
+      o.churnS = 5;
+    } else if (a === "--out") o.out = argv[++i] ?? o.out;
+    else if (a === "-h" || a === "--help") {
+      console.log("usage: bun run bench/tcp.ts [--reps 9] [--requests 200000] [--clients 50] [--delay] [--churn 10] [--quick] [--out FILE.json]");
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+function ticks(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+function mem(pid: number): { rssMiB: number; hwmMiB: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
+  return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 };
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
+/** Pins to one CPU when there are at least two (redis-server on 0, the load on 1). */
+const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
+
+interface BenchRun {
+  rps: number;
+  /** CPU time of redis-server plus redis-benchmark per request, µs (user + system). */
+  cpuUsPerReq: number;
+}
+
+let redisPid = 0;
+function redisBenchmark(port: number, o: Opts): BenchRun {
+  const before = redisPid ? ticks(redisPid) : 0;
+  const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const rps = r.stdout
+    .toString()
+    .split("\n")
+    .filter((l) => /^"(GET|SET)"/.test(l))
+    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
+  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
+  const serverUs = redisPid ? ((ticks(redisPid) - before) / CLK_TCK) * 1e6 : 0;
+  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
+  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+}
+
+interface BpfStat {
+  calls: number;
+  ns: number;
+}
+function bpfStats(): Map<string, BpfStat> | undefined {
+  if (!which("bpftool")) return undefined;
+  const r = Bun.spawnSync(["bpftool", "prog", "show", "-j"], { stdout: "pipe" });
+  const out = new Map<string, BpfStat>();
+  for (const p of JSON.parse(r.stdout.toString() || "[]") as { name?: string; run_cnt?: number; run_time_ns?: number }[]) {
+    if (!p.name?.startsWith("on_")) continue;
+    const cur = out.get(p.name) ?? { calls: 0, ns: 0 };
+    cur.calls += p.run_cnt ?? 0;
+    cur.ns += p.run_time_ns ?? 0;
+    out.set(p.name, cur);
+  }
+  return out;
+}
+function setBpfStats(on: boolean): void {
+  Bun.spawnSync(["sysctl", "-q", "-w", `kernel.bpf_stats_enabled=${on ? 1 : 0}`]);
+}
+
+interface Agent {
+  child: Child;
+  pid: number;
+  metricsPort: number;
+  stop(): Promise<void>;
+}
+
+async function startAgent(subitems: string[]): Promise<Agent> {
+  const f = await agentFiles();
+  const doc = { cmd: { probe: subitems }, params: { report_period: 5 }, state: "running" };
+  writeFileSync(f.probesInit, `tcp ${JSON.stringify(doc)}\n`);
+  const child = spawnAgent(cliArgs(f), { env: { GOPHER_LOG_STDERR: "0" } });
+  await waitFor(
+    "tcp probe running",
+    async () => (await scrape(f.metricsPort)).includes('gala_gopher_agent_probe_state{probe="tcp",state="running"} 1') || undefined,
+    30_000,
+    100,
+  );
+  return {
+    child,
+    pid: child.proc.pid,
+    metricsPort: f.metricsPort,
+    async stop() {
+      await child.stop();
+      rmrf(f.dir);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
+  for (const t of ["redis-server", "redis-benchmark"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools)`);
+  ensureBpf({ quiet: true });
+  const newest = Math.max(
+    ...["src/probes/tcp", "src/libbpf", "dist/bpf"].flatMap((d) => readdirSync(join(ROOT, d)).map((f) => statSync(join(ROOT, d, f)).mtimeMs)),
+  );
+  if (!hasDist() || statSync(DIST_BIN).mtimeMs < newest) {
+    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    if (r.exitCode !== 0) throw new Error("build failed");
+  }
+  const subitems = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", ...(o.delay ? ["tcp_delay"] : [])];
+  const port = await freePort();
+  const redis = Bun.spawn(pin(0, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]), {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  redisPid = redis.pid;
+  try {
+    await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
+    console.log(`tcp bench: ${o.reps} alternations of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent: ${DIST_BIN} with tcp ${subitems.join(",")}`);
+    redisBenchmark(port, { ...o, requests: Math.min(o.requests, 50_000) }); // warm-up
+    const pairs: { without: number; with: number; ratio: number; cpuUsWithout: number; cpuUsWith: number; cpuRatio: number; agentCpuPct: number; bpfNsPerReq?: number }[] = [];
+    let lastMem = { rssMiB: 0, hwmMiB: 0 };
+    for (let i = 0; i < o.reps; i++) {
+      const runWith = async () => {
+        const agent = await startAgent(subitems);
+        setBpfStats(true);
+        const before = bpfStats();
+        const t0 = ticks(agent.pid);
+        const w0 = performance.now();
+        const run = redisBenchmark(port, o);
+        const secs = (performance.now() - w0) / 1000;
+        const cpu = ((ticks(agent.pid) - t0) / CLK_TCK / secs) * 100;
+        const after = bpfStats();
+        setBpfStats(false);
+        let bpfNs: number | undefined;
+        if (before && after) {
+          bpfNs = 0;
+          for (const [k, v] of after) bpfNs += v.ns - (before.get(k)?.ns ?? 0);
+        }
+        lastMem = mem(agent.pid);
+        await agent.stop();
+        return { ...run, cpu, bpfNsPerReq: bpfNs === undefined ? undefined : bpfNs / (o.requests * 2) };
+      };
+      // Alternate the order so drift of the machine cancels out.
+      let without: BenchRun;
+      let w: Awaited<ReturnType<typeof runWith>>;
+      if (i % 2 === 0) {
+        without = redisBenchmark(port, o);
+        w = await runWith();
+      } else {
+        w = await runWith();
+        without = redisBenchmark(port, o);
+      }
+      const ratio = w.rps / without.rps;
+      const cpuRatio = without.cpuUsPerReq / w.cpuUsPerReq;
+      pairs.push({ without: without.rps, with: w.rps, ratio, cpuUsWithout: without.cpuUsPerReq, cpuUsWith: w.cpuUsPerReq, cpuRatio, agentCpuPct: w.cpu, bpfNsPerReq: w.bpfNsPerReq });
+      console.log(
+        `  rep ${i + 1}: without ${without.rps.toFixed(0)} req/s, with ${w.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(4)}; ` +
+          `CPU/request ${without.cpuUsPerReq.toFixed(2)} → ${w.cpuUsPerReq.toFixed(2)} µs (ratio ${cpuRatio.toFixed(4)}); agent CPU ${w.cpu.toFixed(1)} %` +
+          (w.bpfNsPerReq !== undefined ? `, BPF ${w.bpfNsPerReq.toFixed(0)} ns/request (stats on)` : ""),
+      );
+    }
+    const medRatio = median(pairs.map((p) => p.ratio));
+    const bpfNs = pairs.map((p) => p.bpfNsPerReq).filter((x): x is number => x !== undefined);
+
+    // Connection churn: one client opening and closing connections as fast as it can.
+    const bin = tcpgen();
+    const churn = async (withAgent: boolean) => {
+      const agent = withAgent ? await startAgent(subitems) : undefined;
+      const server = Bun.spawn(pin(0, [bin, "server", "127.0.0.1", "0", "-1", "16"]), { stdout: "pipe", stderr: "ignore" });
+      const reader = (server.stdout as ReadableStream<Uint8Array>).getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      const sport = Number(/listening (\d+)/.exec(first)?.[1]);
+      const t0 = agent ? ticks(agent.pid) : 0;
+      const w0 = performance.now();
+      const r = Bun.spawnSync(pin(1, [bin, "churn", "127.0.0.1", String(sport), String(o.churnS)]), { stdout: "pipe" });
+      const secs = (performance.now() - w0) / 1000;
+      const conns = Number(/conns=(\d+)/.exec(r.stdout.toString())?.[1] ?? 0);
+      const cpu = agent ? ((ticks(agent.pid) - t0) / CLK_TCK / secs) * 100 : 0;
+      const m = agent ? mem(agent.pid) : { rssMiB: 0, hwmMiB: 0 };
+      await Bun.sleep(agent ? 5500 : 0); // one more report period: closed sockets reported
+      const series = agent ? (await scrape(agent.metricsPort)).split("\n").filter((l) => l.startsWith("gala_gopher_tcp_link_rx_bytes")).length : 0;
+      server.kill();
+      await agent?.stop();
+      return { rate: conns / secs, cpu, mem: m, series };
+    };
+    const c0 = await churn(false);
+    const c1 = await churn(true);
+    const cpuPer10k = c1.rate > 0 ? (c1.cpu * 10_000) / c1.rate : NaN;
+    console.log(
+      `churn: without agent ${c0.rate.toFixed(0)} conn/s; with agent ${c1.rate.toFixed(0)} conn/s, agent CPU ${c1.cpu.toFixed(1)} % of a core ` +
+        `(${cpuPer10k.toFixed(1)} % per 10k conn/s), RSS ${c1.mem.rssMiB.toFixed(1)} MiB (peak ${c1.mem.hwmMiB.toFixed(1)})`,
+    );
+    const result = {
+      date: new Date().toISOString(),
+      kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+      cpus: cpus(),
+      subitems,
+      requests: o.requests,
+      clients: o.clients,
+      pairs,
+      medianRatio: medRatio,
+      medianCpuRatio: median(pairs.map((p) => p.cpuRatio)),
+      bpfNsPerRequestMedian: bpfNs.length ? median(bpfNs) : undefined,
+      agentCpuPctMedian: median(pairs.map((p) => p.agentCpuPct)),
+      agentRssMiB: lastMem.rssMiB,
+      agentPeakRssMiB: lastMem.hwmMiB,
+      churn: { withoutAgentConnPerS: c0.rate, withAgentConnPerS: c1.rate, agentCpuPct: c1.cpu, agentCpuPctPer10kConnPerS: cpuPer10k, rssMiB: c1.mem.rssMiB, peakRssMiB: c1.mem.hwmMiB },
+    };
+    mkdirSync(dirname(o.out), { recursive: true });
+    writeFileSync(o.out, JSON.stringify(result, null, 2));
+    const ok = medRatio >= TARGET_RATIO;
+    console.log(
+      `median ratio with/without agent ${medRatio.toFixed(4)} (target ≥ ${TARGET_RATIO}) ${ok ? "OK" : "MISSED"}; ` +
+        `median CPU-per-request ratio ${result.medianCpuRatio.toFixed(4)}; ` +
+        `BPF ${result.bpfNsPerRequestMedian?.toFixed(0) ?? "?"} ns/request; agent CPU ${result.agentCpuPctMedian.toFixed(1)} %, RSS ${lastMem.rssMiB.toFixed(1)} MiB; results in ${o.out}`,
+    );
+    if (!ok) process.exitCode = 1;
+  } finally {
+    redis.kill();
+    setBpfStats(false);
+  }
+}
+
+await main();
