@@ -254,7 +254,7 @@ export class KafkaOutput {
     this.queue = new BoundedQueue(o.maxMessages, Math.min(o.maxBytes, Number.MAX_SAFE_INTEGER), (msg, reason) => this.dropped(msg, reason));
     const registers = [o.registry ?? new Registry()];
     this.m = {
-      queued: new Counter({ name: "gala_gopher_agent_kafka_queued_total", help: "messages accepted into the Kafka send queue, by topic", labelNames: ["topic"], registers }),
+      queued: new Counter({ name: "gala_gopher_agent_kafka_queued_total", help: "messages handed to the Kafka output, by topic; each is later sent, dropped or still queued", labelNames: ["topic"], registers }),
       sent: new Counter({ name: "gala_gopher_agent_kafka_sent_total", help: "messages the Kafka broker acknowledged, by topic", labelNames: ["topic"], registers }),
       failed: new Counter({
         name: "gala_gopher_agent_kafka_failed_total",
