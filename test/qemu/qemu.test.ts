@@ -2,7 +2,7 @@
 // installed with rpm -i, `systemctl start gala-gopher`, and from the host: scrape the
 // guest's :8888 and PUT to its :9999 through qemu's user-mode port forwarding; then
 // probes.init + `systemctl restart`, the GOPHER_SAVE_PROBES=1 opt-in, Restart=on-failure,
-// `systemctl stop` timing and `rpm -e`. test/qemu/guest.sh is the guest's half.
+// `systemctl stop` timing and `rpm -e`; the eBPF tcp probe runs inside the unit. test/qemu/guest.sh is the guest's half.
 //
 // Runs when qemu-system-x86_64, mmdebstrap, mkfs.ext4 and rpmbuild are installed and we
 // are root; GG_QEMU=0 skips it, GG_QEMU=1 makes missing tools a failure instead of a skip.
@@ -73,9 +73,11 @@ function bootQemu(): void {
     "qemu-system-x86_64",
     // TCG only: KVM here is a software PVM that hangs with stock kernels (see docs/packaging.md).
     "-accel", "tcg,thread=multi",
-    // Bun's x64 executable needs AVX2 (x86-64-v3); qemu's default qemu64 model has not
-    // even SSE4.2, and the agent dies with SIGILL. "max" is every feature TCG emulates.
-    "-cpu", "max",
+    // qemu's default CPU model (qemu64, x86-64-v1: no SSSE3/SSE4.2/POPCNT) makes the Bun
+    // runtime die with SIGILL at once. "max" is every feature TCG emulates (AVX2
+    // included, which Bun's default x64 build is compiled for). GG_QEMU_CPU overrides
+    // it (e.g. Nehalem, an x86-64-v2 CPU without AVX).
+    "-cpu", process.env.GG_QEMU_CPU || "max",
     "-smp", "2",
     "-m", "1024",
     "-nographic",
@@ -129,13 +131,13 @@ async function hostPut(path: string, doc: unknown): Promise<{ status: number; bo
 }
 
 /** Scrapes the guest until a series shows up (the first collection runs at once; TCG is slow). */
-async function scrapeUntil(series: string, timeoutMs = 30_000): Promise<string> {
+async function scrapeUntil(series: string | RegExp, timeoutMs = 30_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < end) {
     const r = await hostGet(metricsPort, "/metrics");
     last = r.body;
-    if (r.status === 200 && r.body.includes(series)) return r.body;
+    if (r.status === 200 && (typeof series === "string" ? r.body.includes(series) : series.test(r.body))) return r.body;
     await Bun.sleep(250);
   }
   throw new Error(`no ${series} in the guest's metrics:\n${last.slice(0, 2000)}`);
@@ -175,6 +177,12 @@ describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the
       const r1 = results();
       // machine_id label: the persisted uuid and the guest's address on qemu's network.
       expect(mem).toContain(`machine_id="${r1.machine_id_file}-10.0.2.15"`);
+      // An eBPF probe inside the hardened unit: tcp (BTF, embedded libbpf, tracepoints,
+      // fentry/kprobes). The host's own scrapes are TCP connections to the agent.
+      const tcp = await hostPut("/tcp", { cmd: { probe: ["tcp_stats"] }, params: { report_period: 5 }, state: "running" });
+      expect(tcp.body).toContain('"result": "success"');
+      await scrapeUntil(/^gala_gopher_tcp_link_rx_bytes\{[^}]*comm="gala-gopher",role="server"[^}]*server_port="8888"/m, 60_000);
+      timings.tcp_probe = lap();
       writeFileSync(join(share, "probes.init"), '# written by the operator\nbaseinfo {"cmd":{"probe":["cpu"]},"params":{"report_period":5},"state":"running"}\n');
       writeFileSync(join(share, "GO1"), "");
 
@@ -185,7 +193,9 @@ describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the
       expect(get2.cmd.probe).toEqual(["cpu"]);
       expect(get2.state).toBe("running");
       await scrapeUntil("gala_gopher_cpu_");
-      expect((await hostGet(metricsPort, "/metrics")).body).not.toContain("gala_gopher_mem_total_kB{");
+      const after = (await hostGet(metricsPort, "/metrics")).body;
+      expect(after).not.toContain("gala_gopher_mem_total_kB{");
+      expect(after).not.toContain("gala_gopher_tcp_link_");
       writeFileSync(join(share, "GO2"), "");
 
       // Step 3: with GOPHER_SAVE_PROBES=1 (drop-in), a REST change survives a restart.
@@ -210,6 +220,7 @@ describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the
       if (existsSync(join(share, "journal.log"))) console.log(`journal (tail):\n${readFileSync(join(share, "journal.log"), "utf8").split("\n").slice(-25).join("\n")}`);
       expect(code).toBe(0);
       expect(readFileSync(join(share, "guest.rc"), "utf8").trim()).toBe("0");
+      expect(readFileSync(join(share, "journal.log"), "utf8")).toMatch(/\[tcp\] attached .*tcp_probe/);
 
       console.log(`guest kernel: ${r.kernel} (${r.kernel_version}); BTF: ${r.btf}`);
       expect(r.kernel).toMatch(/^\d+\.\d+\.\d+/);
