@@ -20,12 +20,13 @@ finish() {
   exit "$1"
 }
 fail() { log "FAIL: $*"; echo "$*" > "$H/FAILED"; finish 1; }
-# Waits for the host's GO<n> (at most 5 minutes).
+# Waits for the host's GO<n> (at most 3 minutes: if the host test died, the guest
+# powers itself off).
 wait_host() {
   n=0
   while [ ! -e "$H/$1" ]; do
     sleep 0.2; n=$((n + 1))
-    [ "$n" -lt 1500 ] || fail "the host never wrote $1"
+    [ "$n" -lt 900 ] || fail "the host never wrote $1"
   done
 }
 # Waits until the agent answers on :8888 and :9999 (at most 60 s; gives up at once

@@ -28,6 +28,14 @@ done
 [ "$(id -u)" = 0 ] || { echo "image.sh: needs root (mmdebstrap --mode=root)" >&2; exit 1; }
 
 mkdir -p "$cache"
+# One build at a time (two test runs on one machine): the second waits, then finds it.
+exec 9> "$cache/.lock"
+flock 9
+if [ -f "$dir/done" ]; then
+  echo "image.sh: cached image $dir (built by another run)" >&2
+  echo "$dir"
+  exit 0
+fi
 for old in "$cache"/*; do
   [ -e "$old" ] && [ "$old" != "$dir" ] && rm -rf "$old"
 done
