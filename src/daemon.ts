@@ -139,7 +139,9 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   }
 
   // Boot configuration.
-  const initText = env.GOPHER_PROBES_INIT ?? (existsSync(opts.probesInit) ? readFileSync(opts.probesInit, "utf8") : "");
+  const fileText = () => (existsSync(opts.probesInit) ? readFileSync(opts.probesInit, "utf8") : "");
+  const initAtStart = fileText();
+  const initText = env.GOPHER_PROBES_INIT ?? initAtStart;
   const initSource = env.GOPHER_PROBES_INIT !== undefined ? "GOPHER_PROBES_INIT" : opts.probesInit;
   if (initText.trim()) {
     const r = await applyProbesInit(initText, initSource, manager, log);
@@ -150,7 +152,10 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const stop = () =>
     (stopping ??= (async () => {
       log.info("stopping");
-      if (opts.saveProbes) {
+      if (opts.saveProbes && fileText() !== initAtStart) {
+        // An operator edited the file while the agent ran: their edit wins.
+        log.warn(`${opts.probesInit} changed since start; not overwriting it with the running configuration`);
+      } else if (opts.saveProbes) {
         try {
           writeFileSync(opts.probesInit, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
           log.info(`running configuration saved to ${opts.probesInit}`);

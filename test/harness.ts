@@ -109,12 +109,13 @@ export async function waitFor<T>(what: string, f: () => Promise<T | undefined> |
     try {
       const v = await f();
       if (v !== undefined && v !== false) return v as T;
+      last = undefined;
     } catch (e) {
       last = e;
     }
     await Bun.sleep(stepMs);
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(`timed out waiting for ${what}${last ? ` (last attempt: ${String(last)})` : " (the condition never held)"}`);
 }
 
 export async function scrape(port: number, path = "/metrics"): Promise<string> {
