@@ -1,14 +1,6 @@
 // The agent's own metrics (gala_gopher_agent_*), kept with prom-client: probe state,
 // errors, restarts, collection duration, series per table and every drop counter.
-import type * as PromClient from "prom-client";
-
-// prom-client's index also loads cluster aggregation, push gateway and default process
-// metrics, which cost ~10 MB of RSS in the compiled agent; only these three are needed.
-const Registry = require("prom-client/lib/registry") as typeof PromClient.Registry;
-const Gauge = require("prom-client/lib/gauge") as typeof PromClient.Gauge;
-const Counter = require("prom-client/lib/counter") as typeof PromClient.Counter;
-type Gauge<T extends string> = PromClient.Gauge<T>;
-type Counter<T extends string> = PromClient.Counter<T>;
+import { Counter, Gauge, Registry } from "./prom.ts";
 import type { MetricStore } from "../store/store.ts";
 
 export const PROBE_STATES = ["running", "stopped", "failed", "unsupported", "starting"] as const;

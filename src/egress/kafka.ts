@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { CompressionCodecs, CompressionTypes, Kafka, Partitioners, logLevel as KafkaLogLevel, type LogEntry, type Producer, type SASLOptions } from "kafkajs";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "./prom.ts";
 import type { AgentConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { kafkaMetricMessage } from "./kafka-format.ts";
