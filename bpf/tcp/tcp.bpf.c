@@ -284,7 +284,9 @@ static __always_inline void refresh_rx(struct gtcp_conn *c, struct sock *sk, str
 	if (!(c->flags & F_ESTABLISHED))
 		return;
 	__u32 s = BPF_CORE_READ(tp, copied_seq);
-	if (s == BPF_CORE_READ(tp, rcv_nxt)) {
+	/* No FIN can have arrived while the socket is ESTABLISHED (c->state follows the
+	 * transitions): skip the two extra reads on the hot path. */
+	if (c->state != TCP_ESTABLISHED && s == BPF_CORE_READ(tp, rcv_nxt)) {
 		unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) {
 			s -= 1;
@@ -360,9 +362,10 @@ static __always_inline void sample(struct gtcp_conn *c, struct sock *sk, struct 
 
 /* Sequence bases and handshake RTT when the connection becomes established. */
 static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk, struct tcp_sock *tp,
-					    __u32 base_write, __u32 base_copied, __u32 syn_srtt_us)
+					    __u32 base_write, __u32 base_copied, __u32 syn_srtt_us, __u8 state)
 {
 	read_tuple(c, sk);
+	c->state = state;
 	c->last_write_seq = base_write;
 	c->last_copied_seq = base_copied;
 	c->last_segs_in = BPF_CORE_READ(tp, segs_in);
@@ -432,7 +435,7 @@ static __always_inline struct gtcp_conn *adopt(struct sock *sk)
 		bpf_map_delete_elem(&pending, &key);
 		c = new_conn(sk, tgid, pv.role);
 		if (c)
-			set_established(c, sk, tp, pv.base_write_seq, pv.base_copied_seq, pv.syn_srtt_us);
+			set_established(c, sk, tp, pv.base_write_seq, pv.base_copied_seq, pv.syn_srtt_us, sk_state(sk));
 		return c;
 	}
 	__u8 st = sk_state(sk);
@@ -442,7 +445,7 @@ static __always_inline struct gtcp_conn *adopt(struct sock *sk)
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	c = new_conn(sk, tgid, guess_role(lport, rport));
 	if (c) {
-		set_established(c, sk, tp, BPF_CORE_READ(tp, write_seq), BPF_CORE_READ(tp, copied_seq), 0);
+		set_established(c, sk, tp, BPF_CORE_READ(tp, write_seq), BPF_CORE_READ(tp, copied_seq), 0, st);
 		c->flags |= F_ADOPTED;
 	}
 	return c;
@@ -509,7 +512,7 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 	c->state = newstate;
 	if (newstate == TCP_ESTABLISHED && !(c->flags & F_ESTABLISHED)) {
 		set_established(c, sk, tp, BPF_CORE_READ(tp, write_seq), BPF_CORE_READ(tp, rcv_nxt),
-				BPF_CORE_READ(tp, srtt_us) >> 3);
+				BPF_CORE_READ(tp, srtt_us) >> 3, TCP_ESTABLISHED);
 		return 0;
 	}
 	if (newstate == TCP_CLOSE) {
