@@ -44,6 +44,8 @@ struct gtcp_cfg {
 	__u32 rst_reason_oom; /* SK_RST_REASON_TCP_ABORT_ON_MEMORY */
 	__u32 destroy_hook;   /* tcp_destroy_sock is attached: finalize there, not at TCP_CLOSE */
 	__u32 sample_jiffies; /* sample_period in jiffies (per-bucket throttle of tcp_probe) */
+	__u32 pad;
+	__u64 spilled;        /* written by the kernel: final records put in `spill` so far */
 };
 struct gtcp_cfg cfg = {};
 
@@ -120,6 +122,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct gtcp_conn);
 } zero_conn SEC(".maps");
+
+/* Final records of closed connections that did not fit in the ring buffer (connection
+ * churn faster than user space drains): keyed by (sk, id), swept by user space. */
+struct spill_key {
+	__u64 sk;
+	__u64 id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct spill_key);
+	__type(value, struct gtcp_conn);
+} spill SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -377,10 +394,17 @@ static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk
 		hist_add(c, H_SYN_SRTT, syn_srtt_us);
 }
 
+/* The entry of a live socket (entries are removed when their socket is destroyed; the
+ * flag check guards against a record caught half-way). */
+static __always_inline struct gtcp_conn *live(struct gtcp_conn *c)
+{
+	return c && !(c->flags & F_CLOSED) ? c : NULL;
+}
+
 static __always_inline struct gtcp_conn *lookup_conn(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	return sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	return sk ? live(bpf_map_lookup_elem(&conns, &key)) : NULL;
 }
 
 /* Creates the entry of `sk` for `tgid` (in the caller's context); NULL when the map is full. */
@@ -398,8 +422,10 @@ static __always_inline struct gtcp_conn *new_conn(struct sock *sk, __u32 tgid, _
 		return NULL;
 	}
 	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
-	if (!c || err)
-		return c;
+	if (!c)
+		return NULL;
+	if (err)
+		return live(c); /* created meanwhile */
 	track(sk, 1);
 	c->rec_type = REC_CONN;
 	c->sk = key;
@@ -418,14 +444,14 @@ static __always_inline struct gtcp_conn *adopt(struct sock *sk)
 	__u32 *t = bpf_map_lookup_elem(&tracked, &b);
 	struct gtcp_conn *c;
 	if (t && *t) {
-		c = bpf_map_lookup_elem(&conns, &key);
+		c = live(bpf_map_lookup_elem(&conns, &key));
 		if (c)
 			return c;
 	}
 	__u32 tgid = current_tgid();
 	if (!in_scope(tgid) || !is_tcp(sk))
 		return NULL;
-	c = bpf_map_lookup_elem(&conns, &key); /* counts are hints: look before creating */
+	c = live(bpf_map_lookup_elem(&conns, &key)); /* counts are hints: look before creating */
 	if (c)
 		return c;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
@@ -466,11 +492,17 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 	sample_loss(c, tp);
 	c->flags |= F_CLOSED;
 	c->state = TCP_CLOSE;
-	if (bpf_ringbuf_output(&events, c, sizeof(*c), 0) == 0) {
-		if (bpf_map_delete_elem(&conns, &key) == 0)
-			track(sk, -1);
-	} else
-		drop(D_CLOSED_RB_FULL); /* stays in the map with F_CLOSED; user space deletes it */
+	if (bpf_ringbuf_output(&events, c, sizeof(*c), 0) != 0) {
+		/* Ring full: park the record where user space sweeps it. */
+		drop(D_CLOSED_RB_FULL);
+		struct spill_key sk2 = { .sk = key, .id = c->id };
+		if (bpf_map_update_elem(&spill, &sk2, c, BPF_NOEXIST) == 0)
+			__sync_fetch_and_add(&cfg.spilled, 1);
+		else
+			drop(D_CLOSED_LOST);
+	}
+	if (bpf_map_delete_elem(&conns, &key) == 0)
+		track(sk, -1);
 }
 
 /* ---- connection lifecycle ------------------------------------------------------------ */
@@ -482,7 +514,7 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 	int oldstate = (int)ctx->args[1];
 	int newstate = (int)ctx->args[2];
 	__u64 key = (__u64)sk;
-	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct gtcp_conn *c = live(bpf_map_lookup_elem(&conns, &key));
 
 	if (!c) {
 		if (newstate == TCP_SYN_SENT) {
@@ -547,7 +579,7 @@ int on_destroy(struct bpf_raw_tracepoint_args *ctx)
 	struct sock *sk = (struct sock *)ctx->args[0];
 	__u64 key = (__u64)sk;
 	bpf_map_delete_elem(&pending, &key);
-	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct gtcp_conn *c = live(bpf_map_lookup_elem(&conns, &key));
 	if (c)
 		close_conn(c, sk);
 	return 0;
@@ -570,7 +602,7 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 			return 0;
 		*d = j + cfg.sample_jiffies;
 	}
-	struct gtcp_conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct gtcp_conn *c = live(bpf_map_lookup_elem(&conns, &key));
 	if (!c || !(c->flags & F_ESTABLISHED))
 		return 0;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;

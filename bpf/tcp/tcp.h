@@ -77,8 +77,9 @@ enum gtcp_proc_kind {
 /* Losses counted in the `drops` per-CPU array. */
 enum gtcp_drop_reason {
 	D_CONN_MAP_FULL = 0, /* a connection could not be tracked */
-	D_CLOSED_RB_FULL,    /* a closed connection stayed in the map (ring full); still reported */
+	D_CLOSED_RB_FULL,    /* a closed connection went to the spill map (ring full); still reported */
 	D_PROC_RB_FULL,      /* a process event was lost (scope update delayed to the next resync) */
+	D_CLOSED_LOST,       /* a closed connection's final record fit neither the ring nor the spill map */
 	N_DROP
 };
 

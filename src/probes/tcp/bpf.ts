@@ -107,7 +107,8 @@ type CfgField =
   | "reason_proto_mem"
   | "rst_reason_oom"
   | "destroy_hook"
-  | "sample_jiffies";
+  | "sample_jiffies"
+  | "spilled";
 
 export class TcpKernel implements Disposable {
   private readonly obj: BpfObject;
@@ -118,6 +119,8 @@ export class TcpKernel implements Disposable {
   private readonly conns: BpfMap;
   private readonly scopeMap: BpfMap;
   private readonly dropsMap: BpfMap;
+  private readonly spillMap: BpfMap;
+  private swept = 0;
   private delayLinks: (BpfLink | TcAttachment)[] = [];
   private readonly dropTotals = new Array<number>(DROP_REASONS.length).fill(0);
   /** Hooks attached, and optional ones missing (with what that costs). */
@@ -195,6 +198,7 @@ export class TcpKernel implements Disposable {
       this.conns = obj.map("conns");
       this.scopeMap = obj.map("scope");
       this.dropsMap = obj.map("drops");
+      this.spillMap = obj.map("spill");
       // Static configuration.
       const [lo, hi] = ephemeralRange();
       this.setCfg("eph_lo", lo);
@@ -288,6 +292,11 @@ export class TcpKernel implements Disposable {
     this.scopeMap.delete(new Uint32Array([t]));
   }
 
+  /** Share of the ring buffer holding unread records (0–1). */
+  ringFill(): number {
+    return this.ring.pending() / (this.o.ringbufMiB * 1024 * 1024);
+  }
+
   /** Consumes the ring: closed connections and process events. */
   drain(onConn: (r: ConnRecord) => void, onProc: (e: ProcEvent) => void): number {
     const epoch = this.epoch;
@@ -296,6 +305,19 @@ export class TcpKernel implements Disposable {
       if (type === REC_CONN) onConn(decodeConn(view, off, this.layout, epoch));
       else if (type === REC_PROC) onProc(decodeProcEvent(view, off));
     });
+  }
+
+  /** Reads and removes the closed connections parked in the spill map (ring was full). */
+  sweepSpill(onConn: (r: ConnRecord) => void): number {
+    if (this.getCfg("spilled") === this.swept) return 0;
+    const epoch = this.epoch;
+    const vs = this.spillMap.valueSize;
+    const n = this.spillMap.lookupAndDeleteBatch(({ values, count }) => {
+      const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      for (let i = 0; i < count; i++) onConn(decodeConn(view, i * vs, this.layout, epoch));
+    }, 256);
+    this.swept += n;
+    return n;
   }
 
   /** Reads every tracked connection; maxima are those of period `epoch`. */
@@ -316,18 +338,23 @@ export class TcpKernel implements Disposable {
   }
 
   /** Increments of the kernel's loss counters since the last call, by reason. */
-  dropDeltas(): Record<(typeof DROP_REASONS)[number], number> {
-    const out = {} as Record<(typeof DROP_REASONS)[number], number>;
+  dropDeltas(): Record<string, number> {
+    const out: Record<string, number> = {};
     const buf = new BigUint64Array(this.dropsMap.valueBufferSize / 8);
     const stride = this.dropsMap.valueBufferSize / 8 / possibleCpus();
     DROP_REASONS.forEach((name, i) => {
       let total = 0;
       if (this.dropsMap.lookup(new Uint32Array([i]), buf)) for (let c = 0; c < possibleCpus(); c++) total += Number(buf[c * stride]);
-      out[name] = Math.max(0, total - this.dropTotals[i]!);
+      const d = Math.max(0, total - this.dropTotals[i]!);
       this.dropTotals[i] = total;
+      if (name) out[name] = d;
+      else this.spilledTotal += d;
     });
     return out;
   }
+
+  /** Closed connections whose record went through the spill map (ring buffer full). */
+  spilledTotal = 0;
 
   [Symbol.dispose](): void {
     if (this.disposed) return;

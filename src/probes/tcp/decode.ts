@@ -54,7 +54,11 @@ export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED
 export const REC_CONN = 1;
 export const REC_PROC = 2;
 export const P = { EXEC: 1, FORK: 2, EXIT: 3 } as const;
-export const DROP_REASONS = ["conn_map_full", "closed_ringbuf_full", "proc_ringbuf_full"] as const;
+/**
+ * enum gtcp_drop_reason, as gala_gopher_agent_bpf_dropped_total reasons; null: counted by
+ * the kernel but nothing was lost (a closed connection's record went to the spill map).
+ */
+export const DROP_REASONS = ["conn_map_full", null, "proc_ringbuf_full", "closed_record_lost"] as const;
 
 const FIELDS = [
   "rec_type",

@@ -13,7 +13,9 @@ import { TcpKernel, tcpUnsupported } from "./bpf.ts";
 import { F, P, type ConnRecord, type ProcEvent } from "./decode.ts";
 import { procFlowPerfTable, tcpMetricTable, tcpTables } from "./tables.ts";
 
+/** Ring drain interval; shortened while the ring fills faster (connection churn). */
 const DRAIN_MS = 100;
+const DRAIN_FAST_MS = 5;
 const DEFAULT_MAX_CONNS = 16384;
 
 function maxConns(): number {
@@ -42,15 +44,26 @@ class TcpRun implements ProbeRun {
   /** Processes that left the scope while running: their sockets are dropped, not reported. */
   private readonly evicted = new Set<number>();
   private unsubscribe: () => void = () => undefined;
-  private drainTimer: ReturnType<typeof setInterval>;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
   private warnedCluster = false;
+  private warnedSpill = false;
 
   constructor(private readonly ctx: ProbeContext) {
     this.shape = this.wantedShape();
     this.kernel = this.openKernel(this.shape);
     this.agg = new Aggregator({ reportCport: ctx.num("report_cport") === 1, maxLinks: Math.max(4096, this.kernel.connCapacity) });
     this.watchScope();
-    this.drainTimer = setInterval(() => this.drain(), DRAIN_MS);
+    this.scheduleDrain(DRAIN_MS);
+  }
+
+  private scheduleDrain(ms: number): void {
+    if (this.closed) return;
+    this.drainTimer = setTimeout(() => {
+      const n = this.drain();
+      // Busy ring: come back soon, before it overflows; idle: every 100 ms.
+      this.scheduleDrain(n > 64 || this.kernel.ringFill() > 0.1 ? DRAIN_FAST_MS : DRAIN_MS);
+    }, ms);
     this.drainTimer.unref?.();
   }
 
@@ -127,14 +140,16 @@ class TcpRun implements ProbeRun {
     this.agg.add(r, true);
   }
 
-  private drain(): void {
+  private drain(): number {
     try {
-      this.kernel.drain(
+      const n = this.kernel.drain(
         (r) => this.onClosed(r),
         (e) => this.onProc(e),
       );
+      return n + this.kernel.sweepSpill((r) => this.onClosed(r));
     } catch (e) {
       this.ctx.log.warn(`ring buffer drain failed: ${(e as Error).message}`);
+      return 0;
     }
   }
 
@@ -176,6 +191,10 @@ class TcpRun implements ProbeRun {
     }
     if (subitems.has("tcp_delay")) for (const r of flowRows(links)) ctx.emit(procFlowPerfTable, r);
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) addBpfDrops("tcp", reason, n);
+    if (this.kernel.spilledTotal > 0 && !this.warnedSpill) {
+      this.warnedSpill = true;
+      ctx.log.info(`closed connections arrive faster than the ring buffer is drained; they go through the spill map (raise ringbuf_map_size to avoid it)`);
+    }
     if (this.agg.overflow) {
       addBpfDrops("tcp", "link_table_full", this.agg.overflow);
       this.agg.overflow = 0;
@@ -199,7 +218,8 @@ class TcpRun implements ProbeRun {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    clearInterval(this.drainTimer);
+    this.closed = true;
+    clearTimeout(this.drainTimer);
     this.unsubscribe();
     this.kernel[Symbol.dispose]();
   }

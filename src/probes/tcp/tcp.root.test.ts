@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
 import { bpfObjectBytes } from "../../libbpf/assets.ts";
+import { bpfDrops } from "../../libbpf/metrics.ts";
 import { BpfObject, type TcAttachment } from "../../libbpf/object.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
@@ -281,6 +282,51 @@ describe("tcp probe (root)", () => {
     expect(c[0]!.send_rsts).toBe(1);
     expect(s[0]!.receive_rsts).toBe(1);
     expect(s[0]!.rx_bytes).toBe(1000);
+  });
+
+  test.if(can)("connection churn: every closed connection counted exactly, through the ring or the spill map", async () => {
+    const scope = new TestScope([]);
+    const { ctx, run } = await open(["tcp_stats"], scope);
+    const server = spawn([bin, "server", "127.0.0.1", "0", "-1", "16"]);
+    const port = Number((await server.waitFor(/listening (\d+)/))[1]);
+    scope.add(server.pid);
+    const churn = Bun.spawn([bin, "churn", "127.0.0.1", String(port), "2"], { stdout: "pipe" });
+    scope.add(churn.pid);
+    await churn.exited;
+    const conns = Number(/conns=(\d+)/.exec(await new Response(churn.stdout).text())![1]);
+    expect(conns).toBeGreaterThan(1000);
+    await Bun.sleep(300);
+    await run.collect();
+    const c = rowsOf(ctx.rec.rows, "tcp_metric", churn.pid);
+    const s = rowsOf(ctx.rec.rows, "tcp_metric", server.pid);
+    expect(c.length).toBe(1);
+    expect(c[0]).toMatchObject({ role: "client", tx_bytes: conns * 16, rx_bytes: conns * 16 });
+    expect(s[0]).toMatchObject({ role: "server", tx_bytes: conns * 16, rx_bytes: conns * 16 });
+    expect(bpfDrops().find((d) => d.reason === "closed_record_lost")).toBeUndefined();
+  });
+
+  test.if(can)("a full connection map is counted (gala_gopher_agent_bpf_dropped_total), not silent", async () => {
+    const before = bpfDrops().find((d) => d.reason === "conn_map_full")?.value ?? 0;
+    process.env.GOPHER_TCP_MAX_CONNS = "64";
+    let opened: Awaited<ReturnType<typeof open>>;
+    try {
+      opened = await open(["tcp_stats"], new TestScope([]), { report_cport: 1 });
+    } finally {
+      delete process.env.GOPHER_TCP_MAX_CONNS;
+    }
+    const { ctx, run } = opened;
+    const scope = ctx.scope as TestScope;
+    const { client } = await transfer({
+      server: [bin, "server", "127.0.0.1", "0", "100", "10"],
+      client: (p) => [bin, "client", "127.0.0.1", String(p), "100", "10", "parallel"],
+      beforeGo: (c) => scope.add(c.pid),
+    });
+    await run.collect();
+    const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThanOrEqual(64);
+    const after = bpfDrops().find((d) => d.reason === "conn_map_full")?.value ?? 0;
+    expect(after - before).toBeGreaterThanOrEqual(100 - rows.length);
   });
 
   test.if(can)("a process started later joins a name-based scope at exec (kernel exec event → scope.includes)", async () => {
