@@ -132,6 +132,7 @@ async function startAgent(subitems: string[]): Promise<Agent> {
     30_000,
     100,
   );
+  await Bun.sleep(3000); // steady state: start-up work (feature probes, BPF load, JIT) is over
   return {
     child,
     pid: child.proc.pid,

@@ -3,7 +3,7 @@
 // socket; every report_period this run reads them in batches, turns them into per-period
 // deltas per link (./aggregate.ts), emits the rows and raises the events of
 // events-and-metadata.md §1.4. Closed sockets arrive through the ring buffer, which is
-// drained every 100 ms; they are reported in the period they closed in and then retired.
+// drained every 200 ms (5 ms while busy); they are reported in the period they closed in and then retired.
 import { detectFeatures } from "../../host/features.ts";
 import { addBpfDrops } from "../../libbpf/metrics.ts";
 import { hasLibbpfLogger, setLibbpfLogger } from "../../libbpf/ffi.ts";
@@ -14,7 +14,7 @@ import { F, P, type ConnRecord, type ProcEvent } from "./decode.ts";
 import { procFlowPerfTable, tcpMetricTable, tcpTables } from "./tables.ts";
 
 /** Ring drain interval; shortened while the ring fills faster (connection churn). */
-const DRAIN_MS = 100;
+const DRAIN_MS = 200;
 const DRAIN_FAST_MS = 5;
 const DEFAULT_MAX_CONNS = 16384;
 
@@ -61,7 +61,7 @@ class TcpRun implements ProbeRun {
     if (this.closed) return;
     this.drainTimer = setTimeout(() => {
       const n = this.drain();
-      // Busy ring: come back soon, before it overflows; idle: every 100 ms.
+      // Busy ring: come back soon, before it overflows; idle: every 200 ms.
       this.scheduleDrain(n > 64 || this.kernel.ringFill() > 0.1 ? DRAIN_FAST_MS : DRAIN_MS);
     }, ms);
     this.drainTimer.unref?.();
