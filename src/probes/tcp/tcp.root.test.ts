@@ -324,9 +324,10 @@ describe("tcp probe (root)", () => {
     await run.collect();
     const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
     expect(rows.length).toBeGreaterThan(0);
-    expect(rows.length).toBeLessThanOrEqual(64);
+    // 100 connections were opened before any closed: at least 36 could not be tracked at
+    // connect() (some are picked up later, at their first read, once others closed).
     const after = bpfDrops().find((d) => d.reason === "conn_map_full")?.value ?? 0;
-    expect(after - before).toBeGreaterThanOrEqual(100 - rows.length);
+    expect(after - before).toBeGreaterThanOrEqual(36);
   });
 
   test.if(can)("a process started later joins a name-based scope at exec (kernel exec event → scope.includes)", async () => {
