@@ -193,7 +193,8 @@ export function detectFeatures(log?: Logger): KernelFeatures {
     return cached;
   }
   const release = readRelease();
-  const vmlinuxBtf = existsSync("/sys/kernel/btf/vmlinux");
+  // GOPHER_BTF_IGNORE_VMLINUX=1 behaves as on a kernel without BTF (tests of btf/).
+  const vmlinuxBtf = process.env.GOPHER_BTF_IGNORE_VMLINUX !== "1" && existsSync("/sys/kernel/btf/vmlinux");
   const btfCustomPath = vmlinuxBtf ? undefined : findCustomBtf(release);
   const tracefs = ensureTracefs();
   const cgroupV2 = cgroupV2Mount();

@@ -5,7 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
 import { ensureBpf } from "../../scripts/bpf.ts";
-import { detectFeatures, type KernelFeatures } from "../host/features.ts";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { detectFeatures, setFeaturesForTest, type KernelFeatures } from "../host/features.ts";
 import type { Logger } from "../log/logger.ts";
 import { bpfObjectBytes } from "./assets.ts";
 import { BpfError } from "./errors.ts";
@@ -214,6 +217,33 @@ describe("libbpf bindings", () => {
       expect(f.rawTracepointArgs("no_such_tracepoint")).toBeUndefined();
       expect(f.hasField("tcp_sock", "srtt_us")).toBe(true);
       expect(f.hasField("tcp_sock", "no_such_field")).toBe(false);
+    }
+  });
+
+  test.if(can && !!features?.vmlinuxBtf)("without /sys/kernel/btf/vmlinux, <release>.btf from the BTF directory is used for CO-RE", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gg-btf-"));
+    const saved = { ...process.env };
+    try {
+      copyFileSync("/sys/kernel/btf/vmlinux", join(dir, `${features!.release}.btf`));
+      process.env.GOPHER_BTF_DIR = dir;
+      process.env.GOPHER_BTF_IGNORE_VMLINUX = "1";
+      setFeaturesForTest(undefined);
+      const f = detectFeatures();
+      expect(f.vmlinuxBtf).toBe(false);
+      expect(f.btfCustomPath).toBe(join(dir, `${features!.release}.btf`));
+      expect(f.bpfUnavailable()).toBeUndefined();
+      expect(f.rawTracepointArgs("inet_sock_set_state")).toBe(3);
+      // An object with CO-RE relocations loads against the custom file.
+      using obj = BpfObject.open(bpfObjectBytes("tcp"), { name: "tcp", btfCustomPath: f.btfCustomPath });
+      obj.load();
+      // Without any BTF the reason names the release and the directories searched.
+      rmSync(join(dir, `${features!.release}.btf`));
+      setFeaturesForTest(undefined);
+      expect(detectFeatures().bpfUnavailable()).toContain(`kernel ${features!.release} has no BTF`);
+    } finally {
+      process.env = saved;
+      setFeaturesForTest(undefined);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
