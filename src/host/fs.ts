@@ -1,6 +1,6 @@
 // Every read of the host goes through one HostFs rooted at --path.procfs, --path.sysfs
 // and --path.rootfs (node_exporter's model), so fixtures can stand in for a real host.
-import { readFileSync, readdirSync, statfsSync, existsSync, readlinkSync } from "node:fs";
+import { readFileSync, readdirSync, statfsSync, existsSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
 export interface HostPaths {
@@ -24,8 +24,17 @@ export function hostPathsFrom(flags: Partial<HostPaths>, env: Record<string, str
   };
 }
 
+const PROC_SUPER_MAGIC = 0x9fa0;
+
 export class HostFs {
+  private procfsChecked: boolean | undefined;
   constructor(readonly paths: HostPaths) {}
+
+  /** True when the procfs root is a real procfs mount (not a fixture tree); checked once. */
+  procIsProcfs(): boolean {
+    this.procfsChecked ??= this.statfs(this.paths.procfs)?.type === PROC_SUPER_MAGIC;
+    return this.procfsChecked;
+  }
 
   proc(...parts: string[]): string {
     return join(this.paths.procfs, ...parts);
@@ -63,6 +72,13 @@ export class HostFs {
   }
   exists(path: string): boolean {
     return existsSync(path);
+  }
+  stat(path: string): Stats | undefined {
+    try {
+      return statSync(path);
+    } catch {
+      return undefined;
+    }
   }
   readlink(path: string): string | undefined {
     try {

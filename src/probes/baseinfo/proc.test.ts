@@ -7,7 +7,7 @@ import type { ProbeContext, ScopeView } from "../../probe/define.ts";
 import { emptyScope, type ProbeSettings } from "../../probe/settings.ts";
 import { createSnooper, type Snooper } from "../../snooper/snooper.ts";
 import { copyFixture, FIXTURES } from "../../../test/harness.ts";
-import { procRow, procTargets, readProcSample, createProcCollector } from "./proc.ts";
+import { LIMITS_EVERY, SMAPS_EVERY, procRow, procTargets, readProcSample, createProcCollector } from "./proc.ts";
 import { baseinfoProcTables, systemConIoTable, systemProcTable } from "./tables-proc.ts";
 import { recordingContext } from "./test-context.ts";
 
@@ -199,5 +199,27 @@ describe("tables-proc.ts matches spec metrics.json", () => {
       expect(t.fields.map((f) => [f.name, f.type, f.description])).toEqual(s.fields.map((f) => [f.name, f.type, f.description]));
     }
     expect(baseinfoProcTables).toEqual([systemProcTable, systemConIoTable]);
+  });
+});
+
+describe("read cost control", () => {
+  test("smaps_rollup is re-read every SMAPS_EVERY periods and limits every LIMITS_EVERY; a new process reads both", () => {
+    const host = hostAt(path.join(FIXTURES, "docker-cgv1"));
+    const first = readProcSample(host, 1200)!;
+    expect(first.age).toBe(0);
+    let s = first;
+    const reread: number[] = [];
+    const limitsReread: number[] = [];
+    for (let i = 1; i <= 12; i++) {
+      const next = readProcSample(host, 1200, s)!;
+      if (next.smaps !== s.smaps) reread.push(next.age ?? -1);
+      if (next.maxOpenFiles !== s.maxOpenFiles || (next.age ?? 0) % LIMITS_EVERY === 0) limitsReread.push(next.age ?? -1);
+      s = next;
+    }
+    expect(reread).toEqual([3, 6, 9, 12].filter((a) => a % SMAPS_EVERY === 0));
+    expect(limitsReread).toEqual([12]);
+    // Another process (different start time) never inherits the cache.
+    const other = { ...first, stat: { ...first.stat, startTicks: first.stat.startTicks + 1 }, age: 5 };
+    expect(readProcSample(host, 1200, other)!.age).toBe(0);
   });
 });

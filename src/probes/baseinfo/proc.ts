@@ -37,6 +37,8 @@ export interface ProcSample {
   readonly smaps?: SmapsRollup;
   readonly maxOpenFiles?: number;
   readonly vmRssKb?: number;
+  /** Periods this process has been sampled before (drives the smaps/limits refresh). */
+  readonly age?: number;
 }
 
 /** The time base of one collection. */
@@ -45,21 +47,40 @@ export interface SampleTime {
   readonly mono: number;
 }
 
-/** Reads one process; undefined when its stat cannot be read (gone, or not a process). */
-export function readProcSample(host: HostFs, pid: number): ProcSample | undefined {
+/** How many periods a cached smaps_rollup / limits reading is reused (cost control). */
+export const SMAPS_EVERY = 3;
+export const LIMITS_EVERY = 12;
+
+/**
+ * Reads one process; undefined when its stat cannot be read (gone, or not a process).
+ * With `prev` (the same process's previous sample), the expensive smaps_rollup (a VMA walk
+ * in the kernel) is re-read every SMAPS_EVERY periods and limits every LIMITS_EVERY.
+ */
+export function readProcSample(host: HostFs, pid: number, prev?: ProcSample): ProcSample | undefined {
   const p = String(pid);
   const stat = parsePidStat(host.readProc(p, "stat"));
   if (!stat || stat.pid !== pid) return undefined;
+  const same = prev !== undefined && prev.stat.startTicks === stat.startTicks;
+  const age = same ? (prev.age ?? 0) + 1 : 0;
   const fdDir = host.proc(p, "fd");
-  const fds = host.list(fdDir);
-  // An unreadable fd directory lists as [] — only trust 0 when the directory is there.
-  const fdCount = fds.length > 0 || host.exists(fdDir) ? fds.length : undefined;
+  // Since Linux 6.2 the size of /proc/<pid>/fd is the number of open fds: no listing needed.
+  const st = host.stat(fdDir);
+  let fdCount: number | undefined;
+  if (st && st.size > 0 && host.procIsProcfs()) fdCount = st.size;
+  else {
+    const fds = host.list(fdDir);
+    // An unreadable fd directory lists as [] — only trust 0 when the directory is there.
+    fdCount = fds.length > 0 || st !== undefined ? fds.length : undefined;
+  }
+  const reuseSmaps = same && age % SMAPS_EVERY !== 0 && prev.smaps !== undefined;
+  const reuseLimits = same && age % LIMITS_EVERY !== 0 && prev.maxOpenFiles !== undefined;
   return {
     stat,
+    age,
     io: parsePidIo(host.readProc(p, "io")),
     fdCount,
-    smaps: parseSmapsRollup(host.readProc(p, "smaps_rollup")),
-    maxOpenFiles: parseMaxOpenFiles(host.readProc(p, "limits")),
+    smaps: reuseSmaps ? prev.smaps : parseSmapsRollup(host.readProc(p, "smaps_rollup")),
+    maxOpenFiles: reuseLimits ? prev.maxOpenFiles : parseMaxOpenFiles(host.readProc(p, "limits")),
     vmRssKb: parsePidStatus(host.readProc(p, "status"))?.vmRssKb,
   };
 }
@@ -153,7 +174,7 @@ export function createProcCollector(ctx: ProbeContext, deps: CollectorDeps): Col
       const { pids, wholeHost } = procTargets(ctx.host, ctx.scope);
       const next = new Map<number, ProcSample>();
       for (const pid of pids) {
-        const cur = readProcSample(ctx.host, pid);
+        const cur = readProcSample(ctx.host, pid, prev.get(pid));
         if (!cur) continue;
         if (wholeHost && (cur.stat.flags & PF_KTHREAD) !== 0) continue;
         // A zombie has exited; only its parent has not collected it yet.
