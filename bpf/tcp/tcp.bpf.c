@@ -93,6 +93,30 @@ struct {
 	__type(value, __u32);
 } tracked SEC(".maps");
 
+/* Byte accounting of one tracked socket per bucket, written on every read without the
+ * `conns` hash lookup: `sk` tags the owner (claimed when the connection is established,
+ * released when the socket is destroyed; a socket whose bucket is taken keeps its bytes in
+ * its `conns` entry). User space adds rx/tx of the slot whose tag matches a connection
+ * (mmapped array; `hot_bucket` in the record says where). */
+struct gtcp_hot {
+	__u64 sk;
+	__u64 rx;
+	__u64 tx;
+	__u32 last_copied;
+	__u32 last_write;
+	__u8 state;
+	__u8 frozen;
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct gtcp_hot);
+} hot SEC(".maps");
+
 static __always_inline __u32 sk_bucket(struct sock *sk)
 {
 	__u64 x = (__u64)sk;
@@ -281,40 +305,97 @@ static __always_inline __u32 sk_drops_total(struct sock *sk)
 }
 
 /* tx: application bytes queued (write_seq advance) until the FIN is queued. */
-static __always_inline void refresh_tx(struct gtcp_conn *c, struct tcp_sock *tp)
+static __always_inline void acc_tx(__u32 *last_write, __u64 *tx, struct tcp_sock *tp)
 {
-	if (!(c->flags & F_ESTABLISHED) || (c->flags & F_TX_FROZEN))
-		return;
 	__u32 w = BPF_CORE_READ(tp, write_seq);
-	__u32 d = w - c->last_write_seq;
+	__u32 d = w - *last_write;
 	if ((__s32)d > 0) {
-		c->ctr[C_TX_BYTES] += d;
-		c->last_write_seq = w;
+		*tx += d;
+		*last_write = w;
 	}
 }
 
 /* rx: application bytes read (copied_seq advance). Reading the end of stream advances
  * copied_seq past the peer's FIN too; that one is not a byte (tcp_fin set SOCK_DONE, and
- * only then can copied_seq reach a rcv_nxt that includes the FIN). */
+ * only then can copied_seq reach a rcv_nxt that includes the FIN). No FIN can have arrived
+ * while the socket is ESTABLISHED: the two extra reads are skipped on the hot path. */
+static __always_inline void acc_rx(__u32 *last_copied, __u64 *rx, __u8 state, struct sock *sk, struct tcp_sock *tp)
+{
+	__u32 s = BPF_CORE_READ(tp, copied_seq);
+	if (state != TCP_ESTABLISHED && s == BPF_CORE_READ(tp, rcv_nxt)) {
+		unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+			s -= 1;
+	}
+	__u32 d = s - *last_copied;
+	if ((__s32)d > 0) {
+		*rx += d;
+		*last_copied = s;
+	}
+}
+
+/* The hot slot `c` owns, if any. */
+static __always_inline struct gtcp_hot *hot_of(struct gtcp_conn *c, struct sock *sk)
+{
+	if (!(c->flags & F_HOT))
+		return NULL;
+	__u32 b = c->hot_bucket;
+	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
+	return h && h->sk == (__u64)sk ? h : NULL;
+}
+
+static __always_inline void refresh_tx(struct gtcp_conn *c, struct sock *sk, struct tcp_sock *tp)
+{
+	if (!(c->flags & F_ESTABLISHED) || (c->flags & F_TX_FROZEN))
+		return;
+	struct gtcp_hot *h = hot_of(c, sk);
+	if (h)
+		acc_tx(&h->last_write, &h->tx, tp);
+	else
+		acc_tx(&c->last_write_seq, &c->ctr[C_TX_BYTES], tp);
+}
+
 static __always_inline void refresh_rx(struct gtcp_conn *c, struct sock *sk, struct tcp_sock *tp)
 {
 	if (!(c->flags & F_ESTABLISHED))
 		return;
-	__u32 s = BPF_CORE_READ(tp, copied_seq);
-	/* No FIN can have arrived while the socket is ESTABLISHED (c->state follows the
-	 * transitions): skip the two extra reads on the hot path. */
-	if (c->state != TCP_ESTABLISHED && s == BPF_CORE_READ(tp, rcv_nxt)) {
-		unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) {
-			s -= 1;
-			c->flags |= F_FIN_RCVD;
-		}
+	struct gtcp_hot *h = hot_of(c, sk);
+	if (h)
+		acc_rx(&h->last_copied, &h->rx, c->state, sk, tp);
+	else
+		acc_rx(&c->last_copied_seq, &c->ctr[C_RX_BYTES], c->state, sk, tp);
+}
+
+/* Keeps the slot's copy of the state in step (the fast path reads it). */
+static __always_inline void hot_state(struct gtcp_conn *c, struct sock *sk)
+{
+	struct gtcp_hot *h = hot_of(c, sk);
+	if (h) {
+		h->state = c->state;
+		h->frozen = (c->flags & F_TX_FROZEN) ? 1 : 0;
 	}
-	__u32 d = s - c->last_copied_seq;
-	if ((__s32)d > 0) {
-		c->ctr[C_RX_BYTES] += d;
-		c->last_copied_seq = s;
-	}
+}
+
+/* Moves the slot's bytes into the record and frees the slot (at destruction). */
+static __always_inline void hot_fold(struct gtcp_conn *c, struct sock *sk)
+{
+	struct gtcp_hot *h = hot_of(c, sk);
+	if (!h)
+		return;
+	c->ctr[C_RX_BYTES] += h->rx;
+	c->ctr[C_TX_BYTES] += h->tx;
+	h->rx = 0;
+	h->tx = 0;
+	h->sk = 0;
+	c->flags &= ~F_HOT;
+}
+
+static __always_inline void hot_release(struct sock *sk)
+{
+	__u32 b = sk_bucket(sk);
+	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
+	if (h && h->sk == (__u64)sk)
+		h->sk = 0;
 }
 
 /* Segment, retransmission and socket-drop counters (deltas of the kernel's own). */
@@ -390,6 +471,23 @@ static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk
 	c->last_total_retrans = BPF_CORE_READ(tp, total_retrans);
 	c->last_sk_drops = sk_drops_total(sk);
 	c->flags |= F_ESTABLISHED;
+	/* Claim the bucket's hot slot when free. Two sockets racing for it both write the tag;
+	 * the loser sees another tag and keeps using its own fields (every user checks it). */
+	__u32 b = sk_bucket(sk);
+	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
+	if (h && h->sk == 0) {
+		h->sk = (__u64)sk;
+		if (*(volatile __u64 *)&h->sk == (__u64)sk) {
+			h->rx = 0;
+			h->tx = 0;
+			h->last_copied = base_copied;
+			h->last_write = base_write;
+			h->state = state;
+			h->frozen = 0;
+			c->hot_bucket = b;
+			c->flags |= F_HOT;
+		}
+	}
 	if (syn_srtt_us)
 		hist_add(c, H_SYN_SRTT, syn_srtt_us);
 }
@@ -486,8 +584,9 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 		return;
 	}
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	refresh_tx(c, tp);
+	refresh_tx(c, sk, tp);
 	refresh_rx(c, sk, tp);
+	hot_fold(c, sk);
 	refresh_counters(c, sk, tp);
 	sample_loss(c, tp);
 	c->flags |= F_CLOSED;
@@ -552,8 +651,9 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 		 * came with the peer's FIN): with tcp_destroy_sock the record is finalized when the
 		 * socket is destroyed, after the last read. */
 		if (cfg.destroy_hook && (c->flags & F_ESTABLISHED)) {
-			refresh_tx(c, tp);
+			refresh_tx(c, sk, tp);
 			refresh_rx(c, sk, tp);
+			hot_state(c, sk);
 			refresh_counters(c, sk, tp);
 			sample_loss(c, tp);
 		} else {
@@ -565,10 +665,11 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	/* Our FIN is about to be queued: count what the application wrote, then freeze. */
 	if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
-		refresh_tx(c, tp);
+		refresh_tx(c, sk, tp);
 		c->flags |= F_TX_FROZEN;
 	}
 	refresh_rx(c, sk, tp);
+	hot_state(c, sk);
 	return 0;
 }
 
@@ -582,6 +683,8 @@ int on_destroy(struct bpf_raw_tracepoint_args *ctx)
 	struct gtcp_conn *c = live(bpf_map_lookup_elem(&conns, &key));
 	if (c)
 		close_conn(c, sk);
+	else
+		hot_release(sk); /* its entry was removed by user space (left the scope) */
 	return 0;
 }
 
@@ -628,7 +731,7 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 	/* Everything else at most once per sample_period: this runs for every segment. */
 	if (now - c->last_sample_ns >= cfg.sample_ns) {
 		c->last_sample_ns = now;
-		refresh_tx(c, tp);
+		refresh_tx(c, sk, tp);
 		sample(c, sk, tp);
 	}
 	return 0;
@@ -639,12 +742,23 @@ SEC("raw_tp/tcp_rcv_space_adjust")
 int on_rcv_space(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->args[0];
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	if (!cfg.delay_on) {
+		/* Fast path: the socket owns its bucket's hot slot; no hash lookup. */
+		__u32 b = sk_bucket(sk);
+		struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
+		if (h && h->sk == (__u64)sk) {
+			acc_rx(&h->last_copied, &h->rx, h->state, sk, tp);
+			if (!h->frozen)
+				acc_tx(&h->last_write, &h->tx, tp);
+			return 0;
+		}
+	}
 	struct gtcp_conn *c = adopt(sk);
 	if (!c)
 		return 0;
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	refresh_rx(c, sk, tp);
-	refresh_tx(c, tp); /* what it wrote before this read (request/response: the last reply) */
+	refresh_tx(c, sk, tp); /* what it wrote before this read (request/response: the last reply) */
 	if (c->rx_pending_ns) {
 		__u64 now = bpf_ktime_get_ns();
 		if (now > c->rx_pending_ns)

@@ -61,6 +61,7 @@ enum gtcp_flags {
 	F_TX_FROZEN = 4,   /* FIN queued: write_seq no longer counts application bytes */
 	F_FIN_RCVD = 8,    /* the application read the end of stream (peer FIN) */
 	F_ADOPTED = 16,    /* existed before the probe saw its handshake: counted from adoption */
+	F_HOT = 32,        /* rx/tx bytes are kept in the hot slot `hot_bucket` (if its tag matches) */
 };
 
 enum gtcp_rec_type {
@@ -107,6 +108,7 @@ struct gtcp_conn {
 	__u32 max_epoch[2];
 	__u16 lport;
 	__u16 rport;
+	__u32 hot_bucket;
 	char comm[16];
 	__u8 laddr[16];
 	__u8 raddr[16];

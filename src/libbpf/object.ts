@@ -239,6 +239,21 @@ export class BpfMap {
     return this.mapped.view;
   }
 
+  /**
+   * A live view of a whole BPF_F_MMAPABLE array map (after load): entry i is at
+   * i × valueSize (array values are 8-byte aligned in the kernel: use valueSize rounded up).
+   */
+  mmapArray(writable = false): DataView {
+    if (this.mapped) return this.mapped.view;
+    const stride = (this.valueSize + 7) & ~7;
+    const size = stride * this.maxEntries;
+    const len = (size + 4095) & ~4095;
+    const p = asPtr(libc().mmap(null, len, writable ? 3 : 1, 1 /* MAP_SHARED */, this.fd, 0));
+    if (!p || (p as unknown as number) >= 2 ** 53) throw new BpfError(`mmap ${this.name}`, errno(), strerror(errno()));
+    this.mapped = { p, size: len, view: new DataView(toArrayBuffer(p, 0, size)) };
+    return this.mapped.view;
+  }
+
   /** Unmaps the data view (called by BpfObject.close; views become invalid). */
   unmap(): void {
     if (this.mapped) libc().munmap(this.mapped.p, this.mapped.size);

@@ -9,7 +9,7 @@ import { bpfObjectBytes } from "../../libbpf/assets.ts";
 import { KernelBtf } from "../../libbpf/btf.ts";
 import { BpfObject, possibleCpus, type BpfLink, type BpfMap, type TcAttachment } from "../../libbpf/object.ts";
 import { RingBufferReader } from "../../libbpf/ringbuf.ts";
-import { ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
+import { C, ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
 
 /** Raw tracepoints the probe cannot work without. */
 export const REQUIRED_TRACEPOINTS = ["inet_sock_set_state", "tcp_probe", "tcp_rcv_space_adjust"] as const;
@@ -120,6 +120,8 @@ export class TcpKernel implements Disposable {
   private readonly scopeMap: BpfMap;
   private readonly dropsMap: BpfMap;
   private readonly spillMap: BpfMap;
+  private readonly hotView: DataView;
+  private readonly hotStride: number;
   private swept = 0;
   private delayLinks: (BpfLink | TcAttachment)[] = [];
   private readonly dropTotals = new Array<number>(DROP_REASONS.length).fill(0);
@@ -199,6 +201,9 @@ export class TcpKernel implements Disposable {
       this.scopeMap = obj.map("scope");
       this.dropsMap = obj.map("drops");
       this.spillMap = obj.map("spill");
+      const hot = obj.map("hot");
+      this.hotStride = (hot.valueSize + 7) & ~7;
+      this.hotView = hot.mmapArray();
       // Static configuration.
       const [lo, hi] = ephemeralRange();
       this.setCfg("eph_lo", lo);
@@ -320,12 +325,26 @@ export class TcpKernel implements Disposable {
     return n;
   }
 
-  /** Reads every tracked connection; maxima are those of period `epoch`. */
+  /**
+   * Reads every tracked connection; maxima are those of period `epoch`. Bytes kept in a
+   * connection's hot slot are added (read after the record: a slot folded meanwhile reads
+   * as free, which undercounts for one period at most, never overcounts).
+   */
   readConns(epoch: number, visit: (r: ConnRecord) => void): number {
     const vs = this.conns.valueSize;
     return this.conns.lookupBatch(({ values, count }) => {
       const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
-      for (let i = 0; i < count; i++) visit(decodeConn(view, i * vs, this.layout, epoch));
+      for (let i = 0; i < count; i++) {
+        const r = decodeConn(view, i * vs, this.layout, epoch);
+        if (r.flags & F.HOT && r.hotBucket < 65536) {
+          const at = r.hotBucket * this.hotStride;
+          if (this.hotView.getBigUint64(at, true) === r.sk) {
+            r.ctr[C.RX_BYTES]! += Number(this.hotView.getBigUint64(at + 8, true));
+            r.ctr[C.TX_BYTES]! += Number(this.hotView.getBigUint64(at + 16, true));
+          }
+        }
+        visit(r);
+      }
     }, 512);
   }
 

@@ -160,6 +160,32 @@ describe("tcp probe (root)", () => {
     expect(rowsOf(ctx.rec.rows, "tcp_metric", client.pid)).toEqual([]);
   });
 
+  test.if(can)("a live connection (socket still open) reports exact bytes too", async () => {
+    const scope = new TestScope([]);
+    const { ctx, run } = await open(["tcp_stats"], scope, { report_cport: 1 });
+    const server = spawn([bin, "server", "127.0.0.1", "0", "1", "31337"]);
+    const port = Number((await server.waitFor(/listening (\d+)/))[1]);
+    const client = spawn([bin, "client", "127.0.0.1", String(port), "1", "77777", "hold"]);
+    scope.add(client.pid);
+    client.send();
+    await client.waitFor(/held tx=77777 rx=31337/);
+    await run.collect();
+    const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
+    expect(rows.length).toBe(1);
+    expect(rows[0]).toMatchObject({ tx_bytes: 77777, rx_bytes: 31337 });
+    // Next period: nothing new, the socket still there.
+    ctx.rec.rows.length = 0;
+    await run.collect();
+    expect(rowsOf(ctx.rec.rows, "tcp_metric", client.pid)[0]).toMatchObject({ tx_bytes: 0, rx_bytes: 0 });
+    client.send();
+    client.send();
+    await client.proc.exited;
+    await Bun.sleep(300);
+    ctx.rec.rows.length = 0;
+    await run.collect();
+    expect(rowsOf(ctx.rec.rows, "tcp_metric", client.pid)[0]).toMatchObject({ tx_bytes: 0, rx_bytes: 0 }); // closed: reported once more
+  });
+
   test.if(can)("loopback IPv6, both ends in scope, report_cport=0: one link per side with the sums", async () => {
     const N = 4;
     const SEND = 50_001;
