@@ -5,8 +5,7 @@
 // cgroup sock_ops). eBPF probes ask it in their `unsupported(host)`.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Registry } from "prom-client";
-import { Gauge } from "prom-client";
+import { Gauge, type Registry } from "../egress/prom.ts";
 import type { Logger } from "../log/logger.ts";
 import { bpfObjectPath } from "../libbpf/assets.ts";
 import { KernelBtf } from "../libbpf/btf.ts";

@@ -1,7 +1,7 @@
 // Losses inside the eBPF data path (a kernel map that was full, a ring buffer that had no
 // room, …) are never silent: probes add them here and the agent exports them as
 // gala_gopher_agent_bpf_dropped_total{probe,reason}.
-import { Counter, type Registry } from "prom-client";
+import { Counter, type Registry } from "../egress/prom.ts";
 
 const totals = new Map<string, { probe: string; reason: string; value: number }>();
 
