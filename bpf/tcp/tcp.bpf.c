@@ -72,12 +72,19 @@ struct {
 } scope SEC(".maps");
 
 /* Cheap filters in front of the `conns` hash (array lookups are inlined): sockets hash
- * into BUCKETS buckets. The hot slot of a bucket (below) holds the jiffy before which
- * tcp_probe has nothing to sample; `tracked` counts tracked sockets per bucket, so reads
- * on sockets that are not tracked skip the hash lookup (only the kernel changes it; a
- * count that stays too high merely costs a lookup). */
+ * into BUCKETS buckets. `due` holds, per bucket, the jiffy before which tcp_probe has
+ * nothing to sample; `tracked` counts tracked sockets per bucket, so reads on sockets that
+ * are not tracked skip the hash lookup (only the kernel changes it; a count that stays too
+ * high merely costs a lookup). */
 #define BUCKET_BITS 16
 #define BUCKETS (1 << BUCKET_BITS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} due SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -95,7 +102,6 @@ struct gtcp_hot {
 	__u64 sk;
 	__u64 rx;
 	__u64 tx;
-	__u64 due;     /* jiffy before which tcp_probe has nothing to sample in this bucket */
 	__u32 last_copied;
 	__u32 last_write;
 	__u8 state;
@@ -691,13 +697,13 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 	if (!cfg.delay_on) {
 		/* Only sampling to do: at most once per sample_period per bucket. */
 		__u32 b = sk_bucket(sk);
-		struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
-		if (!h)
+		__u64 *d = bpf_map_lookup_elem(&due, &b);
+		if (!d)
 			return 0;
 		__u64 j = bpf_jiffies64();
-		if (j < h->due)
+		if (j < *d)
 			return 0;
-		h->due = j + cfg.sample_jiffies;
+		*d = j + cfg.sample_jiffies;
 	}
 	struct gtcp_conn *c = live(bpf_map_lookup_elem(&conns, &key));
 	if (!c || !(c->flags & F_ESTABLISHED))
