@@ -22,6 +22,9 @@ import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
 import { PROBES } from "./probes/index.ts";
+import { detectFeatures, registerKernelFeatureMetrics } from "./host/features.ts";
+import { setLibbpfLogger } from "./libbpf/ffi.ts";
+import { registerBpfMetrics } from "./libbpf/metrics.ts";
 import { MetricStore } from "./store/store.ts";
 import { createSnooper } from "./snooper/index.ts";
 import { VERSION, commit } from "./version.ts";
@@ -62,6 +65,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     stderr: env.GOPHER_LOG_STDERR !== "0",
   });
   const log = sink.logger();
+  setLibbpfLogger(log.child("libbpf"));
   log.info(`gala-gopher ${VERSION} (commit ${commit()}) starting, pid ${process.pid}`);
   if (loaded.path) log.info(`configuration: ${loaded.path}`);
   for (const n of loaded.notes) log.info(`config: ${n}`);
@@ -74,6 +78,11 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
+  // Kernel features once at start (tracefs mounted when missing); eBPF probes whose hooks
+  // are missing then report "unsupported: <reason>".
+  const features = detectFeatures(log);
+  registerKernelFeatureMetrics(agentMetrics.registry, features);
+  registerBpfMetrics(agentMetrics.registry);
   const snooper = createSnooper({
     host,
     log: log.child("snooper"),
