@@ -153,3 +153,15 @@ export function which(cmd: string): string | undefined {
   const s = r.stdout.toString().trim();
   return r.exitCode === 0 && s ? s : undefined;
 }
+
+/** CLI options for an in-process agent on `files`, optionally rooted at a fixture host. */
+export function agentOptions(files: AgentFiles, host?: string, saveProbes = false): import("../src/cli.ts").CliOptions {
+  return {
+    configPath: files.conf,
+    configPathGiven: true,
+    probesInit: files.probesInit,
+    saveProbes,
+    runDir: files.runDir,
+    ...(host ? { procfs: join(host, "proc"), sysfs: join(host, "sys"), rootfs: host } : {}),
+  };
+}

@@ -14,7 +14,7 @@ import { metadataMessage } from "../../src/egress/metadata.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import { baseinfoCpuMemTables } from "../../src/probes/baseinfo/tables.ts";
 import type { TableDef } from "../../src/store/table.ts";
-import { agentFiles, copyFixture, put, rmrf, scrape, waitFor, which } from "../harness.ts";
+import { agentFiles, copyFixture, put, rmrf, scrape, waitFor, which, agentOptions } from "../harness.ts";
 import { KafkaBroker, brokerUnavailable } from "../kafka/broker.ts";
 
 const UUID = "4c4c4544-0042-3510-8052-b4c04f4d4e32";
@@ -51,17 +51,7 @@ async function startKafkaAgent(bootstrap: string, t: Topics, kafkaExtra = "") {
     .replace('kafka_topic = "gala_gopher_event";', `kafka_topic = "${t.event}";`)
     .replace('kafka_topic = "gala_gopher_metadata";', `kafka_topic = "${t.meta}";`);
   writeFileSync(files.conf, conf);
-  const agent = await startAgent(
-    {
-      configPath: files.conf,
-      configPathGiven: true,
-      probesInit: files.probesInit,
-      saveProbes: false,
-      runDir: files.runDir,
-      procfs: join(host, "proc"),
-      sysfs: join(host, "sys"),
-      rootfs: host,
-    },
+  const agent = await startAgent(agentOptions(files, host),
     { GOPHER_LOG_STDERR: "0" },
   );
   return {

@@ -3,24 +3,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, type RunningAgent } from "../../src/daemon.ts";
-import { agentFiles, copyFixture, put, rmrf, waitFor, type AgentFiles } from "../harness.ts";
+import { agentFiles, copyFixture, put, rmrf, waitFor, type AgentFiles, agentOptions } from "../harness.ts";
 
 const MID = "4c4c4544-0042-3510-8052-b4c04f4d4e32-192.168.1.20";
 
 async function run(channel: "logs" | "json") {
   const host = copyFixture("bare-metal");
   const files = await agentFiles({ metricChannel: channel, eventTimeout: 0 });
-  const agent = await startAgent(
-    {
-      configPath: files.conf,
-      configPathGiven: true,
-      probesInit: files.probesInit,
-      saveProbes: false,
-      runDir: files.runDir,
-      procfs: join(host, "proc"),
-      sysfs: join(host, "sys"),
-      rootfs: host,
-    },
+  const agent = await startAgent(agentOptions(files, host),
     { GOPHER_LOG_STDERR: "0" },
   );
   return { host, files, agent };
