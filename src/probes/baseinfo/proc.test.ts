@@ -223,3 +223,13 @@ describe("read cost control", () => {
     expect(readProcSample(host, 1200, other)!.age).toBe(0);
   });
 });
+
+test("a kernel thread is read from stat alone", () => {
+  const real = new HostFs({ procfs: "/proc", sysfs: "/sys", rootfs: "/" });
+  const pids = real.list("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const k = pids.map((p) => readProcSample(real, p)).find((x) => x !== undefined && (x.stat.flags & 0x00200000) !== 0);
+  if (!k) return console.warn("skipping: no kernel thread is visible in this pid namespace");
+  expect(k.io).toBeUndefined();
+  expect(k.smaps).toBeUndefined();
+  expect(k.fdCount).toBeUndefined();
+});

@@ -62,6 +62,8 @@ export function readProcSample(host: HostFs, pid: number, prev?: ProcSample): Pr
   if (!stat || stat.pid !== pid) return undefined;
   const same = prev !== undefined && prev.stat.startTicks === stat.startTicks;
   const age = same ? (prev.age ?? 0) + 1 : 0;
+  // Kernel threads have no user memory, fds or I/O accounting worth reading: stat only.
+  if ((stat.flags & PF_KTHREAD) !== 0) return { stat, age };
   const fdDir = host.proc(p, "fd");
   // Since Linux 6.2 the size of /proc/<pid>/fd is the number of open fds: no listing needed.
   const st = host.stat(fdDir);
