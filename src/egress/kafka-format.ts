@@ -4,17 +4,13 @@
 // raw text a probe prints. Metadata and event messages are the lines the other channels
 // already produce (metadata.ts, events.ts); the Kafka sink sends them unchanged.
 import { NAME_LIMIT } from "../store/store.ts";
-import type { HistogramValue, Row, RowValue, TableDef } from "../store/table.ts";
+import { histogramBuckets, type HistogramValue, type Row, type RowValue, type TableDef } from "../store/table.ts";
 import { formatSample, isHistogram } from "./prometheus.ts";
 
 /** Upstream's serialized histogram: `<n> <le_1> <cum_1> … <le_n> <cum_n> <sum> <max>`. */
 export function histogramText(h: HistogramValue): string {
   let s = String(h.bounds.length);
-  let last = 0;
-  for (let i = 0; i < h.bounds.length; i++) {
-    last = h.cumulative[i] ?? last;
-    s += ` ${h.bounds[i]} ${last}`;
-  }
+  for (const [le, cum] of histogramBuckets(h)) s += ` ${le} ${cum}`;
   return `${s} ${h.sum} ${h.max}`;
 }
 

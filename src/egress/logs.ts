@@ -3,7 +3,7 @@
 import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StoredRow } from "../store/store.ts";
-import type { TableDef } from "../store/table.ts";
+import { histogramBuckets, type TableDef } from "../store/table.ts";
 import { formatSample, isHistogram, metricName } from "./prometheus.ts";
 import type { OutputSink, RowBatch } from "./sink.ts";
 
@@ -71,9 +71,9 @@ export function renderRowsPrometheus(batches: readonly RowBatch[], machineId: st
         if (f.type === "histogram") {
           if (!isHistogram(v)) continue;
           let last = 0;
-          for (let i = 0; i < v.bounds.length; i++) {
-            last = v.cumulative[i] ?? last;
-            out += `${name}{${labels},le="${v.bounds[i]}"} ${last} ${t}\n`;
+          for (const [le, cum] of histogramBuckets(v)) {
+            last = cum;
+            out += `${name}{${labels},le="${le}"} ${cum} ${t}\n`;
           }
           out += `${name}{${labels},le="+Inf"} ${last} ${t}\n${name}_sum{${labels}} ${v.sum} ${t}\n${name}_max{${labels}} ${v.max} ${t}\n`;
           any = true;
@@ -104,12 +104,9 @@ export function renderRowJson(table: TableDef, r: StoredRow, machineId: string, 
       if (s !== undefined) metrics[f.name.slice(0, 31)] = s;
     } else if (f.type === "histogram" && isHistogram(v)) {
       const h: Record<string, number> = {};
-      let last = 0;
-      v.bounds.forEach((b, i) => {
-        last = v.cumulative[i] ?? last;
-        h[String(b)] = last;
-      });
-      h.count = last;
+      let count = 0;
+      for (const [le, cum] of histogramBuckets(v)) h[String(le)] = count = cum;
+      h.count = count;
       h.sum = v.sum;
       h.max = v.max;
       histos[f.name] = h;

@@ -1,7 +1,7 @@
 // Prometheus text exposition 0.0.4 of the metric store (DECISIONS.md: HELP and TYPE
 // lines, no timestamps, standard histograms plus a `<name>_max` gauge family).
 import { NAME_LIMIT, type MetricStore, type StoredRow, type TableState } from "../store/store.ts";
-import type { FieldDef, HistogramValue, RowValue } from "../store/table.ts";
+import { histogramBuckets, type FieldDef, type HistogramValue, type RowValue } from "../store/table.ts";
 
 const NUMBER_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
@@ -102,9 +102,9 @@ export class PrometheusRenderer {
     }
     const base = withMachine(r.labels, machineLabel);
     let last = 0;
-    for (let i = 0; i < v.bounds.length; i++) {
-      last = v.cumulative[i] ?? last;
-      fam.lines.push(`${name}_bucket{${base},le="${v.bounds[i]}"} ${last}`);
+    for (const [le, cum] of histogramBuckets(v)) {
+      last = cum;
+      fam.lines.push(`${name}_bucket{${base},le="${le}"} ${cum}`);
     }
     fam.lines.push(`${name}_bucket{${base},le="+Inf"} ${last}`);
     fam.lines.push(`${name}_sum{${base}} ${v.sum}`);

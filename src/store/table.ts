@@ -37,6 +37,17 @@ export interface HistogramValue {
 export type RowValue = string | number | HistogramValue | undefined;
 export type Row = Readonly<Record<string, RowValue>>;
 
+/** `[upper bound, cumulative count]` per bucket; a missing count repeats the previous one. */
+export function histogramBuckets(h: HistogramValue): [number, number][] {
+  const out: [number, number][] = [];
+  let last = 0;
+  for (let i = 0; i < h.bounds.length; i++) {
+    last = h.cumulative[i] ?? last;
+    out.push([h.bounds[i] ?? 0, last]);
+  }
+  return out;
+}
+
 export function defineTable(t: TableDef): TableDef {
   const seen = new Set<string>();
   for (const f of t.fields) {
