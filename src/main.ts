@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // Entry point: `gala-gopher [options]`, `gala-gopher ctl ...`, or `gopher-ctl ...` (symlink).
+import "./boot.ts"; // first: may re-execute the process (jit-mode.ts)
 import { basename } from "node:path";
 import { USAGE, parseCli } from "./cli.ts";
 import { runCtl } from "./ctl/client.ts";

@@ -177,6 +177,9 @@ describe("small files", () => {
   test("status", () => {
     expect(parsePidStatus(read("docker-cgv1", "proc/1530/status"))).toEqual({ vmRssKb: 204800, vmSizeKb: 102400, threads: 40 });
     expect(parsePidStatus("Name: x\n")).toBeUndefined();
+    expect(parsePidStatus("VmRSS:\t  812 kB\nThreads:\t3")).toEqual({ vmRssKb: 812, vmSizeKb: undefined, threads: 3 });
+    expect(parsePidStatus("VmRSS:\tabc kB\nVmSize: 12x kB\nThreads:\n")).toBeUndefined();
+    expect(parsePidStatus("XVmRSS:\t5 kB\n")).toBeUndefined();
     expect(parsePidStatus(undefined)).toBeUndefined();
   });
 

@@ -289,9 +289,20 @@ export interface PidStatus {
 
 export function parsePidStatus(text: string | undefined): PidStatus | undefined {
   if (!text) return undefined;
+  // indexOf, not a RegExp per key: this runs for every process of the host each period.
   const get = (key: string): number | undefined => {
-    const m = new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text);
-    return m ? Number(m[1]) : undefined;
+    const head = `${key}:`;
+    let at = 0;
+    if (!text.startsWith(head)) {
+      const n = text.indexOf(`\n${head}`);
+      if (n < 0) return undefined;
+      at = n + 1;
+    }
+    let i = at + head.length;
+    while (text[i] === " " || text[i] === "\t") i++;
+    let j = i;
+    while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+    return j > i && (j === text.length || text[j] === " " || text[j] === "\n" || text[j] === "\t") ? Number(text.slice(i, j)) : undefined;
   };
   const out = { vmRssKb: get("VmRSS"), vmSizeKb: get("VmSize"), threads: get("Threads") };
   return out.vmRssKb === undefined && out.vmSizeKb === undefined && out.threads === undefined ? undefined : out;

@@ -1,0 +1,74 @@
+// The agent runs with JavaScriptCore's optimizing JIT tiers (DFG, and FTL above it) off.
+//
+// Measured (docs/performance.md, "JIT tiers"): a gala-gopher with baseinfo's nine subitems
+// uses the same CPU with or without them (0.455 % of a core either way: the periodic work
+// is short bursts of file reads and parsing that the baseline JIT already runs well),
+// while the optimized code, its profiling data and the pages of the executable that hold
+// the DFG compiler cost 4–6 MiB of RSS. JSC reads its options from the environment once,
+// before any JavaScript runs, so the compiled executable replaces itself (execve of
+// /proc/self/exe: same pid, same arguments) with the option set, as the very first thing
+// it does. An operator who sets BUN_JSC_useDFGJIT themselves, or GOPHER_JIT=full, keeps
+// what they chose; `bun src/main.ts` (development) is never re-executed.
+import { dlopen, FFIType, ptr } from "bun:ffi";
+
+export const JIT_OPTION = "BUN_JSC_useDFGJIT";
+
+export interface ReexecInput {
+  /** process.argv: [runtime, script, ...args]. */
+  readonly argv: readonly string[];
+  readonly argv0: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** True in the compiled executable (the script lives in Bun's embedded file system). */
+  readonly compiled: boolean;
+}
+
+/** The argv and environment to exec with, or undefined to run as is. */
+export function jitReexec(i: ReexecInput): { argv: string[]; env: string[] } | undefined {
+  if (!i.compiled) return undefined;
+  if (i.env[JIT_OPTION] !== undefined) return undefined; // chosen by the operator, or done
+  const mode = i.env.GOPHER_JIT;
+  if (mode === "full") return undefined;
+  const args = i.argv.slice(2);
+  // gopher-ctl is short-lived: its start-up time matters more than its memory.
+  if (i.argv0.endsWith("gopher-ctl") || args[0] === "ctl") return undefined;
+  const env: string[] = [];
+  for (const [k, v] of Object.entries(i.env)) if (v !== undefined) env.push(`${k}=${v}`);
+  env.push(`${JIT_OPTION}=0`);
+  return { argv: [i.argv0, ...args], env };
+}
+
+const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, "utf8");
+
+/** A NULL-terminated array of pointers to C strings; `keep` holds the buffers alive. */
+function cArray(items: readonly string[], keep: Buffer[]): BigUint64Array {
+  const a = new BigUint64Array(items.length + 1);
+  items.forEach((s, n) => {
+    const b = cstr(s);
+    keep.push(b);
+    a[n] = BigInt(ptr(b));
+  });
+  return a;
+}
+
+/** Re-executes the process when jitReexec says so; returns only when it did not (or failed). */
+export function applyJitMode(): void {
+  const plan = jitReexec({
+    argv: process.argv,
+    argv0: process.argv0 || process.argv[0] || "",
+    env: process.env,
+    compiled: (process.argv[1] ?? "").startsWith("/$bunfs/"),
+  });
+  if (!plan) return;
+  try {
+    const libc = dlopen("libc.so.6", { execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
+    const keep: Buffer[] = [];
+    const path = cstr("/proc/self/exe");
+    const argv = cArray(plan.argv, keep);
+    const envp = cArray(plan.env, keep);
+    libc.symbols.execve(ptr(path), ptr(argv), ptr(envp));
+    // Still here: execve failed (no /proc?). Run with the default tiers.
+    libc.close();
+  } catch {
+    // bun:ffi or libc unavailable: run as is.
+  }
+}
