@@ -16,6 +16,8 @@ const TARGET_RATIO = 0.98;
 
 interface Opts {
   reps: number;
+  /** Seconds the agent runs before a measured run (start-up work: feature probes, BPF load, first collection). */
+  settleS: number;
   requests: number;
   clients: number;
   delay: boolean;
@@ -24,7 +26,7 @@ interface Opts {
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { reps: 9, requests: 200_000, clients: 50, delay: false, churnS: 10, out: join(ROOT, ".bench-out", "tcp.json") };
+  const o: Opts = { reps: 9, settleS: 10, requests: 500_000, clients: 50, delay: false, churnS: 10, out: join(ROOT, ".bench-out", "tcp.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -34,16 +36,18 @@ function parseArgs(argv: string[]): Opts {
     };
     if (a === "--reps") o.reps = num();
     else if (a === "--requests") o.requests = num();
+    else if (a === "--settle") o.settleS = num();
     else if (a === "--clients") o.clients = num();
     else if (a === "--churn") o.churnS = num();
     else if (a === "--delay") o.delay = true;
     else if (a === "--quick") {
       o.reps = 3;
       o.requests = 100_000;
+      o.settleS = 3;
       o.churnS = 5;
     } else if (a === "--out") o.out = argv[++i] ?? o.out;
     else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/tcp.ts [--reps 9] [--requests 200000] [--clients 50] [--delay] [--churn 10] [--quick] [--out FILE.json]");
+      console.log("usage: bun run bench/tcp.ts [--reps 9] [--requests 500000] [--clients 50] [--settle 10] [--delay] [--churn 10] [--quick] [--out FILE.json]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -69,8 +73,16 @@ const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 
 /** Pins to one CPU when there are at least two (redis-server on 0, the load on 1). */
 const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
+/** Steal ticks of all CPUs (time the hypervisor gave to others: noise on a shared VM). */
+function stealTicks(): number {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+  return Number(cpu[8] ?? 0);
+}
+
 interface BenchRun {
   rps: number;
+  /** Steal time during the run, percent of all CPUs. */
+  stealPct: number;
   /** CPU time of redis-server plus redis-benchmark per request, µs (user + system). */
   cpuUsPerReq: number;
 }
@@ -78,6 +90,8 @@ interface BenchRun {
 let redisPid = 0;
 function redisBenchmark(port: number, o: Opts): BenchRun {
   const before = redisPid ? ticks(redisPid) : 0;
+  const steal0 = stealTicks();
+  const w0 = performance.now();
   const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
     stdout: "pipe",
     stderr: "pipe",
@@ -90,7 +104,8 @@ function redisBenchmark(port: number, o: Opts): BenchRun {
   if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
   const serverUs = redisPid ? ((ticks(redisPid) - before) / CLK_TCK) * 1e6 : 0;
   const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
-  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+  const stealPct = ((stealTicks() - steal0) / CLK_TCK / ((performance.now() - w0) / 1000) / cpus()) * 100;
+  return { stealPct, rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
 }
 
 interface BpfStat {
@@ -121,7 +136,7 @@ interface Agent {
   stop(): Promise<void>;
 }
 
-async function startAgent(subitems: string[]): Promise<Agent> {
+async function startAgent(subitems: string[], settleS: number): Promise<Agent> {
   const f = await agentFiles();
   const doc = { cmd: { probe: subitems }, params: { report_period: 5 }, state: "running" };
   writeFileSync(f.probesInit, `tcp ${JSON.stringify(doc)}\n`);
@@ -132,7 +147,7 @@ async function startAgent(subitems: string[]): Promise<Agent> {
     30_000,
     100,
   );
-  await Bun.sleep(3000); // steady state: start-up work (feature probes, BPF load, JIT) is over
+  await Bun.sleep(settleS * 1000); // steady state: start-up work (feature probes, BPF load, first collection) is over
   return {
     child,
     pid: child.proc.pid,
@@ -167,11 +182,11 @@ async function main(): Promise<void> {
     await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
     console.log(`tcp bench: ${o.reps} alternations of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent: ${DIST_BIN} with tcp ${subitems.join(",")}`);
     redisBenchmark(port, { ...o, requests: Math.min(o.requests, 50_000) }); // warm-up
-    const pairs: { without: number; with: number; ratio: number; cpuUsWithout: number; cpuUsWith: number; cpuRatio: number; agentCpuPct: number }[] = [];
+    const pairs: { stealPctWithout: number; stealPctWith: number; without: number; with: number; ratio: number; cpuUsWithout: number; cpuUsWith: number; cpuRatio: number; agentCpuPct: number }[] = [];
     let lastMem = { rssMiB: 0, hwmMiB: 0 };
     for (let i = 0; i < o.reps; i++) {
       const runWith = async () => {
-        const agent = await startAgent(subitems);
+        const agent = await startAgent(subitems, o.settleS);
         const t0 = ticks(agent.pid);
         const w0 = performance.now();
         const run = redisBenchmark(port, o);
@@ -193,16 +208,16 @@ async function main(): Promise<void> {
       }
       const ratio = w.rps / without.rps;
       const cpuRatio = without.cpuUsPerReq / w.cpuUsPerReq;
-      pairs.push({ without: without.rps, with: w.rps, ratio, cpuUsWithout: without.cpuUsPerReq, cpuUsWith: w.cpuUsPerReq, cpuRatio, agentCpuPct: w.cpu });
+      pairs.push({ stealPctWithout: without.stealPct, stealPctWith: w.stealPct, without: without.rps, with: w.rps, ratio, cpuUsWithout: without.cpuUsPerReq, cpuUsWith: w.cpuUsPerReq, cpuRatio, agentCpuPct: w.cpu });
       console.log(
         `  rep ${i + 1}: without ${without.rps.toFixed(0)} req/s, with ${w.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(4)}; ` +
-          `CPU/request ${without.cpuUsPerReq.toFixed(2)} → ${w.cpuUsPerReq.toFixed(2)} µs (ratio ${cpuRatio.toFixed(4)}); agent CPU ${w.cpu.toFixed(1)} %`,
+          `CPU/request ${without.cpuUsPerReq.toFixed(2)} → ${w.cpuUsPerReq.toFixed(2)} µs (ratio ${cpuRatio.toFixed(4)}); agent CPU ${w.cpu.toFixed(1)} %; steal ${without.stealPct.toFixed(1)} / ${w.stealPct.toFixed(1)} %`,
       );
     }
     const medRatio = median(pairs.map((p) => p.ratio));
     // In-kernel time of the probe's programs, in a separate run (bpf_stats cost time themselves).
     const statsRun = await (async () => {
-      const agent = await startAgent(subitems);
+      const agent = await startAgent(subitems, o.settleS);
       setBpfStats(true);
       const before = bpfStats();
       redisBenchmark(port, o);
@@ -227,7 +242,7 @@ async function main(): Promise<void> {
     // Connection churn: one client opening and closing connections as fast as it can.
     const bin = tcpgen();
     const churn = async (withAgent: boolean) => {
-      const agent = withAgent ? await startAgent(subitems) : undefined;
+      const agent = withAgent ? await startAgent(subitems, o.settleS) : undefined;
       const server = Bun.spawn(pin(0, [bin, "server", "127.0.0.1", "0", "-1", "16"]), { stdout: "pipe", stderr: "ignore" });
       const reader = (server.stdout as ReadableStream<Uint8Array>).getReader();
       const first = new TextDecoder().decode((await reader.read()).value);

@@ -9,9 +9,11 @@
  * sockets wait in the `pending` LRU with their role, handshake RTT and sequence bases.
  * Closed connections are pushed whole into the ring buffer and removed from the map.
  *
- * Byte counts are application bytes, from sequence numbers under the socket lock:
- * tx = write_seq advance (frozen when the FIN is queued), rx = copied_seq advance (capped
- * at the peer's FIN). */
+ * Byte counts are application bytes, from sequence numbers: tx = write_seq advance (frozen
+ * when the FIN is queued), rx = copied_seq advance (capped at the peer's FIN). They are
+ * brought up to date at samples, state changes and destruction, and by the `refresh`
+ * pass user space runs (BPF_PROG_TEST_RUN) right before it reads the map each period, so
+ * a read by the application costs one array load once its socket owns its bucket. */
 #include "gopher.h"
 #include "tcp.h"
 
@@ -44,7 +46,7 @@ struct gtcp_cfg {
 	__u32 rst_reason_oom; /* SK_RST_REASON_TCP_ABORT_ON_MEMORY */
 	__u32 destroy_hook;   /* tcp_destroy_sock is attached: finalize there, not at TCP_CLOSE */
 	__u32 sample_jiffies; /* sample_period in jiffies (per-bucket throttle of tcp_probe) */
-	__u32 pad;
+	__u32 refresh_on;     /* user space runs `refresh` each period: reads need not count bytes */
 	__u64 spilled;        /* written by the kernel: final records put in `spill` so far */
 };
 struct gtcp_cfg cfg = {};
@@ -93,29 +95,16 @@ struct {
 	__type(value, __u32);
 } tracked SEC(".maps");
 
-/* Byte accounting of one tracked socket per bucket, written on every read without the
- * `conns` hash lookup: `sk` tags the owner (claimed when the connection is established,
- * released when the socket is destroyed; a socket whose bucket is taken keeps its bytes in
- * its `conns` entry). User space adds rx/tx of the slot whose tag matches a connection
- * (mmapped array; `hot_bucket` in the record says where). */
-struct gtcp_hot {
-	__u64 sk;
-	__u64 rx;
-	__u64 tx;
-	__u32 last_copied;
-	__u32 last_write;
-	__u8 state;
-	__u8 frozen;
-	__u8 pad[6];
-};
-
+/* One socket per bucket may own the bucket's slot (tagged with its address): claimed when
+ * the connection is established, released when the socket is destroyed. A read on the
+ * owner returns after one array load (its bytes come from the refresh pass); every other
+ * socket takes the lookup path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, BUCKETS);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct gtcp_hot);
-} hot SEC(".maps");
+	__type(value, __u64);
+} owner SEC(".maps");
 
 static __always_inline __u32 sk_bucket(struct sock *sk)
 {
@@ -304,98 +293,69 @@ static __always_inline __u32 sk_drops_total(struct sock *sk)
 	return d;
 }
 
-/* tx: application bytes queued (write_seq advance) until the FIN is queued. */
-static __always_inline void acc_tx(__u32 *last_write, __u64 *tx, struct tcp_sock *tp)
+/* The 64-bit position of a 32-bit sequence number read now, given the last position
+ * stored (sequence numbers move less than 2^31 between two reads). */
+static __always_inline __u64 seq_ext(__u64 pos, __u32 seq)
 {
-	__u32 w = BPF_CORE_READ(tp, write_seq);
-	__u32 d = w - *last_write;
-	if ((__s32)d > 0) {
-		*tx += d;
-		*last_write = w;
+	return pos + (__s64)(__s32)(seq - (__u32)pos);
+}
+
+/* Positions only move forward. The refresh pass runs without the socket lock, so it can
+ * race with an update under the lock; the loser may store a slightly older position for a
+ * moment (never a byte twice: counts are positions, not increments) and user space keeps
+ * the largest count it has seen. */
+static __always_inline void set_tx(struct gtcp_conn *c, __u32 seq)
+{
+	__u64 pos = c->tx_pos;
+	__u64 now = seq_ext(pos, seq);
+	if ((__s64)(now - pos) > 0) {
+		c->tx_pos = now;
+		c->ctr[C_TX_BYTES] = now - c->tx_base;
 	}
 }
 
-/* rx: application bytes read (copied_seq advance). Reading the end of stream advances
- * copied_seq past the peer's FIN too; that one is not a byte (tcp_fin set SOCK_DONE, and
- * only then can copied_seq reach a rcv_nxt that includes the FIN). No FIN can have arrived
- * while the socket is ESTABLISHED: the two extra reads are skipped on the hot path. */
-static __always_inline void acc_rx(__u32 *last_copied, __u64 *rx, __u8 state, struct sock *sk, struct tcp_sock *tp)
+static __always_inline void set_rx(struct gtcp_conn *c, __u32 seq)
 {
-	__u32 s = BPF_CORE_READ(tp, copied_seq);
-	if (state != TCP_ESTABLISHED && s == BPF_CORE_READ(tp, rcv_nxt)) {
-		unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
-			s -= 1;
-	}
-	__u32 d = s - *last_copied;
-	if ((__s32)d > 0) {
-		*rx += d;
-		*last_copied = s;
+	__u64 pos = c->rx_pos;
+	__u64 now = seq_ext(pos, seq);
+	if ((__s64)(now - pos) > 0) {
+		c->rx_pos = now;
+		c->ctr[C_RX_BYTES] = now - c->rx_base;
 	}
 }
 
-/* The hot slot `c` owns, if any. */
-static __always_inline struct gtcp_hot *hot_of(struct gtcp_conn *c, struct sock *sk)
-{
-	if (!(c->flags & F_HOT))
-		return NULL;
-	__u32 b = c->hot_bucket;
-	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
-	return h && h->sk == (__u64)sk ? h : NULL;
-}
-
+/* tx: application bytes queued (write_seq) until the FIN is queued. */
 static __always_inline void refresh_tx(struct gtcp_conn *c, struct sock *sk, struct tcp_sock *tp)
 {
 	if (!(c->flags & F_ESTABLISHED) || (c->flags & F_TX_FROZEN))
 		return;
-	struct gtcp_hot *h = hot_of(c, sk);
-	if (h)
-		acc_tx(&h->last_write, &h->tx, tp);
-	else
-		acc_tx(&c->last_write_seq, &c->ctr[C_TX_BYTES], tp);
+	set_tx(c, BPF_CORE_READ(tp, write_seq));
 }
 
+/* rx: application bytes read (copied_seq). Reading the end of stream advances copied_seq
+ * past the peer's FIN too; that one is not a byte (tcp_fin set SOCK_DONE, and only then can
+ * copied_seq reach a rcv_nxt that includes the FIN). No FIN can have arrived while the
+ * socket is ESTABLISHED: the two extra reads are skipped then. */
 static __always_inline void refresh_rx(struct gtcp_conn *c, struct sock *sk, struct tcp_sock *tp)
 {
 	if (!(c->flags & F_ESTABLISHED))
 		return;
-	struct gtcp_hot *h = hot_of(c, sk);
-	if (h)
-		acc_rx(&h->last_copied, &h->rx, c->state, sk, tp);
-	else
-		acc_rx(&c->last_copied_seq, &c->ctr[C_RX_BYTES], c->state, sk, tp);
-}
-
-/* Keeps the slot's copy of the state in step (the fast path reads it). */
-static __always_inline void hot_state(struct gtcp_conn *c, struct sock *sk)
-{
-	struct gtcp_hot *h = hot_of(c, sk);
-	if (h) {
-		h->state = c->state;
-		h->frozen = (c->flags & F_TX_FROZEN) ? 1 : 0;
+	__u32 s = BPF_CORE_READ(tp, copied_seq);
+	if (c->state != TCP_ESTABLISHED && s == BPF_CORE_READ(tp, rcv_nxt)) {
+		unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
+			s -= 1;
 	}
+	set_rx(c, s);
 }
 
-/* Moves the slot's bytes into the record and frees the slot (at destruction). */
-static __always_inline void hot_fold(struct gtcp_conn *c, struct sock *sk)
-{
-	struct gtcp_hot *h = hot_of(c, sk);
-	if (!h)
-		return;
-	c->ctr[C_RX_BYTES] += h->rx;
-	c->ctr[C_TX_BYTES] += h->tx;
-	h->rx = 0;
-	h->tx = 0;
-	h->sk = 0;
-	c->flags &= ~F_HOT;
-}
-
-static __always_inline void hot_release(struct sock *sk)
+/* Frees the bucket's slot if `sk` holds it (at destruction). */
+static __always_inline void owner_release(struct sock *sk)
 {
 	__u32 b = sk_bucket(sk);
-	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
-	if (h && h->sk == (__u64)sk)
-		h->sk = 0;
+	__u64 *o = bpf_map_lookup_elem(&owner, &b);
+	if (o && *o == (__u64)sk)
+		*o = 0;
 }
 
 /* Segment, retransmission and socket-drop counters (deltas of the kernel's own). */
@@ -464,29 +424,21 @@ static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk
 {
 	read_tuple(c, sk);
 	c->state = state;
-	c->last_write_seq = base_write;
-	c->last_copied_seq = base_copied;
+	c->tx_pos = c->tx_base = base_write;
+	c->rx_pos = c->rx_base = base_copied;
 	c->last_segs_in = BPF_CORE_READ(tp, segs_in);
 	c->last_segs_out = BPF_CORE_READ(tp, segs_out);
 	c->last_total_retrans = BPF_CORE_READ(tp, total_retrans);
 	c->last_sk_drops = sk_drops_total(sk);
 	c->flags |= F_ESTABLISHED;
-	/* Claim the bucket's hot slot when free. Two sockets racing for it both write the tag;
-	 * the loser sees another tag and keeps using its own fields (every user checks it). */
+	/* Claim the bucket's slot when free. Two sockets racing for it may both see their own
+	 * tag for a moment; the fast path checks the tag on every read, so the one that lost
+	 * simply takes the lookup path. */
 	__u32 b = sk_bucket(sk);
-	struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
-	if (h && h->sk == 0) {
-		h->sk = (__u64)sk;
-		if (*(volatile __u64 *)&h->sk == (__u64)sk) {
-			h->rx = 0;
-			h->tx = 0;
-			h->last_copied = base_copied;
-			h->last_write = base_write;
-			h->state = state;
-			h->frozen = 0;
-			c->hot_bucket = b;
-			c->flags |= F_HOT;
-		}
+	__u64 *o = bpf_map_lookup_elem(&owner, &b);
+	if (o && *o == 0) {
+		*o = (__u64)sk;
+		c->flags |= F_OWNER;
 	}
 	if (syn_srtt_us)
 		hist_add(c, H_SYN_SRTT, syn_srtt_us);
@@ -586,7 +538,7 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	refresh_tx(c, sk, tp);
 	refresh_rx(c, sk, tp);
-	hot_fold(c, sk);
+	owner_release(sk);
 	refresh_counters(c, sk, tp);
 	sample_loss(c, tp);
 	c->flags |= F_CLOSED;
@@ -653,7 +605,6 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 		if (cfg.destroy_hook && (c->flags & F_ESTABLISHED)) {
 			refresh_tx(c, sk, tp);
 			refresh_rx(c, sk, tp);
-			hot_state(c, sk);
 			refresh_counters(c, sk, tp);
 			sample_loss(c, tp);
 		} else {
@@ -669,7 +620,6 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 		c->flags |= F_TX_FROZEN;
 	}
 	refresh_rx(c, sk, tp);
-	hot_state(c, sk);
 	return 0;
 }
 
@@ -684,7 +634,7 @@ int on_destroy(struct bpf_raw_tracepoint_args *ctx)
 	if (c)
 		close_conn(c, sk);
 	else
-		hot_release(sk); /* its entry was removed by user space (left the scope) */
+		owner_release(sk); /* its entry was removed by user space (left the scope) */
 	return 0;
 }
 
@@ -743,16 +693,12 @@ int on_rcv_space(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sock *sk = (struct sock *)ctx->args[0];
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	if (!cfg.delay_on) {
-		/* Fast path: the socket owns its bucket's hot slot; no hash lookup. */
+	if (cfg.refresh_on && !cfg.delay_on) {
+		/* Fast path: the socket owns its bucket's slot; its bytes come from the refresh pass. */
 		__u32 b = sk_bucket(sk);
-		struct gtcp_hot *h = bpf_map_lookup_elem(&hot, &b);
-		if (h && h->sk == (__u64)sk) {
-			acc_rx(&h->last_copied, &h->rx, h->state, sk, tp);
-			if (!h->frozen)
-				acc_tx(&h->last_write, &h->tx, tp);
+		__u64 *o = bpf_map_lookup_elem(&owner, &b);
+		if (o && *o == (__u64)sk)
 			return 0;
-		}
 	}
 	struct gtcp_conn *c = adopt(sk);
 	if (!c)
@@ -912,6 +858,33 @@ int on_sk_error(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_err) == ETIMEDOUT)
 		__sync_fetch_and_add(&c->ctr[C_TMOUT], 1);
+	return 0;
+}
+
+/* ---- refresh pass (run by user space before it reads `conns`) ----------------------- */
+
+static long refresh_one(struct bpf_map *map, __u64 *key, struct gtcp_conn *c, void *ctx)
+{
+	if ((c->flags & (F_ESTABLISHED | F_CLOSED)) != F_ESTABLISHED)
+		return 0;
+	struct sock *sk = (struct sock *)c->sk;
+	/* No socket lock here: a socket being torn down right now may already be reused; its
+	 * ports tell (the final record is taken under the lock at destruction anyway). A socket
+	 * in TCP_CLOSE still counts, the application may read what came with the peer's FIN;
+	 * its local port was released then (skc_num 0), the remote one stays. */
+	__u16 num = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (num != c->lport && (num != 0 || bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) != c->rport))
+		return 0;
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	refresh_tx(c, sk, tp);
+	refresh_rx(c, sk, tp);
+	return 0;
+}
+
+SEC("raw_tp")
+int refresh(void *ctx)
+{
+	bpf_for_each_map_elem(&conns, refresh_one, NULL, 0);
 	return 0;
 }
 

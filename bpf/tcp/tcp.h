@@ -61,7 +61,7 @@ enum gtcp_flags {
 	F_TX_FROZEN = 4,   /* FIN queued: write_seq no longer counts application bytes */
 	F_FIN_RCVD = 8,    /* the application read the end of stream (peer FIN) */
 	F_ADOPTED = 16,    /* existed before the probe saw its handshake: counted from adoption */
-	F_HOT = 32,        /* rx/tx bytes are kept in the hot slot `hot_bucket` (if its tag matches) */
+	F_OWNER = 32,      /* owns its bucket's `owner` slot: reads skip the probe (refresh pass on) */
 };
 
 enum gtcp_rec_type {
@@ -92,9 +92,10 @@ struct gtcp_conn {
 	__u64 rx_pending_ns;
 	__u64 tx_pending_ns;
 	__u32 tx_pending_seq;
-	__u32 last_write_seq;
-	__u32 last_copied_seq;
 	__u32 tgid;
+	/* Byte positions: 64-bit extensions of write_seq / copied_seq (see seq_ext). */
+	__u64 tx_pos;
+	__u64 rx_pos;
 	__u64 sk;
 	__u64 id;       /* ktime at creation: (sk, id) names one connection */
 	/* Cold. */
@@ -108,7 +109,9 @@ struct gtcp_conn {
 	__u32 max_epoch[2];
 	__u16 lport;
 	__u16 rport;
-	__u32 hot_bucket;
+	__u32 pad0;
+	__u64 tx_base;  /* tx_pos / rx_pos when the connection was established or adopted */
+	__u64 rx_base;
 	char comm[16];
 	__u8 laddr[16];
 	__u8 raddr[16];

@@ -28,7 +28,7 @@ export const PROG_TYPES = {
 /** Map types probed (enum bpf_map_type). */
 export const MAP_TYPES = { hash: 1, array: 2, percpu_array: 6, lru_hash: 9, ringbuf: 27 } as const;
 /** Helpers probed for raw tracepoint programs (enum bpf_func_id). */
-export const HELPERS = { ktime_get_ns: 5, get_current_pid_tgid: 14, get_current_task: 35, probe_read_kernel: 113, ringbuf_reserve: 131 } as const;
+export const HELPERS = { ktime_get_ns: 5, get_current_pid_tgid: 14, get_current_task: 35, probe_read_kernel: 113, ringbuf_reserve: 131, for_each_map_elem: 164 } as const;
 
 export type AttachKind = "tracepoint" | "raw_tracepoint" | "kprobe" | "fentry" | "uprobe" | "perf_event" | "sock_ops" | "ringbuf";
 

@@ -46,6 +46,7 @@ const LIBBPF_SYMBOLS = {
   bpf_program__set_autoload: { args: [P, bool], returns: i32 },
   bpf_program__autoload: { args: [P], returns: bool },
   bpf_program__fd: { args: [P], returns: i32 },
+  bpf_prog_test_run_opts: { args: [i32, P], returns: i32 },
   bpf_program__attach: { args: [P], returns: P },
   bpf_program__attach_tracepoint: { args: [P, cstring, cstring], returns: P },
   bpf_program__attach_raw_tracepoint: { args: [P, cstring], returns: P },

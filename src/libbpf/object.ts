@@ -64,6 +64,17 @@ export class BpfProgram {
   get fd(): number {
     return this.lib.sym.bpf_program__fd(this.handle);
   }
+  /**
+   * Runs the loaded program once in the caller's context (BPF_PROG_TEST_RUN) with no input
+   * (raw_tp and syscall programs that read no arguments); returns its return value.
+   */
+  testRun(): number {
+    // struct bpf_test_run_opts of libbpf 1.x: sz first, everything else zero (80 bytes).
+    const opts = new BigUint64Array(10);
+    opts[0] = 80n;
+    this.lib.check(this.lib.sym.bpf_prog_test_run_opts(this.fd, opts), `test run ${this.name}`);
+    return new Uint32Array(opts.buffer)[14]!; // retval: offset 56
+  }
   /** Before load: whether this program is loaded at all. */
   setAutoload(on: boolean): void {
     this.lib.check(this.lib.sym.bpf_program__set_autoload(this.handle, on), `set_autoload ${this.name}`);

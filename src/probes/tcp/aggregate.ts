@@ -89,7 +89,13 @@ export class Aggregator {
   add(r: ConnRecord, closed: boolean): void {
     const prev = this.snaps.get(r.key);
     if (closed) this.snaps.delete(r.key);
-    else this.snaps.set(r.key, { ctr: r.ctr, hsum: r.hsum, hist: r.hist });
+    else {
+      // Counters are cumulative; a live read racing with the kernel's own update may see
+      // a byte position a moment old (tcp.bpf.c set_tx): keep the largest seen, so the
+      // bytes it missed are reported next period instead of twice.
+      const ctr = prev ? r.ctr.map((v, i) => Math.max(v, prev.ctr[i]!)) : r.ctr;
+      this.snaps.set(r.key, { ctr, hsum: r.hsum, hist: r.hist });
+    }
     const l = this.link(r);
     if (!l) {
       this.overflow++;

@@ -7,9 +7,9 @@ import { trimHeap, type KernelFeatures } from "../../host/features.ts";
 import type { Logger } from "../../log/logger.ts";
 import { bpfObjectBytes } from "../../libbpf/assets.ts";
 import { KernelBtf } from "../../libbpf/btf.ts";
-import { BpfObject, possibleCpus, type BpfLink, type BpfMap, type TcAttachment } from "../../libbpf/object.ts";
+import { BpfObject, possibleCpus, type BpfLink, type BpfMap, type BpfProgram, type TcAttachment } from "../../libbpf/object.ts";
 import { RingBufferReader } from "../../libbpf/ringbuf.ts";
-import { C, ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
+import { ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
 
 /** Raw tracepoints the probe cannot work without. */
 export const REQUIRED_TRACEPOINTS = ["inet_sock_set_state", "tcp_probe", "tcp_rcv_space_adjust"] as const;
@@ -108,6 +108,7 @@ type CfgField =
   | "rst_reason_oom"
   | "destroy_hook"
   | "sample_jiffies"
+  | "refresh_on"
   | "spilled";
 
 export class TcpKernel implements Disposable {
@@ -120,8 +121,8 @@ export class TcpKernel implements Disposable {
   private readonly scopeMap: BpfMap;
   private readonly dropsMap: BpfMap;
   private readonly spillMap: BpfMap;
-  private readonly hotView: DataView;
-  private readonly hotStride: number;
+  /** The refresh pass (bytes of live sockets brought up to date), when the kernel can run it. */
+  private readonly refreshProg: BpfProgram | undefined;
   private swept = 0;
   private delayLinks: (BpfLink | TcAttachment)[] = [];
   private readonly dropTotals = new Array<number>(DROP_REASONS.length).fill(0);
@@ -163,6 +164,11 @@ export class TcpKernel implements Disposable {
           prog.setAutoload(o.delay && !!o.devName);
           continue;
         }
+        if (name === "refresh") {
+          // bpf_for_each_map_elem (5.13) in a raw_tp run through BPF_PROG_TEST_RUN (5.10).
+          prog.setAutoload(f.helpers.for_each_map_elem);
+          continue;
+        }
         const tp = program[name];
         const ok = tp !== undefined && hasRawTp(f, tp);
         prog.setAutoload(ok);
@@ -175,7 +181,7 @@ export class TcpKernel implements Disposable {
       trimHeap(); // libbpf parsed (and freed) the kernel's BTF for CO-RE
       this.obj = obj;
       for (const [name, prog] of obj.programs) {
-        if (!prog.autoload || name === "tc_stamp") continue;
+        if (!prog.autoload || name === "tc_stamp" || name === "refresh") continue;
         const tp = program[name]!;
         if (name === "on_sendmsg" || name === "on_data_ready") this.delayLinks.push(prog.attachRawTracepoint(tp));
         else obj.own(prog.attachRawTracepoint(tp));
@@ -201,9 +207,7 @@ export class TcpKernel implements Disposable {
       this.scopeMap = obj.map("scope");
       this.dropsMap = obj.map("drops");
       this.spillMap = obj.map("spill");
-      const hot = obj.map("hot");
-      this.hotStride = (hot.valueSize + 7) & ~7;
-      this.hotView = hot.mmapArray();
+      this.refreshProg = obj.programs.get("refresh")?.autoload ? obj.program("refresh") : undefined;
       // Static configuration.
       const [lo, hi] = ephemeralRange();
       this.setCfg("eph_lo", lo);
@@ -221,6 +225,8 @@ export class TcpKernel implements Disposable {
       this.setCfg("destroy_hook", this.attached.includes("tcp_destroy_sock") ? 1 : 0);
       this.setSampleMs(o.sampleMs);
       this.setCfg("delay_on", o.delay ? 1 : 0);
+      if (!this.refreshProg) this.missing.push("bpf_for_each_map_elem (every read of an observed socket takes the slower path)");
+      else this.setCfg("refresh_on", 1);
     } catch (e) {
       for (const l of this.delayLinks) l[Symbol.dispose]();
       obj.close();
@@ -326,25 +332,15 @@ export class TcpKernel implements Disposable {
   }
 
   /**
-   * Reads every tracked connection; maxima are those of period `epoch`. Bytes kept in a
-   * connection's hot slot are added (read after the record: a slot folded meanwhile reads
-   * as free, which undercounts for one period at most, never overcounts).
+   * Reads every tracked connection; maxima are those of period `epoch`. The refresh pass
+   * runs first: live sockets' byte counts are current, not as of their last sample.
    */
   readConns(epoch: number, visit: (r: ConnRecord) => void): number {
+    this.refreshProg?.testRun();
     const vs = this.conns.valueSize;
     return this.conns.lookupBatch(({ values, count }) => {
       const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
-      for (let i = 0; i < count; i++) {
-        const r = decodeConn(view, i * vs, this.layout, epoch);
-        if (r.flags & F.HOT && r.hotBucket < 65536) {
-          const at = r.hotBucket * this.hotStride;
-          if (this.hotView.getBigUint64(at, true) === r.sk) {
-            r.ctr[C.RX_BYTES]! += Number(this.hotView.getBigUint64(at + 8, true));
-            r.ctr[C.TX_BYTES]! += Number(this.hotView.getBigUint64(at + 16, true));
-          }
-        }
-        visit(r);
-      }
+      for (let i = 0; i < count; i++) visit(decodeConn(view, i * vs, this.layout, epoch));
     }, 512);
   }
 

@@ -49,7 +49,7 @@ export const C = {
 } as const;
 export const N_CTR = 16;
 /** enum gtcp_flags */
-export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED: 16, HOT: 32 } as const;
+export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED: 16, OWNER: 32 } as const;
 /** enum gtcp_rec_type / gtcp_proc_kind / gtcp_drop_reason */
 export const REC_CONN = 1;
 export const REC_PROC = 2;
@@ -74,7 +74,6 @@ const FIELDS = [
   "raddr",
   "lport",
   "rport",
-  "hot_bucket",
   "max_epoch",
   "ctr",
   "hsum",
@@ -126,8 +125,6 @@ export interface ConnRecord {
   readonly raddr: string;
   readonly lport: number;
   readonly rport: number;
-  /** Bucket of the hot slot that may hold part of rx/tx (flags & F.HOT). */
-  readonly hotBucket: number;
   readonly ctr: Float64Array;
   readonly hsum: Float64Array;
   readonly hist: Uint32Array;
@@ -206,7 +203,6 @@ export function decodeConn(view: DataView, off: number, l: ConnLayout, epoch: nu
     raddr: formatIp(family, u8.slice(o.raddr, o.raddr + alen)),
     lport: view.getUint16(off + o.lport, true),
     rport: view.getUint16(off + o.rport, true),
-    hotBucket: view.getUint32(off + o.hot_bucket, true),
     ctr,
     hsum,
     hist,
