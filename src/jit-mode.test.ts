@@ -1,17 +1,21 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { JIT_OPTION, jitReexec } from "./jit-mode.ts";
+import { JIT_OPTIONS, jitReexec } from "./jit-mode.ts";
+
+const [JIT_OPTION, JIT_VALUE] = JIT_OPTIONS[0]!;
+const SET = JIT_OPTIONS.map(([k, v]) => `${k}=${v}`);
 import { agentFiles, cliArgs, hasDist, scrape, spawnAgent, waitFor } from "../test/harness.ts";
 
 const base = { argv: ["bun", "/$bunfs/root/gala-gopher", "-c", "/etc/x.conf"], argv0: "/usr/bin/gala-gopher", env: { PATH: "/bin" }, compiled: true };
 
 describe("jitReexec", () => {
-  test("the compiled daemon re-executes itself with the optimizing tiers off, same arguments and environment", () => {
-    expect(jitReexec(base)).toEqual({ argv: ["/usr/bin/gala-gopher", "-c", "/etc/x.conf"], env: ["PATH=/bin", `${JIT_OPTION}=0`] });
+  test("the compiled daemon re-executes itself with raised tier-up thresholds, same arguments and environment", () => {
+    expect(jitReexec(base)).toEqual({ argv: ["/usr/bin/gala-gopher", "-c", "/etc/x.conf"], env: ["PATH=/bin", ...SET] });
   });
   test("never twice, and never over the operator's own choice", () => {
-    expect(jitReexec({ ...base, env: { [JIT_OPTION]: "0" } })).toBeUndefined();
-    expect(jitReexec({ ...base, env: { [JIT_OPTION]: "1" } })).toBeUndefined();
+    expect(jitReexec({ ...base, env: { [JIT_OPTION]: "5" } })).toBeUndefined();
+    expect(jitReexec({ ...base, env: { BUN_JSC_useDFGJIT: "0" } })).toBeUndefined();
+    expect(jitReexec({ ...base, env: { JSC_useJIT: "0" } })).toBeUndefined();
     expect(jitReexec({ ...base, env: { GOPHER_JIT: "full" } })).toBeUndefined();
   });
   test("not from source, and not for gopher-ctl", () => {
@@ -25,7 +29,7 @@ const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 
 
 describe.skipIf(!hasDist())("compiled agent", () => {
   for (const [name, extra, expected] of [
-    ["runs with the option set, under its original pid", {}, `${JIT_OPTION}=0`],
+    ["runs with the thresholds set, under its original pid", {}, `${JIT_OPTION}=${JIT_VALUE}`],
     ["GOPHER_JIT=full keeps the default tiers", { GOPHER_JIT: "full" }, undefined],
   ] as const) {
     test(name, async () => {
