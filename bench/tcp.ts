@@ -1,5 +1,5 @@
 // Benchmark of the tcp probe (root): redis-benchmark against a redis-server on loopback,
-// alternating runs without the agent and with dist/gala-gopher running the tcp probe
+// triplets of runs (without the agent, with dist/gala-gopher running the tcp probe, without again)
 // (whole host, so redis is observed), in one go; then connection churn with the probe.
 //   bun run bench/tcp.ts [--reps N] [--requests N] [--clients N] [--delay] [--churn SECONDS] [--out FILE]
 // Reports the median ratio of requests/s with/without the agent (target ≥ 0.98), the
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
   redisPid = redis.pid;
   try {
     await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
-    console.log(`tcp bench: ${o.reps} alternations of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent: ${DIST_BIN} with tcp ${subitems.join(",")}`);
+    console.log(`tcp bench: ${o.reps} without/with/without triplets of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent: ${DIST_BIN} with tcp ${subitems.join(",")}`);
     redisBenchmark(port, { ...o, requests: Math.min(o.requests, 50_000) }); // warm-up
     const pairs: { stealPctWithout: number; stealPctWith: number; without: number; with: number; ratio: number; cpuUsWithout: number; cpuUsWith: number; cpuRatio: number; agentCpuPct: number }[] = [];
     let lastMem = { rssMiB: 0, hwmMiB: 0 };
@@ -196,21 +196,21 @@ async function main(): Promise<void> {
         await agent.stop();
         return { ...run, cpu };
       };
-      // Alternate the order so drift of the machine cancels out.
-      let without: BenchRun;
-      let w: Awaited<ReturnType<typeof runWith>>;
-      if (i % 2 === 0) {
-        without = redisBenchmark(port, o);
-        w = await runWith();
-      } else {
-        w = await runWith();
-        without = redisBenchmark(port, o);
-      }
+      // without → with → without, the "with" run compared with the mean of its two
+      // neighbours: a machine whose speed drifts during the triplet cancels out.
+      const before = redisBenchmark(port, o);
+      const w = await runWith();
+      const after = redisBenchmark(port, o);
+      const without: BenchRun = {
+        rps: (before.rps + after.rps) / 2,
+        cpuUsPerReq: (before.cpuUsPerReq + after.cpuUsPerReq) / 2,
+        stealPct: (before.stealPct + after.stealPct) / 2,
+      };
       const ratio = w.rps / without.rps;
       const cpuRatio = without.cpuUsPerReq / w.cpuUsPerReq;
       pairs.push({ stealPctWithout: without.stealPct, stealPctWith: w.stealPct, without: without.rps, with: w.rps, ratio, cpuUsWithout: without.cpuUsPerReq, cpuUsWith: w.cpuUsPerReq, cpuRatio, agentCpuPct: w.cpu });
       console.log(
-        `  rep ${i + 1}: without ${without.rps.toFixed(0)} req/s, with ${w.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(4)}; ` +
+        `  rep ${i + 1}: without ${before.rps.toFixed(0)} / ${after.rps.toFixed(0)} req/s, with ${w.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(4)}; ` +
           `CPU/request ${without.cpuUsPerReq.toFixed(2)} → ${w.cpuUsPerReq.toFixed(2)} µs (ratio ${cpuRatio.toFixed(4)}); agent CPU ${w.cpu.toFixed(1)} %; steal ${without.stealPct.toFixed(1)} / ${w.stealPct.toFixed(1)} %`,
       );
     }
