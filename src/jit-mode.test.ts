@@ -40,6 +40,8 @@ describe.skipIf(!hasDist())("compiled agent", () => {
         expect(existsSync(`/proc/${child.proc.pid}`)).toBe(true);
         const set = environ(child.proc.pid).find((e) => e.startsWith(`${JIT_OPTION}=`));
         expect(set).toBe(expected);
+        // Still named after the executable (comm comes from the file exec'd).
+        expect(readFileSync(`/proc/${child.proc.pid}/comm`, "utf8").trim()).toBe("gala-gopher");
       } finally {
         await child.stop();
       }

@@ -9,7 +9,7 @@
 // 10k connections/s). With the raised thresholds the ring-buffer path under churn still
 // tiers up within seconds, the periodic collection code only after hours to days.
 // JSC reads its options from the environment once, before any JavaScript runs, so the
-// compiled executable replaces itself (execve of /proc/self/exe: same pid, same arguments)
+// compiled executable replaces itself (execve of its own path: same pid, same arguments, same name)
 // with the options set, as the very first thing it does. An operator who sets any of them
 // (or GOPHER_JIT=full) keeps what they chose; `bun src/main.ts` is never re-executed.
 import { dlopen, FFIType, ptr } from "bun:ffi";
@@ -71,7 +71,10 @@ export function applyJitMode(): void {
   try {
     const libc = dlopen("libc.so.6", { execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 } });
     const keep: Buffer[] = [];
-    const path = cstr("/proc/self/exe");
+    // The executable's own path, not /proc/self/exe: the kernel names the process after
+    // the file exec'd (comm "exe" would show in ps, systemctl status and the agent's own
+    // connections).
+    const path = cstr(process.execPath || "/proc/self/exe");
     const argv = cArray(plan.argv, keep);
     const envp = cArray(plan.env, keep);
     libc.symbols.execve(ptr(path), ptr(argv), ptr(envp));

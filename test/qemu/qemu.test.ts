@@ -142,7 +142,9 @@ async function scrapeUntil(series: string | RegExp, timeoutMs = 30_000): Promise
     if (r.status === 200 && (typeof series === "string" ? r.body.includes(series) : series.test(r.body))) return r.body;
     await Bun.sleep(250);
   }
-  throw new Error(`no ${series} in the guest's metrics:\n${last.slice(0, 2000)}`);
+  // What the agent says about its probes (state, unsupported reasons, failures) tells why.
+  const agent = last.split("\n").filter((l) => /^gala_gopher_agent_(probe|bpf|kernel_feature)/.test(l) && !/ 0$/.test(l));
+  throw new Error(`no ${series} in the guest's metrics; the agent's probe lines:\n${agent.join("\n")}`);
 }
 
 function results(): Record<string, string> {
