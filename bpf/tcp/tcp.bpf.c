@@ -556,6 +556,15 @@ static __always_inline void close_conn(struct gtcp_conn *c, struct sock *sk)
 		track(sk, -1);
 }
 
+/* tcp_delay: the peer acknowledged the data of the send being timed (net_delay). */
+static __always_inline void settle_net_delay(struct gtcp_conn *c, __u32 ack, __u64 now)
+{
+	if ((__s32)(ack - c->tx_pending_seq) >= 0) {
+		hist_add(c, H_NET_DELAY, now - c->tx_pending_ns);
+		c->tx_pending_ns = 0;
+	}
+}
+
 /* ---- connection lifecycle ------------------------------------------------------------ */
 
 SEC("raw_tp/inet_sock_set_state")
@@ -593,6 +602,10 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	c->state = newstate;
+	/* tcp_probe only sees segments of ESTABLISHED sockets: the ACK that ends a timed send
+	 * after shutdown() (FIN_WAIT1 -> FIN_WAIT2, CLOSING, LAST_ACK -> CLOSE) shows here. */
+	if (cfg.delay_on && c->tx_pending_ns && (c->flags & F_ESTABLISHED))
+		settle_net_delay(c, BPF_CORE_READ(tp, snd_una), bpf_ktime_get_ns());
 	if (newstate == TCP_ESTABLISHED && !(c->flags & F_ESTABLISHED)) {
 		set_established(c, sk, tp, BPF_CORE_READ(tp, write_seq), BPF_CORE_READ(tp, rcv_nxt),
 				BPF_CORE_READ(tp, srtt_us) >> 3, TCP_ESTABLISHED);
@@ -670,13 +683,8 @@ int on_tcp_probe(struct bpf_raw_tracepoint_args *ctx)
 			__u64 ts = BPF_CORE_READ(skb, tstamp);
 			c->rx_pending_ns = (ts && ts < now && now - ts < 10000000000ULL) ? ts : now;
 		}
-		if (c->tx_pending_ns) {
-			__u32 ack = BPF_CORE_READ(tcb, ack_seq);
-			if ((__s32)(ack - c->tx_pending_seq) >= 0) {
-				hist_add(c, H_NET_DELAY, now - c->tx_pending_ns);
-				c->tx_pending_ns = 0;
-			}
-		}
+		if (c->tx_pending_ns)
+			settle_net_delay(c, BPF_CORE_READ(tcb, ack_seq), now);
 	}
 	/* Everything else at most once per sample_period: this runs for every segment. */
 	if (now - c->last_sample_ns >= cfg.sample_ns) {
