@@ -304,23 +304,13 @@ static __always_inline __u64 seq_ext(__u64 pos, __u32 seq)
  * race with an update under the lock; the loser may store a slightly older position for a
  * moment (never a byte twice: counts are positions, not increments) and user space keeps
  * the largest count it has seen. */
-static __always_inline void set_tx(struct gtcp_conn *c, __u32 seq)
+static __always_inline void advance(__u64 *pos, __u64 base, __u64 *count, __u32 seq)
 {
-	__u64 pos = c->tx_pos;
-	__u64 now = seq_ext(pos, seq);
-	if ((__s64)(now - pos) > 0) {
-		c->tx_pos = now;
-		c->ctr[C_TX_BYTES] = now - c->tx_base;
-	}
-}
-
-static __always_inline void set_rx(struct gtcp_conn *c, __u32 seq)
-{
-	__u64 pos = c->rx_pos;
-	__u64 now = seq_ext(pos, seq);
-	if ((__s64)(now - pos) > 0) {
-		c->rx_pos = now;
-		c->ctr[C_RX_BYTES] = now - c->rx_base;
+	__u64 was = *pos;
+	__u64 now = seq_ext(was, seq);
+	if ((__s64)(now - was) > 0) {
+		*pos = now;
+		*count = now - base;
 	}
 }
 
@@ -329,7 +319,7 @@ static __always_inline void refresh_tx(struct gtcp_conn *c, struct sock *sk, str
 {
 	if (!(c->flags & F_ESTABLISHED) || (c->flags & F_TX_FROZEN))
 		return;
-	set_tx(c, BPF_CORE_READ(tp, write_seq));
+	advance(&c->tx_pos, c->tx_base, &c->ctr[C_TX_BYTES], BPF_CORE_READ(tp, write_seq));
 }
 
 /* rx: application bytes read (copied_seq). Reading the end of stream advances copied_seq
@@ -346,7 +336,7 @@ static __always_inline void refresh_rx(struct gtcp_conn *c, struct sock *sk, str
 		if (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE)))
 			s -= 1;
 	}
-	set_rx(c, s);
+	advance(&c->rx_pos, c->rx_base, &c->ctr[C_RX_BYTES], s);
 }
 
 /* Frees the bucket's slot if `sk` holds it (at destruction). */

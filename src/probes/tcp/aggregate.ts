@@ -91,7 +91,7 @@ export class Aggregator {
     if (closed) this.snaps.delete(r.key);
     else {
       // Counters are cumulative; a live read racing with the kernel's own update may see
-      // a byte position a moment old (tcp.bpf.c set_tx): keep the largest seen, so the
+      // a byte position a moment old (tcp.bpf.c advance): keep the largest seen, so the
       // bytes it missed are reported next period instead of twice.
       const ctr = prev ? r.ctr.map((v, i) => Math.max(v, prev.ctr[i]!)) : r.ctr;
       this.snaps.set(r.key, { ctr, hsum: r.hsum, hist: r.hist });
