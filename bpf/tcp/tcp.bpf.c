@@ -426,10 +426,8 @@ static __always_inline void set_established(struct gtcp_conn *c, struct sock *sk
 	 * simply takes the lookup path. */
 	__u32 b = sk_bucket(sk);
 	__u64 *o = bpf_map_lookup_elem(&owner, &b);
-	if (o && *o == 0) {
+	if (o && *o == 0)
 		*o = (__u64)sk;
-		c->flags |= F_OWNER;
-	}
 	if (syn_srtt_us)
 		hist_add(c, H_SYN_SRTT, syn_srtt_us);
 }

@@ -61,7 +61,6 @@ enum gtcp_flags {
 	F_TX_FROZEN = 4,   /* FIN queued: write_seq no longer counts application bytes */
 	F_FIN_RCVD = 8,    /* the application read the end of stream (peer FIN) */
 	F_ADOPTED = 16,    /* existed before the probe saw its handshake: counted from adoption */
-	F_OWNER = 32,      /* owns its bucket's `owner` slot: reads skip the probe (refresh pass on) */
 };
 
 enum gtcp_rec_type {

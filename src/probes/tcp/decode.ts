@@ -49,7 +49,7 @@ export const C = {
 } as const;
 export const N_CTR = 16;
 /** enum gtcp_flags */
-export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED: 16, OWNER: 32 } as const;
+export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED: 16 } as const;
 /** enum gtcp_rec_type / gtcp_proc_kind / gtcp_drop_reason */
 export const REC_CONN = 1;
 export const REC_PROC = 2;
