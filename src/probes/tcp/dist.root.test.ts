@@ -7,26 +7,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { agentFiles, DIST_BIN, put, ROOT, rmrf, scrape, tempDir, waitFor, type AgentFiles } from "../../../test/harness.ts";
-import { ensureBpf, systemLibraries } from "../../../scripts/bpf.ts";
-import { detectFeatures } from "../../host/features.ts";
-import { tcpUnsupported } from "./bpf.ts";
-import { Proc, tcpgen } from "./testkit.ts";
+import { systemLibraries } from "../../../scripts/bpf.ts";
+import { Proc, rootPreflight } from "./testkit.ts";
 
-const root = process.getuid?.() === 0;
-let why = root ? "" : "not root";
-let bin = "";
-if (root) {
-  try {
-    ensureBpf({ quiet: true });
-    bin = tcpgen();
-    why = tcpUnsupported(detectFeatures()) ?? "";
-    if (!why && Bun.spawnSync(["sh", "-c", "command -v unshare"]).exitCode !== 0) why = "no unshare (util-linux)";
-  } catch (e) {
-    why = (e as Error).message;
-  }
-}
-const can = root && !why;
-if (!can) console.warn(`dist.root.test: skipped: ${why}`);
+const { can, bin } = rootPreflight("dist.root.test", () =>
+  Bun.spawnSync(["sh", "-c", "command -v unshare"]).exitCode !== 0 ? "no unshare (util-linux)" : undefined,
+);
 
 /** Rebuilds dist/gala-gopher when it is older than the probe, the libbpf layer or the BPF objects. */
 function ensureDist(): void {

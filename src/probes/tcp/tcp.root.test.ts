@@ -7,32 +7,16 @@
 // or when the kernel cannot run the probe.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { ensureBpf } from "../../../scripts/bpf.ts";
-import { detectFeatures } from "../../host/features.ts";
 import { bpfObjectBytes } from "../../libbpf/assets.ts";
 import { bpfDrops } from "../../libbpf/metrics.ts";
 import { BpfObject, type TcAttachment } from "../../libbpf/object.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
-import { tcpUnsupported } from "./bpf.ts";
 import tcp from "./index.ts";
-import { Proc, tcpgen, testContext, TestScope } from "./testkit.ts";
+import { Proc, rootPreflight, testContext, TestScope } from "./testkit.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
-const root = process.getuid?.() === 0;
-let why = root ? "" : "not root";
-let bin = "";
-if (root) {
-  try {
-    ensureBpf({ quiet: true });
-    bin = tcpgen();
-    why = tcpUnsupported(detectFeatures()) ?? "";
-  } catch (e) {
-    why = (e as Error).message;
-  }
-}
-const can = root && !why;
-if (!can) console.warn(`tcp.root.test: skipped: ${why}`);
+const { can, bin } = rootPreflight("tcp.root.test");
 const hasIp = can && Bun.spawnSync(["sh", "-c", "command -v ip"]).exitCode === 0;
 if (can && !hasIp) console.warn("tcp.root.test: netns/veth tests skipped: no `ip` command (apt-get install iproute2)");
 

@@ -2,13 +2,37 @@
 // controllable scope, and the tcpgen traffic generator (compiled with the host's clang).
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { ensureBpf } from "../../../scripts/bpf.ts";
+import { detectFeatures } from "../../host/features.ts";
 import { HostFs, DEFAULT_HOST_PATHS } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ContainerInfo, ProbeContext, ProbeEvent, ScopeView } from "../../probe/define.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
 import type { Row, TableDef } from "../../store/table.ts";
+import { tcpUnsupported } from "./bpf.ts";
 
 const ROOT = join(import.meta.dir, "..", "..", "..");
+
+/**
+ * Whether a root test of the tcp probe can run here: root, the BPF objects built, tcpgen
+ * built, a kernel that runs the probe, and `extra` (another requirement: undefined when
+ * met, else the reason). When it cannot, the reason is printed under the test's name.
+ */
+export function rootPreflight(test: string, extra?: () => string | undefined): { can: boolean; bin: string } {
+  let why = process.getuid?.() === 0 ? "" : "not root";
+  let bin = "";
+  if (!why) {
+    try {
+      ensureBpf({ quiet: true });
+      bin = tcpgen();
+      why = tcpUnsupported(detectFeatures()) ?? extra?.() ?? "";
+    } catch (e) {
+      why = (e as Error).message;
+    }
+  }
+  if (why) console.warn(`${test}: skipped: ${why}`);
+  return { can: !why, bin };
+}
 
 /** Builds dist/bpf/tcpgen from testdata/tcpgen.c when missing or stale. */
 export function tcpgen(): string {
