@@ -6,6 +6,7 @@
 // can count parse errors in a self-metric and skip the affected item. A result that
 // is unusable as a whole is signalled by missing data (e.g. `total` undefined), never
 // by an exception.
+import { completeLines as lines, dec, short, words } from "./text.ts";
 
 /** Cumulative CPU time of one /proc/stat line, in clock ticks (USER_HZ). */
 export interface CpuJiffies {
@@ -108,40 +109,6 @@ export interface VmallocUsed {
   readonly kb: number | undefined;
   readonly source: "vmallocinfo" | "meminfo" | undefined;
   readonly errors: string[];
-}
-
-const DEC_RE = /^\d+$/;
-
-/** Non-negative decimal integer token, or undefined. */
-function dec(tok: string | undefined): number | undefined {
-  if (tok === undefined || !DEC_RE.test(tok)) return undefined;
-  const n = Number(tok);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/**
- * Complete lines of a procfs file. The kernel ends every line with a newline, so a
- * non-empty last line without one was cut off by a short read: it is dropped with an
- * error rather than parsed as a (possibly shortened) number.
- */
-function lines(text: string, errors: string[], what: string): string[] {
-  if (typeof text !== "string") {
-    errors.push(`${what}: not text`);
-    return [];
-  }
-  const out = text.split("\n");
-  const last = out.pop() ?? "";
-  if (last.trim() !== "") errors.push(`${what}: last line not newline-terminated (truncated): "${short(last)}"`);
-  return out;
-}
-
-function words(line: string): string[] {
-  const t = line.trim();
-  return t === "" ? [] : t.split(/\s+/);
-}
-
-function short(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 /**

@@ -1,5 +1,5 @@
-// Small total helpers shared by the baseinfo parsers of nic, net, disk, fs and host.
-// Same rules as parse.ts: never throw, report what was rejected.
+// Small total helpers shared by the baseinfo parsers (parse.ts, nic, net, disk, fs, host):
+// never throw, report what was rejected.
 
 const DEC_RE = /^\d+$/;
 
