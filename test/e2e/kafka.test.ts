@@ -93,6 +93,19 @@ async function readTopic(bootstrap: string, topic: string, timeoutMs = 30_000): 
 }
 
 /** `name{labels} value` of an exposition text as a map (comments skipped). */
+/** Waits until the agent's Kafka queue is empty; returns that scrape. */
+function queueDrained(metricsPort: number): Promise<string> {
+  return waitFor(
+    "queue drained",
+    async () => {
+      const s = await scrape(metricsPort);
+      return s.includes("gala_gopher_agent_kafka_queue_messages 0") ? s : undefined;
+    },
+    30_000,
+    200,
+  );
+}
+
 function seriesOf(text: string, filter: (name: string) => boolean): Map<string, string> {
   const out = new Map<string, string>();
   for (const l of text.split("\n")) {
@@ -286,15 +299,7 @@ describe.if(!unavailable)("Kafka egress against a real broker", () => {
       await Bun.sleep(5000);
       await put(a.agent.restPort!, "baseinfo", { state: "stopped" });
       clearInterval(ticker);
-      const final = await waitFor(
-        "queue drained",
-        async () => {
-          const s = await scrape(a.agent.metricsPort!);
-          return s.includes("gala_gopher_agent_kafka_queue_messages 0") ? s : undefined;
-        },
-        30_000,
-        200,
-      );
+      const final = await queueDrained(a.agent.metricsPort!);
       expect(await numbered.drained(30_000)).toBe(true);
 
       for (const topic of [t.metric, t.event, t.meta]) {
@@ -345,15 +350,7 @@ describe.if(!unavailable)("Kafka egress against a real broker", () => {
       expect(before).toContain("gala_gopher_mem_util{");
       await put(a.agent.restPort!, "baseinfo", { state: "stopped" });
       await broker.start();
-      const final = await waitFor(
-        "queue drained",
-        async () => {
-          const s = await scrape(a.agent.metricsPort!);
-          return s.includes("gala_gopher_agent_kafka_queue_messages 0") ? s : undefined;
-        },
-        30_000,
-        200,
-      );
+      const final = await queueDrained(a.agent.metricsPort!);
       let droppedAll = 0;
       let deliveredAll = 0;
       for (const topic of [t.metric, t.event, t.meta]) {
