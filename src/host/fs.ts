@@ -26,6 +26,11 @@ export function hostPathsFrom(flags: Partial<HostPaths>, env: Record<string, str
 
 const PROC_SUPER_MAGIC = 0x9fa0;
 
+/** The paths of a host tree under `root`: root/proc, root/sys and root itself (fixtures, a mounted host). */
+export function hostPathsUnder(root: string): HostPaths {
+  return { procfs: join(root, "proc"), sysfs: join(root, "sys"), rootfs: root };
+}
+
 export class HostFs {
   private procfsChecked: boolean | undefined;
   constructor(readonly paths: HostPaths) {}

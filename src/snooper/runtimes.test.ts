@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HostFs } from "../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../host/fs.ts";
 import { parseCgroupFile } from "./cgroup.ts";
 import {
   ContainerResolver,
@@ -16,7 +16,7 @@ import {
 } from "./runtimes.ts";
 
 const FIX = join(import.meta.dir, "../../test/fixtures/hosts");
-const hostOf = (name: string) => new HostFs({ procfs: join(FIX, name, "proc"), sysfs: join(FIX, name, "sys"), rootfs: join(FIX, name) });
+const hostOf = (name: string) => new HostFs(hostPathsUnder(join(FIX, name)));
 const read = (host: string, rel: string) => readFileSync(join(FIX, host, rel), "utf8");
 
 const WEB = "4b5e57f6eb2f42b9039b3d1e13929295f231749c510cbe341cd68036d9af97e2";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HostFs } from "../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import { emptyScope, type ProbeSettings, type ScopeLists } from "../probe/settings.ts";
 import { MetricStore } from "../store/store.ts";
@@ -23,7 +23,7 @@ const log: Logger = {
   error: (m) => logs.push(m),
   child: () => log,
 };
-const hostAt = (dir: string) => new HostFs({ procfs: join(dir, "proc"), sysfs: join(dir, "sys"), rootfs: dir });
+const hostAt = (dir: string) => new HostFs(hostPathsUnder(dir));
 const fixture = (name: string) => hostAt(join(FIXTURES, name));
 
 function settings(p: Partial<ScopeLists> = {}, extra: Partial<ProbeSettings> = {}): ProbeSettings {

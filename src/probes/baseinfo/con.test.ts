@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HostFs } from "../../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
 import { emptyScope, type ProbeSettings } from "../../probe/settings.ts";
@@ -10,7 +10,7 @@ import { copyFixture, FIXTURES, tempDir, which } from "../../../test/harness.ts"
 import { containerRoot, createConCollector, dirSize, writeRate } from "./con.ts";
 import { recordingContext } from "./test-context.ts";
 
-const hostAt = (dir: string) => new HostFs({ procfs: path.join(dir, "proc"), sysfs: path.join(dir, "sys"), rootfs: dir });
+const hostAt = (dir: string) => new HostFs(hostPathsUnder(dir));
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const tmp: string[] = [];
 const snoopers: Snooper[] = [];

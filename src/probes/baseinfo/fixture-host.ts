@@ -1,7 +1,7 @@
 // Fixture hosts for baseinfo tests: a HostFs over test/fixtures/hosts/<name> that can
 // switch every delta file to its `.next` sample (the same host one period later).
 import path from "node:path";
-import { HostFs } from "../../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../../host/fs.ts";
 import type { CollectorDeps, StatfsResult } from "./collector.ts";
 
 export const HOSTS = path.join(import.meta.dir, "../../../test/fixtures/hosts");
@@ -11,7 +11,7 @@ export class FixtureHost extends HostFs {
   next = false;
   constructor(readonly name: string) {
     const root = path.join(HOSTS, name);
-    super({ procfs: path.join(root, "proc"), sysfs: path.join(root, "sys"), rootfs: root });
+    super(hostPathsUnder(root));
   }
   override read(p: string): string | undefined {
     if (this.next) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HostFs } from "../../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ProbeContext, ScopeView } from "../../probe/define.ts";
 import { emptyScope, type ProbeSettings } from "../../probe/settings.ts";
@@ -11,7 +11,7 @@ import { LIMITS_EVERY, SMAPS_EVERY, procRow, procTargets, readProcSample, create
 import { baseinfoProcTables, systemConIoTable, systemProcTable } from "./tables-proc.ts";
 import { recordingContext } from "./test-context.ts";
 
-const hostAt = (dir: string) => new HostFs({ procfs: path.join(dir, "proc"), sysfs: path.join(dir, "sys"), rootfs: dir });
+const hostAt = (dir: string) => new HostFs(hostPathsUnder(dir));
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const tmp: string[] = [];
 const snoopers: Snooper[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { HostFs } from "../../host/fs.ts";
+import { HostFs, hostPathsUnder } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ProbeContext, ProbeEvent } from "../../probe/define.ts";
 import { wholeHostScope } from "../../probe/scope.ts";
@@ -12,7 +12,7 @@ import { copyFixture, FIXTURES } from "../../../test/harness.ts";
 import virt, { hostIsVm, libvirtDomains, virtRows } from "./index.ts";
 import { virtProcTable } from "./tables.ts";
 
-const hostAt = (dir: string) => new HostFs({ procfs: path.join(dir, "proc"), sysfs: path.join(dir, "sys"), rootfs: dir });
+const hostAt = (dir: string) => new HostFs(hostPathsUnder(dir));
 const KVM = path.join(FIXTURES, "kvm-host");
 const U1 = "6f1c9a2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
 const U2 = "a0b1c2d3-e4f5-4a6b-9c8d-7e6f5a4b3c2d";
