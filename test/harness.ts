@@ -3,6 +3,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hostPathsUnder } from "../src/host/fs.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const DIST_BIN = join(ROOT, "dist", "gala-gopher");
@@ -162,6 +163,6 @@ export function agentOptions(files: AgentFiles, host?: string, saveProbes = fals
     probesInit: files.probesInit,
     saveProbes,
     runDir: files.runDir,
-    ...(host ? { procfs: join(host, "proc"), sysfs: join(host, "sys"), rootfs: host } : {}),
+    ...(host ? hostPathsUnder(host) : {}),
   };
 }

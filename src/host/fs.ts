@@ -11,12 +11,15 @@ export interface HostPaths {
 
 export const DEFAULT_HOST_PATHS: HostPaths = { procfs: "/proc", sysfs: "/sys", rootfs: "/" };
 
+/** The paths of a host tree under `root`: root/proc, root/sys and root itself (fixtures, a mounted host). */
+export function hostPathsUnder(root: string): HostPaths {
+  return { procfs: join(root, "proc"), sysfs: join(root, "sys"), rootfs: root };
+}
+
 /** GOPHER_HOST_PATH (agent in a container with the host mounted there) roots all three. */
 export function hostPathsFrom(flags: Partial<HostPaths>, env: Record<string, string | undefined>): HostPaths {
   const host = env.GOPHER_HOST_PATH?.trim();
-  const base: HostPaths = host
-    ? { procfs: join(host, "proc"), sysfs: join(host, "sys"), rootfs: host }
-    : DEFAULT_HOST_PATHS;
+  const base: HostPaths = host ? hostPathsUnder(host) : DEFAULT_HOST_PATHS;
   return {
     procfs: flags.procfs ?? base.procfs,
     sysfs: flags.sysfs ?? base.sysfs,
@@ -25,11 +28,6 @@ export function hostPathsFrom(flags: Partial<HostPaths>, env: Record<string, str
 }
 
 const PROC_SUPER_MAGIC = 0x9fa0;
-
-/** The paths of a host tree under `root`: root/proc, root/sys and root itself (fixtures, a mounted host). */
-export function hostPathsUnder(root: string): HostPaths {
-  return { procfs: join(root, "proc"), sysfs: join(root, "sys"), rootfs: root };
-}
 
 export class HostFs {
   private procfsChecked: boolean | undefined;
