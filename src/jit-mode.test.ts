@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
+import { agentFiles, cliArgs, hasDist, scrape, spawnAgent, waitFor } from "../test/harness.ts";
 import { JIT_OPTIONS, jitReexec } from "./jit-mode.ts";
 
 const [JIT_OPTION, JIT_VALUE] = JIT_OPTIONS[0]!;
 const SET = JIT_OPTIONS.map(([k, v]) => `${k}=${v}`);
-import { agentFiles, cliArgs, hasDist, scrape, spawnAgent, waitFor } from "../test/harness.ts";
 
 const base = { argv: ["bun", "/$bunfs/root/gala-gopher", "-c", "/etc/x.conf"], argv0: "/usr/bin/gala-gopher", env: { PATH: "/bin" }, compiled: true };
 
