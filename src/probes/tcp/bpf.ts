@@ -207,7 +207,8 @@ export class TcpKernel implements Disposable {
       this.scopeMap = obj.map("scope");
       this.dropsMap = obj.map("drops");
       this.spillMap = obj.map("spill");
-      this.refreshProg = obj.programs.get("refresh")?.autoload ? obj.program("refresh") : undefined;
+      const refresh = obj.programs.get("refresh");
+      this.refreshProg = refresh?.autoload ? refresh : undefined;
       // Static configuration.
       const [lo, hi] = ephemeralRange();
       this.setCfg("eph_lo", lo);
