@@ -24,7 +24,8 @@ import { applyProbesInit } from "./probe/probes-init.ts";
 import { PROBES } from "./probes/index.ts";
 import { detectFeatures, registerKernelFeatureMetrics } from "./host/features.ts";
 import { setLibbpfLogger } from "./libbpf/ffi.ts";
-import { registerBpfMetrics } from "./libbpf/metrics.ts";
+import { BpfDropCounts } from "./probe/bpf-drops.ts";
+import { limitOverrides } from "./probe/limits.ts";
 import { MetricStore } from "./store/store.ts";
 import { createSnooper } from "./snooper/index.ts";
 import { VERSION, commit } from "./version.ts";
@@ -82,7 +83,8 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   // are missing then report "unsupported: <reason>".
   const features = detectFeatures(log);
   registerKernelFeatureMetrics(agentMetrics.registry, features);
-  registerBpfMetrics(agentMetrics.registry);
+  const bpfDrops = new BpfDropCounts();
+  bpfDrops.register(agentMetrics.registry);
   const snooper = createSnooper({
     host,
     log: log.child("snooper"),
@@ -103,6 +105,9 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     machineId: ident.machineId,
     eventTimeoutSec: cfg.event.timeout,
     scopeFactory: snooper.scopeFactory,
+    features: () => features,
+    drops: bpfDrops,
+    limits: limitOverrides(PROBES, env, log),
   });
 
   const servers: { stop(force?: boolean): void }[] = [];

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { LEGACY_RESET, MAX_BODY, decodePutBody, translateLegacy } from "./body.ts";
-import { FEATURES, findFeature } from "./features.ts";
 import { parseJsonLenient } from "./json.ts";
-import { L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, formatInteger, hasUnsafeChars } from "./params.ts";
+import { FEATURES, L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, findFeature } from "../probes/catalog.ts";
+import { formatInteger, hasUnsafeChars } from "./params.ts";
 import {
   type ApplyOptions,
   type ApplyResult,

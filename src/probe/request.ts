@@ -4,7 +4,7 @@
 // It never starts or stops anything: it returns the requested state and the caller acts.
 import * as v from "valibot";
 import { isResetRequest } from "./body.ts";
-import { findSubitem } from "./features.ts";
+import { findSubitem } from "./catalog.ts";
 import { isJsonObject } from "./json.ts";
 import {
   MSG_BAD_REQUEST,
@@ -12,9 +12,7 @@ import {
   applyParams,
   byteLength,
   coerceNumber,
-  defaultParams,
   hasUnsafeChars,
-  shownParams,
 } from "./params.ts";
 import {
   type FeatureDef,
@@ -103,15 +101,15 @@ export function defaultSettings(f: FeatureDef, urlName: string): ProbeSettings {
     scope: emptyScope(),
     customLabels: {},
     podLabels: [],
-    params: defaultParams(),
+    params: f.paramTable.defaults(),
     wanted: false,
   };
 }
 
 // ---- sections --------------------------------------------------------------------------
 
-class RequestError {
-  constructor(readonly message: string) {}
+class RequestError extends Error {
+  readonly code = "EREQUEST";
 }
 
 function has(doc: Record<string, unknown>, key: string): boolean {
@@ -315,7 +313,7 @@ export function applyRequest(f: FeatureDef, current: ProbeSettings, doc: unknown
         realpath: opts.realpath,
         customParamLabels: opts.customParamLabels,
       };
-      const r = applyParams(next.params, doc.params, paramOpts);
+      const r = applyParams(f.paramTable, next.params, doc.params, paramOpts);
       if (!r.ok) throw new RequestError(r.message);
       next.params = r.params;
     }
@@ -425,7 +423,7 @@ export function renderGet(f: FeatureDef, s: ProbeSettings, running: boolean): st
   const enabled = new Set(s.subitems);
   const doc: Record<string, unknown> = {
     cmd: { bin: f.bin, probe: f.subitems.filter((x) => enabled.has(x.name)).map((x) => x.name) },
-    params: shownParams(f.name, s.params),
+    params: f.paramTable.shown(f.ownParams, s.params),
     state: running ? "running" : "stopped",
   };
   if (f.scopeKind === "NONE") doc.snoopers = {};

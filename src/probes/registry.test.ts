@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { findFeature } from "../probe/features.ts";
+import { findFeature } from "./catalog.ts";
 import { PROBES } from "./index.ts";
 
 const here = import.meta.dir;

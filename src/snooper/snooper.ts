@@ -26,9 +26,9 @@
 import type { HostFs } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ContainerInfo, ScopeView } from "../probe/define.ts";
-import { findFeature } from "../probe/features.ts";
+import { findFeature } from "../probes/catalog.ts";
 import { wholeHostScope, type ScopeFactory } from "../probe/scope.ts";
-import { observesWholeHost, type ProbeSettings } from "../probe/settings.ts";
+import { observesWholeHost, type ProbeSettings, type ScopeKind } from "../probe/settings.ts";
 import type { LabelEnricher } from "../store/store.ts";
 import type { Row, TableDef } from "../store/table.ts";
 import { parseCgroupFile, type CgroupContainerRef } from "./cgroup.ts";
@@ -237,7 +237,7 @@ class SnooperImpl implements Snooper {
     this.resolver = new ContainerResolver(opts.host, this.now);
     this.procRoot = opts.host.proc();
     this.lastPidDiscovery = opts.lastPidDiscovery ?? opts.host.readlink(`${this.procRoot}/self`) === String(process.pid);
-    this.scopeFactory = (feature, settings) => this.createScope(feature, settings);
+    this.scopeFactory = (feature, settings, scopeKind) => this.createScope(feature, settings, scopeKind ?? findFeature(feature)?.scopeKind);
     this.enricher = (table, row, owner) => this.enrich(table, row, owner);
   }
 
@@ -564,9 +564,8 @@ class SnooperImpl implements Snooper {
 
   // ---- scopes -------------------------------------------------------------------------
 
-  private createScope(feature: string, settings: ProbeSettings): ScopeView {
-    const def = findFeature(feature);
-    if (this.closed || !def || def.scopeKind === "NONE") return wholeHostScope();
+  private createScope(feature: string, settings: ProbeSettings, scopeKind: ScopeKind | undefined): ScopeView {
+    if (this.closed || !scopeKind || scopeKind === "NONE") return wholeHostScope();
     const wasEmpty = this.scopes.size === 0;
     const scope = new SnooperScope(this, feature, settings);
     this.scopes.add(scope);
