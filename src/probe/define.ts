@@ -11,7 +11,6 @@ import type { ProbeBpf } from "./probe-bpf.ts";
 import type { ParamDef } from "./params.ts";
 import type { ParamValues, ProbeSettings, ScopeKind, Subitem } from "./settings.ts";
 
-export type { ProbeEvent } from "../store/table.ts";
 export type { ProbeBpf } from "./probe-bpf.ts";
 
 /**

@@ -525,4 +525,3 @@ export function probeLimit(def: ProbeDefinition, name: string, override: number 
   return override ?? decl.default;
 }
 
-export { errorText };

@@ -7,10 +7,10 @@ import { detectFeatures } from "../../host/features.ts";
 import { HostFs, DEFAULT_HOST_PATHS } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
-import type { ContainerInfo, ProbeContext, ProbeEvent, ScopeView } from "../../probe/define.ts";
+import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
 import { testKit } from "../../probe/test-kit.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import type { Row, TableDef } from "../../store/table.ts";
+import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
 import { tcpUnsupported } from "./bpf.ts";
 import tcp from "./index.ts";
 
