@@ -103,9 +103,10 @@ export class BpfProgram {
   attachRawTracepoint(name: string): BpfLink {
     return this.link(asPtr(this.lib.sym.bpf_program__attach_raw_tracepoint(this.handle, cstr(name))), `raw_tp/${name}`);
   }
-  /** `pfd` is owned by the link afterwards (closed by bpf_link__destroy). */
+  /** `pfd` is owned by the link afterwards (closed by bpf_link__destroy), and closed here when the attach fails. */
   attachPerfEvent(pfd: number): BpfLink {
-    return this.link(asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd)), `perf_event fd ${pfd}`);
+    const p = asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd));
+    return this.link(p, `perf_event fd ${pfd}`, p ? undefined : () => libc().close(pfd));
   }
   /** uprobe/uretprobe on `binary` at `func` (symbol name, resolved by libbpf) or offset. */
   attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint }): BpfLink {
