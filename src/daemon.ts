@@ -54,7 +54,7 @@ async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger
     const kafka = kafkaFromConfig({ cfg, uuid: ident.uuid, log, registry });
     if (kafka) sinks.push(kafka.sink);
   }
-  return new SinkSet(sinks);
+  return new SinkSet(sinks, log.child("output"));
 }
 
 export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
@@ -71,7 +71,10 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   if (loaded.path) log.info(`configuration: ${loaded.path}`);
   for (const n of loaded.notes) log.info(`config: ${n}`);
 
-  let lock: PidLock | undefined = acquirePidLock(join(opts.runDir, "gala-gopher.pid"));
+  // Everything taken from here on is released in reverse order if the start-up fails;
+  // once it succeeded, stop() releases it in its own order.
+  await using startup = new AsyncDisposableStack();
+  let lock: PidLock | undefined = startup.use(acquirePidLock(join(opts.runDir, "gala-gopher.pid")));
 
   const host = new HostFs(hostPathsFrom({ procfs: opts.procfs, sysfs: opts.sysfs, rootfs: opts.rootfs }, env));
   const ident = resolveMachineIdentity(host, { persist: host.paths.rootfs === "/" });
@@ -91,9 +94,11 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     selfPid: process.pid,
     onDrop: (feature, n) => agentMetrics.dropped.inc({ channel: `scope_${feature}`, reason: "over_1000_objects" }, n),
   });
+  startup.defer(() => snooper.close());
   store.addEnricher(snooper.enricher);
   const renderer = new PrometheusRenderer(store, ident.machineId);
   const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry);
+  startup.defer(() => sinks.close());
 
   const manager = new ProbeManager({
     definitions: PROBES,
@@ -109,12 +114,16 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     drops: bpfDrops,
     limits: limitOverrides(PROBES, env, log),
   });
+  startup.defer(() => manager.shutdown());
 
   const servers: { stop(force?: boolean): void }[] = [];
+  startup.defer(() => {
+    for (const s of servers) s.stop(true);
+  });
   let metricsPort: number | undefined;
   let restPort: number | undefined;
   const metricsText = () => scrapeText({ renderer, agent: agentMetrics });
-  try {
+  {
     // The metrics endpoint runs for metric channel web_server and also for kafka, where it
     // serves the same snapshot plus the gala_gopher_agent_kafka_* queue and drop counters
     // (docs/compatibility.md). In kafka mode a port that cannot be bound is not fatal.
@@ -148,11 +157,6 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
       log.info(`REST API on ${cfg.restApiServer.sslAuth ? "https" : "http"}://${cfg.restApiServer.bindAddr}:${s.port}/<probe>`);
     }
     servers.push(startCtlServer(join(opts.runDir, "gala_gopher_cmd.sock"), { manager, metricsText, log }));
-  } catch (e) {
-    for (const s of servers) s.stop(true);
-    void sinks.close();
-    lock[Symbol.dispose]();
-    throw e;
   }
 
   // Boot configuration.
@@ -165,6 +169,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     log.info(`${initSource}: ${r.applied} line(s) applied, ${r.failed} failed`);
   }
 
+  startup.move(); // started: stop() owns what was taken
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
