@@ -8,7 +8,8 @@ import { probeLimit } from "./manager.ts";
 import { ProbeBpfSet } from "./probe-bpf.ts";
 import { TimerRingPoller } from "./ring-poller.ts";
 
-export interface TestKit extends Pick<ProbeContext, "features" | "bpf" | "drops" | "limit"> {
+export interface TestKit extends Pick<ProbeContext, "features" | "drops" | "limit"> {
+  readonly bpf: ProbeBpfSet;
   /** Every drop the probe counted (ctx.drops). */
   readonly dropCounts: BpfDropCounts;
   /** Closes what the probe opened through ctx.bpf and stops the poller. */
