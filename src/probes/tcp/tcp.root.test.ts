@@ -13,7 +13,7 @@ import { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import tcp from "./index.ts";
-import { Proc, rootPreflight, testContext, TestScope } from "./testkit.ts";
+import { Proc, rootPreflight, testContext, TestScope } from "./test-kit.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
 const { can, bin } = rootPreflight("tcp.root.test");
