@@ -103,9 +103,18 @@ export class BpfProgram {
   attachRawTracepoint(name: string): BpfLink {
     return this.link(asPtr(this.lib.sym.bpf_program__attach_raw_tracepoint(this.handle, cstr(name))), `raw_tp/${name}`);
   }
-  /** `pfd` is owned by the link afterwards (closed by bpf_link__destroy). */
+  /**
+   * Attaches to the perf event `pfd`. The fd is owned by the link afterwards (closed by
+   * bpf_link__destroy); when the attach fails it is closed here, so it never leaks.
+   */
   attachPerfEvent(pfd: number): BpfLink {
-    return this.link(asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd)), `perf_event fd ${pfd}`);
+    const p = asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd));
+    if (!p) {
+      const e = errno() || 22;
+      libc().close(pfd);
+      throw new BpfError(`attach perf_event fd ${pfd} (${this.name})`, e, this.lib.strerror(-e));
+    }
+    return new BpfLink(this.lib, p, `perf_event fd ${pfd} (${this.name})`);
   }
   /** uprobe/uretprobe on `binary` at `func` (symbol name, resolved by libbpf) or offset. */
   attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint }): BpfLink {
