@@ -7,6 +7,8 @@ import type { BpfMap } from "./object.ts";
 import { LibbpfRingReader } from "./ring-libbpf.ts";
 import { MMAP_READ_IS_ORDERED, RingBufferReader, type RecordHandler } from "./ringbuf.ts";
 
+export type { RecordHandler };
+
 /** How ring records are read: "mmap" (JS over the mapping) or "libbpf" (ring_buffer__consume). */
 export type RingReadMode = "mmap" | "libbpf";
 
@@ -80,7 +82,10 @@ export class RingPoller implements Disposable {
     const ring: Ring = { stats: { name: o.name ?? map.name, mode, records: 0, handlerErrors: 0, dropped: 0 }, reader, handler, drops: o.drops, lastDrops: 0 };
     if (ring.drops) ring.lastDrops = Number(ring.drops.read());
     this.rings.add(ring);
-    this.timer ??= setInterval(() => this.poll(), this.intervalMs);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.poll(), this.intervalMs);
+      this.timer.unref?.(); // the poller alone does not keep the process alive
+    }
     return {
       [Symbol.dispose]: () => {
         if (!this.rings.delete(ring)) return;
