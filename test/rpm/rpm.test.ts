@@ -71,6 +71,8 @@ const EXPECTED_FILES = [
   "drwxr-xr-x root root /usr/share/doc/gala-gopher",
   "-rw-r--r-- root root /usr/share/doc/gala-gopher/README.md",
   "-rw-r--r-- root root /usr/share/doc/gala-gopher/packaging.md",
+  "drwxr-xr-x root root /usr/share/licenses/gala-gopher",
+  "-rw-r--r-- root root /usr/share/licenses/gala-gopher/LICENSE",
   "drwxr-x--- root root /var/log/gala-gopher",
 ];
 
@@ -83,7 +85,7 @@ describe.skipIf(!!skip)("the package file", () => {
     expect(field("Version")).toBe(VERSION);
     expect(field("Release")).toBe("1");
     expect(field("Architecture")).toBe(process.arch === "arm64" ? "aarch64" : "x86_64");
-    expect(field("License")).toBeTruthy();
+    expect(field("License")).toBe("MulanPSL-2.0");
     expect(field("URL")).toMatch(/^https:\/\//);
     expect(field("Summary")).toMatch(/^Observability agent/);
     expect(field("Group")).toBe("Applications/System");
@@ -119,6 +121,7 @@ describe.skipIf(!!skip)("the package file", () => {
       expect(byPath.get(`/etc/gala-gopher/${f}`)).toBe("cn");
     }
     expect(byPath.get("/usr/share/doc/gala-gopher/packaging.md")).toBe("d");
+    expect(byPath.get("/usr/share/licenses/gala-gopher/LICENSE")).toBe("l");
     expect(byPath.get("/usr/bin/gala-gopher")).toBe("");
     expect((await rpm(["-qcp", rel1.path])).trim().split("\n").sort()).toEqual([
       "/etc/gala-gopher/gala-gopher-custom.json",
