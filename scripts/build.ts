@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BunPlugin } from "bun";
 import { bpfSources, ensureBpf } from "./bpf.ts";
+import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
 const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
@@ -41,7 +42,7 @@ const embedBpf: BunPlugin = {
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
   compile: { outfile: join(root, "dist/gala-gopher") },
-  minify: true,
+  ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],
 });
