@@ -119,6 +119,7 @@ export class BpfProgram {
   attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint }): BpfLink {
     const opts = BpfUprobeOpts.make({ bpf_cookie: o.cookie ?? 0n, retprobe: !!o.retprobe, func_name: o.func ?? null });
     const p = asPtr(this.lib.sym.bpf_program__attach_uprobe_opts(this.handle, o.pid ?? -1, cstr(o.binary), o.offset ?? 0, opts.bytes));
+    opts.retainUntilHere();
     return this.link(p, `${o.retprobe ? "uretprobe" : "uprobe"} ${o.binary}:${o.func ?? `0x${(o.offset ?? 0).toString(16)}`}`);
   }
   /** cgroup program (sock_ops, cgroup_skb, …) on a cgroup v2 directory. */
@@ -359,6 +360,7 @@ export class BpfObject implements Disposable {
     const lib = libbpf();
     const opts = BpfObjectOpenOpts.make({ object_name: o.name, kconfig: o.kconfig ?? null, btf_custom_path: o.btfCustomPath ?? null });
     const p = asPtr(lib.sym.bpf_object__open_mem(bytes, bytes.length, opts.bytes));
+    opts.retainUntilHere();
     return new BpfObject(lib, lib.checkPtr(p, `open ${o.name}.bpf.o`), o.name);
   }
 

@@ -115,6 +115,15 @@ export class StructValue<F extends string> {
     return this;
   }
 
+  /**
+   * Call after the FFI call that used `bytes`: keeps this value, and so the buffers its
+   * pointer fields point to, reachable until then (libbpf may call back into JS, e.g. its
+   * print callback, and a collection must not free what C still reads).
+   */
+  retainUntilHere(): number {
+    return this.keep.size;
+  }
+
   /** Reads a scalar field (u64/i64/size_t as bigint). */
   get(f: F): number | bigint {
     const off = this.layout.offsets[f];
