@@ -5,7 +5,7 @@ import { KernelBtf } from "../libbpf/btf.ts";
 import type { BpfObject } from "../libbpf/object.ts";
 import type { RecordHandler } from "../libbpf/ringbuf.ts";
 import type { ScopeView } from "./define.ts";
-import type { RingSubscription } from "./ring-poller.ts";
+import type { RingHandle, RingOptions } from "../libbpf/poller.ts";
 
 /** The map, section, ring and programs scope.h declares. */
 export const SCOPE_MAP = "gopher_scope";
@@ -44,7 +44,7 @@ export interface BpfScopeOptions {
 export interface BpfScopeDeps {
   /** The probe's current scope (the manager replaces ctx.scope on reconfiguration). */
   scope(): ScopeView;
-  ringbuf(onRecord: RecordHandler, afterDrain: () => number): RingSubscription;
+  ringbuf(onRecord: RecordHandler, drops: NonNullable<RingOptions["drops"]>): RingHandle;
   drops(reason: string): (n: number) => void;
 }
 
@@ -58,9 +58,8 @@ export class BpfScope implements Disposable {
   private mode: ScopeMode = 0;
   private readonly modeOff: number;
   private readonly lostOff: number;
-  private lostSeen = 0;
   private unsubscribe: () => void = () => undefined;
-  private readonly ring: RingSubscription;
+  private readonly ring: RingHandle;
   private readonly state: DataView;
   private readonly mapFull: (n: number) => void;
   private readonly eventLost: (n: number) => void;
@@ -84,7 +83,8 @@ export class BpfScope implements Disposable {
     this.eventLost = deps.drops("proc_ringbuf_full");
     this.ring = deps.ringbuf(
       (view, off) => this.onEvent(view.getUint32(off + EV_KIND, true), view.getUint32(off + EV_TGID, true)),
-      () => this.countLost(),
+      // Process events the kernel could not put in the ring (counted in gopher_scope_state.lost).
+      { read: () => this.state.getBigUint64(this.lostOff, true), report: this.eventLost },
     );
     this.watch();
   }
@@ -164,13 +164,6 @@ export class BpfScope implements Disposable {
     if (!this.deps.scope().includes(tgid)) return;
     if (this.put(tgid)) this.o.onChange?.({ joined: [tgid], left: [], mode: 1, modeChanged: false });
     else this.mapFull(1);
-  }
-
-  private countLost(): number {
-    const lost = Number(this.state.getBigUint64(this.lostOff, true));
-    if (lost > this.lostSeen) this.eventLost(lost - this.lostSeen);
-    this.lostSeen = lost;
-    return 0;
   }
 
   /** Handles the process events waiting in the ring now. */

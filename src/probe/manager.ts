@@ -15,7 +15,7 @@ import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
 import { BpfDropCounts } from "./bpf-drops.ts";
 import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } from "./define.ts";
 import { ProbeBpfSet } from "./probe-bpf.ts";
-import { TimerRingPoller, type RingPoller } from "./ring-poller.ts";
+import { RingPoller } from "../libbpf/poller.ts";
 import { FeatureCatalog } from "./catalog.ts";
 import { NOT_BUILT } from "./not-built.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
@@ -98,6 +98,8 @@ export class ProbeManager {
   private detected?: KernelFeatures;
   readonly drops: BpfDropCounts;
   private readonly poller: RingPoller;
+  /** The poller was created here (not handed in): closed at shutdown. */
+  private readonly ownPoller: boolean;
   readonly catalog: FeatureCatalog;
 
   constructor(private readonly deps: ManagerDeps) {
@@ -109,7 +111,8 @@ export class ProbeManager {
     const detect = deps.features ?? (() => detectFeatures(deps.log));
     this.features = () => (this.detected ??= detect());
     this.drops = deps.drops ?? new BpfDropCounts();
-    this.poller = deps.poller ?? new TimerRingPoller();
+    this.ownPoller = !deps.poller;
+    this.poller = deps.poller ?? agentRingPoller(deps.log);
     this.dedup = new EventDeduper(deps.eventTimeoutSec);
     this.expiryTimer = setInterval(() => this.expire(), 5_000);
     this.expiryTimer.unref?.();
@@ -514,8 +517,22 @@ export class ProbeManager {
       clearInterval(this.expiryTimer);
       clearInterval(this.metaTimer);
       await Promise.all([...this.runtimes.values()].filter((rt) => rt.run || rt.timer).map((rt) => this.stop(rt, "stopped")));
+      if (this.ownPoller) this.poller[Symbol.dispose]();
     });
   }
+}
+
+/** Ring drains: every 5 ms while records arrive, every 200 ms once idle. */
+export const RING_BUSY_MS = 5;
+export const RING_IDLE_MS = 200;
+
+/** The agent's one ring poller (probes reach it through ctx.bpf.ringbuf). */
+export function agentRingPoller(log: Logger): RingPoller {
+  return new RingPoller({
+    intervalMs: RING_BUSY_MS,
+    idleIntervalMs: RING_IDLE_MS,
+    onError: (ring, e) => log.warn(`ring buffer ${ring}: ${errorText(e)}`),
+  });
 }
 
 /** A declared limit's value: the agent's override when given, else its default. */

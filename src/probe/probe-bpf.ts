@@ -10,7 +10,7 @@ import { BpfObject, type BpfLink, type BpfMap } from "../libbpf/object.ts";
 import type { RecordHandler } from "../libbpf/ringbuf.ts";
 import { BpfScope, SCOPE_EVENTS, SCOPE_PROGRAMS, type BpfScopeOptions } from "./bpf-scope.ts";
 import type { ScopeView } from "./define.ts";
-import type { RingOptions, RingPoller, RingSubscription } from "./ring-poller.ts";
+import type { RingHandle, RingOptions, RingPoller } from "../libbpf/poller.ts";
 
 export interface BpfOpenOptions {
   /** Map sizes set before load (e.g. a ring buffer from ringbuf_map_size). */
@@ -28,8 +28,12 @@ export interface ProbeBpf {
   load(obj: BpfObject): void;
   /** Attaches `program` by its section, or to the raw tracepoint `rawTracepoint`; closed with the object. */
   attach(obj: BpfObject, program: string, rawTracepoint?: string): BpfLink;
-  /** Registers a ring buffer map of an open object on the agent's shared poller. */
-  ringbuf(map: BpfMap, onRecord: RecordHandler, o?: RingOptions): RingSubscription;
+  /**
+   * Registers a ring buffer map of an open object on the agent's one poller
+   * (src/libbpf/poller.ts); `o.drops` counts what the kernel could not put in the ring.
+   * The handle's drain() reads it now (before a collection reads the maps).
+   */
+  ringbuf(map: BpfMap, onRecord: RecordHandler, o?: RingOptions): RingHandle;
   /** Binds the object's scope.h map and mode word to ctx.scope (kept in step until closed). */
   scopeSync(obj: BpfObject, o?: BpfScopeOptions): BpfScope;
   /** Closes an object and everything registered for it, before the run ends (a reload). */
@@ -87,13 +91,11 @@ export class ProbeBpfSet implements ProbeBpf, Disposable {
     return obj.own(rawTracepoint ? prog.attachRawTracepoint(rawTracepoint) : prog.attach());
   }
 
-  ringbuf(map: BpfMap, onRecord: RecordHandler, o: RingOptions = {}): RingSubscription {
-    const sub = this.deps.poller.add(map, onRecord, {
-      afterDrain: o.afterDrain,
-      onError: o.onError ?? ((e) => this.deps.log.warn(`ring buffer ${map.name}: ${(e as Error).message ?? String(e)}`)),
-    });
-    this.stackOf(map).use(sub);
-    return sub;
+  ringbuf(map: BpfMap, onRecord: RecordHandler, o: RingOptions = {}): RingHandle {
+    const stack = this.stackOf(map);
+    const handle = this.deps.poller.add(map, onRecord, { name: `${this.deps.feature}/${map.name}`, ...o });
+    stack.use(handle);
+    return handle;
   }
 
   scopeSync(obj: BpfObject, o: BpfScopeOptions = {}): BpfScope {
@@ -107,7 +109,7 @@ export class ProbeBpfSet implements ProbeBpf, Disposable {
       obj,
       {
         scope: this.deps.scope,
-        ringbuf: (onRecord, afterDrain) => this.ringbuf(obj.map(SCOPE_EVENTS), onRecord, { afterDrain }),
+        ringbuf: (onRecord, drops) => this.ringbuf(obj.map(SCOPE_EVENTS), onRecord, { drops }),
         drops: this.deps.drops,
       },
       o,

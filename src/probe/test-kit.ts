@@ -4,9 +4,8 @@ import { detectFeatures, type KernelFeatures } from "../host/features.ts";
 import type { Logger } from "../log/logger.ts";
 import { BpfDropCounts } from "./bpf-drops.ts";
 import type { ProbeContext, ProbeDefinition, ScopeView } from "./define.ts";
-import { probeLimit } from "./manager.ts";
+import { agentRingPoller, probeLimit } from "./manager.ts";
 import { ProbeBpfSet } from "./probe-bpf.ts";
-import { TimerRingPoller } from "./ring-poller.ts";
 
 export interface TestKit extends Pick<ProbeContext, "features" | "drops" | "limit"> {
   readonly bpf: ProbeBpfSet;
@@ -27,7 +26,7 @@ export function testKit(o: {
   dropCounts?: BpfDropCounts;
 }): TestKit {
   const dropCounts = o.dropCounts ?? new BpfDropCounts();
-  const poller = new TimerRingPoller();
+  const poller = agentRingPoller(o.log);
   let detected: KernelFeatures | undefined;
   const features = () => (detected ??= (o.features ?? (() => detectFeatures()))());
   const drops = (reason: string) => dropCounts.counter(o.feature, reason);

@@ -8,7 +8,7 @@ import type { HostFs } from "../../host/fs.ts";
 import { KernelBtf } from "../../libbpf/btf.ts";
 import { possibleCpus, type BpfLink, type BpfMap, type BpfObject, type BpfProgram, type TcAttachment } from "../../libbpf/object.ts";
 import { hasRawTracepoint, type ProbeBpf } from "../../probe/probe-bpf.ts";
-import type { RingSubscription } from "../../probe/ring-poller.ts";
+import type { RingHandle } from "../../libbpf/poller.ts";
 import { ConnLayout, decodeConn, DROP_REASONS, F, REC_CONN, type ConnRecord } from "./decode.ts";
 
 /** Raw tracepoints the probe cannot work without. */
@@ -109,7 +109,7 @@ export class TcpKernel implements Disposable {
   private readonly layout: ConnLayout;
   private readonly cfgView: DataView;
   private readonly cfgOff: Map<string, { offset: number; size: number }>;
-  private readonly ring: RingSubscription;
+  private readonly ring: RingHandle;
   private readonly conns: BpfMap;
   private readonly dropsMap: BpfMap;
   private readonly spillMap: BpfMap;
@@ -219,7 +219,9 @@ export class TcpKernel implements Disposable {
         (view, off) => {
           if (view.getUint32(off, true) === REC_CONN) o.onClosed(decodeConn(view, off, this.layout, this.epoch));
         },
-        { afterDrain: () => this.sweepSpill(o.onClosed) },
+        // Final records that found the ring full went to the spill map (cfg.spilled counts
+        // them): the poller reports each increase, and they are swept from there.
+        { drops: { read: () => this.getCfg("spilled"), report: () => void this.sweepSpill(o.onClosed) } },
       );
     } catch (e) {
       for (const l of this.delayLinks) l[Symbol.dispose]();
@@ -260,7 +262,7 @@ export class TcpKernel implements Disposable {
 
   /** Delivers the closed connections waiting in the ring buffer and the spill map now. */
   drain(): number {
-    return this.ring.drain();
+    return this.ring.drain() + this.sweepSpill(this.o.onClosed);
   }
 
   /** Reads and removes the closed connections parked in the spill map (ring was full). */
