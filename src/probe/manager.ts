@@ -14,8 +14,8 @@ import type { MetricStore, StoredRow } from "../store/store.ts";
 import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
 import { BpfDropCounts } from "./bpf-drops.ts";
 import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } from "./define.ts";
-import { ProbeBpfSet } from "./probe-bpf.ts";
-import { RingPoller } from "../libbpf/poller.ts";
+import type { RingPoller } from "../libbpf/poller.ts";
+import { agentRingPoller, createProbeContext, type MutableContext } from "./context.ts";
 import { FeatureCatalog } from "./catalog.ts";
 import { NOT_BUILT } from "./not-built.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
@@ -72,7 +72,7 @@ interface Runtime {
   error?: string;
   run?: ProbeRun;
   ctx?: MutableContext;
-  bpf?: ProbeBpfSet;
+  bpf?: MutableContext["bpf"];
   abort?: AbortController;
   timer?: ReturnType<typeof setTimeout>;
   cycle: number;
@@ -84,7 +84,6 @@ interface Runtime {
   collecting?: Promise<void>;
 }
 
-type MutableContext = ProbeContext & { settings: ProbeSettings; subitems: Set<string>; params: ProbeSettings["params"]; scope: ProbeContext["scope"] };
 
 export class ProbeManager {
   private readonly runtimes = new Map<string, Runtime>();
@@ -281,59 +280,27 @@ export class ProbeManager {
     const ctx = this.context(rt, abort.signal);
     rt.abort = abort;
     rt.ctx = ctx;
-    rt.bpf = ctx.bpf as ProbeBpfSet;
+    rt.bpf = ctx.bpf;
     rt.run = await def.open(ctx);
   }
 
   private context(rt: Runtime, signal: AbortSignal): MutableContext {
     const feature = rt.feature.name;
-    const log = this.deps.log.child(feature);
-    const def = rt.def!;
-    const allowed = new Set(def.tables.map((t) => t.name));
-    const declaredEvents = def.events && new Set(def.events.flatMap((d) => d.metrics.map((m) => `${d.entity}\0${m}`)));
-    const features = this.features;
-    const ctx: MutableContext = {
-      feature,
+    return createProbeContext({
+      def: rt.def!,
       settings: rt.settings,
-      subitems: new Set(rt.settings.subitems),
-      params: rt.settings.params,
       scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings, rt.feature.scopeKind),
       host: this.deps.host,
-      log,
+      log: this.deps.log.child(feature),
       signal,
-      get features() {
-        return features();
-      },
-      bpf: new ProbeBpfSet({
-        feature,
-        log,
-        features,
-        poller: this.poller,
-        scope: () => ctx.scope,
-        drops: (reason) => this.drops.counter(feature, reason),
-      }),
-      drops: (reason: string) => this.drops.counter(feature, reason),
-      limit: (name: string) => probeLimit(def, name, this.deps.limits?.[feature]?.[name]),
-      emit: (table: TableDef, row: Row) => {
-        if (!allowed.has(table.name)) throw new Error(`probe ${feature} emitted a row of foreign table ${table.name}`);
-        this.emit(rt, table, row);
-      },
-      event: (e: ProbeEvent) => {
-        if (declaredEvents && !declaredEvents.has(`${e.entity}\0${e.metric}`)) {
-          throw new Error(`probe ${feature} raised an undeclared event ${e.entity}.${e.metric}`);
-        }
-        this.event(rt, e);
-      },
-      parseError: (item: string, detail?: string) => {
-        this.deps.metrics.parseErrors.inc({ probe: feature, item });
-        log.debug(`skipped ${item}${detail ? `: ${detail}` : ""}`);
-      },
-      num: (key: string) => {
-        const v = rt.settings.params[key];
-        return typeof v === "number" ? v : 0;
-      },
-    };
-    return ctx;
+      features: this.features,
+      poller: this.poller,
+      drops: this.drops,
+      limits: this.deps.limits?.[feature],
+      metrics: this.deps.metrics,
+      emit: (table, row) => this.emit(rt, table, row),
+      event: (e) => this.event(rt, e),
+    });
   }
 
   private pending = new Map<Runtime, Map<TableDef, StoredRow[]>>();
@@ -521,24 +488,3 @@ export class ProbeManager {
     });
   }
 }
-
-/** Ring drains: every 5 ms while records arrive, every 200 ms once idle. */
-export const RING_BUSY_MS = 5;
-export const RING_IDLE_MS = 200;
-
-/** The agent's one ring poller (probes reach it through ctx.bpf.ringbuf). */
-export function agentRingPoller(log: Logger): RingPoller {
-  return new RingPoller({
-    intervalMs: RING_BUSY_MS,
-    idleIntervalMs: RING_IDLE_MS,
-    onError: (ring, e) => log.warn(`ring buffer ${ring}: ${errorText(e)}`),
-  });
-}
-
-/** A declared limit's value: the agent's override when given, else its default. */
-export function probeLimit(def: ProbeDefinition, name: string, override: number | undefined): number {
-  const decl = def.limits?.[name];
-  if (!decl) throw new Error(`probe ${def.feature} has no limit ${name}`);
-  return override ?? decl.default;
-}
-

@@ -4,7 +4,7 @@ import { detectFeatures, type KernelFeatures } from "../host/features.ts";
 import type { Logger } from "../log/logger.ts";
 import { BpfDropCounts } from "./bpf-drops.ts";
 import type { ProbeContext, ProbeDefinition, ScopeView } from "./define.ts";
-import { agentRingPoller, probeLimit } from "./manager.ts";
+import { agentRingPoller, probeLimit } from "./context.ts";
 import { ProbeBpfSet } from "./probe-bpf.ts";
 
 export interface TestKit extends Pick<ProbeContext, "features" | "drops" | "limit"> {
