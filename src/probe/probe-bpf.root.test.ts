@@ -101,4 +101,16 @@ describe("ctx.bpf (root)", () => {
       kit.close();
     }
   });
+
+  test.if(!why)("open({ rodata }) writes the object's const volatile globals before load; they hold after load", () => {
+    const kit = testKit({ feature: "selftest", log, scope: () => wholeHostScope() });
+    try {
+      const obj = kit.bpf.open("selftest", { rodata: (v) => v.setUint32(0, 4242, true) });
+      for (const p of ["uprobe_fn", "on_sockops", "on_sample"]) obj.program(p).setAutoload(false);
+      kit.bpf.load(obj);
+      expect(obj.map("selftest.rodata").data().getUint32(0, true)).toBe(4242);
+    } finally {
+      kit.close();
+    }
+  });
 });

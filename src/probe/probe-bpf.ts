@@ -15,6 +15,8 @@ import type { RingHandle, RingOptions, RingPoller } from "../libbpf/poller.ts";
 export interface BpfOpenOptions {
   /** Map sizes set before load (e.g. a ring buffer from ringbuf_map_size). */
   readonly maps?: Readonly<Record<string, { readonly maxEntries?: number }>>;
+  /** Writes the object's `const volatile` globals (its `<object>.rodata` section) before load. */
+  readonly rodata?: (data: DataView) => void;
 }
 
 export interface ProbeBpf {
@@ -73,6 +75,7 @@ export class ProbeBpfSet implements ProbeBpf, Disposable {
     this.objects.set(obj, stack);
     try {
       for (const [name, m] of Object.entries(o.maps ?? {})) if (m.maxEntries !== undefined) obj.map(name).setMaxEntries(m.maxEntries);
+      if (o.rodata) o.rodata(obj.map(`${object}.rodata`).data());
       for (const [prog, tp] of Object.entries(SCOPE_PROGRAMS)) obj.programs.get(prog)?.setAutoload(hasRawTracepoint(f, tp, ["sched"]));
     } catch (e) {
       this.close(obj);
