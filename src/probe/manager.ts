@@ -12,6 +12,7 @@ import type { MetricStore, StoredRow } from "../store/store.ts";
 import type { Row, TableDef } from "../store/table.ts";
 import type { ProbeContext, ProbeDefinition, ProbeEvent, ProbeRun } from "./define.ts";
 import { FEATURES, findFeature } from "./features.ts";
+import { reservedLabelNames } from "./labels.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
 import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
@@ -125,7 +126,7 @@ export class ProbeManager {
     const rt = this.runtime(f, urlName);
     const before = rt.settings;
     const running = rt.state === "running";
-    const res = applyRequest(f, before, doc, { running });
+    const res = applyRequest(f, before, doc, { running, reservedLabels: reservedLabelNames(rt.def?.tables ?? []) });
     if (!res.ok) {
       rt.settings = res.settings;
       this.deps.store.setOwnerLabels(f.name, rt.settings.customLabels);
