@@ -1,6 +1,6 @@
 // Wiring only: config → logger → host → store → outputs → probe manager → servers →
 // probes.init; and the orderly stop on SIGTERM/SIGINT.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
 import type { CliOptions } from "./cli.ts";
@@ -12,6 +12,7 @@ import { AgentMetrics } from "./egress/agent-metrics.ts";
 import { EventLogSink, MetaLogSink, MetricLogSink, clearMetricDir } from "./egress/logs.ts";
 import { PrometheusRenderer } from "./egress/prometheus.ts";
 import { SinkSet, type OutputSink } from "./egress/sink.ts";
+import { writeFileAtomic } from "./host/atomic-file.ts";
 import { HostFs, hostPathsFrom } from "./host/fs.ts";
 import { resolveMachineIdentity, type MachineIdentity } from "./host/machine-id.ts";
 import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
@@ -75,6 +76,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const host = new HostFs(hostPathsFrom({ procfs: opts.procfs, sysfs: opts.sysfs, rootfs: opts.rootfs }, env));
   const ident = resolveMachineIdentity(host, { persist: host.paths.rootfs === "/" });
   log.info(`machine_id ${ident.machineId} (uuid from ${ident.source})`);
+  if (ident.persistError) log.warn(`machine_id not persisted: ${ident.persistError}`);
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
@@ -169,7 +171,9 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
         log.warn(`${opts.probesInit} changed since start; not overwriting it with the running configuration`);
       } else if (opts.saveProbes) {
         try {
-          writeFileSync(opts.probesInit, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
+          // A symlinked probes.init (configuration management) keeps its link: the target is replaced.
+          const target = existsSync(opts.probesInit) ? realpathSync(opts.probesInit) : opts.probesInit;
+          writeFileAtomic(target, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
           log.info(`running configuration saved to ${opts.probesInit}`);
         } catch (e) {
           log.error(`could not save the configuration to ${opts.probesInit}: ${(e as Error).message}`);
