@@ -19,6 +19,7 @@ import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
 import { metricsApp, scrapeText } from "./http/metrics.ts";
 import { restApp } from "./http/rest.ts";
 import { tlsOptions } from "./http/tls.ts";
+import { DropTally } from "./log/drops.ts";
 import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
@@ -39,14 +40,14 @@ export interface RunningAgent {
 
 type Env = Record<string, string | undefined>;
 
-async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger, registry: Registry): Promise<SinkSet> {
+async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger, registry: Registry, drops: DropTally): Promise<SinkSet> {
   const sinks: OutputSink[] = [];
   const m = cfg.metric.outChannel;
   const machineId = ident.machineId;
-  if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId));
-  if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId));
-  if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir));
-  if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir));
+  if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId, drops));
+  if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId, drops));
+  if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir, drops));
+  if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir, drops));
   // One producer for every channel set to kafka (metric messages carry the bare uuid).
   // kafkajs is loaded only when a channel uses it (it costs ~13 MB of RSS).
   if ([m, cfg.event.outChannel, cfg.meta.outChannel].includes("kafka")) {
@@ -60,7 +61,11 @@ async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger
 export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
   const loaded = loadConfig({ path: opts.configPath, env });
   const cfg = loaded.config;
+  // Log lines that cannot be written (full or read-only log directories) are counted here
+  // until the agent's metrics exist, then in gala_gopher_agent_dropped_total.
+  const logDrops = new DropTally();
   const sink = new LogSink({
+    drops: logDrops,
     level: cfg.global.logLevel,
     file: join(cfg.logs.debugDir, cfg.global.logFileName),
     stderr: env.GOPHER_LOG_STDERR !== "0",
@@ -80,6 +85,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
+  logDrops.attach(agentMetrics.dropped);
   // Kernel features once at start (tracefs mounted when missing); eBPF probes whose hooks
   // are missing then report "unsupported: <reason>".
   const features = detectFeatures(log);
@@ -93,7 +99,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   });
   store.addEnricher(snooper.enricher);
   const renderer = new PrometheusRenderer(store, ident.machineId);
-  const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry);
+  const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry, logDrops);
 
   const manager = new ProbeManager({
     definitions: PROBES,
