@@ -195,7 +195,8 @@ describe.skipIf(!!skip)("README's first command on a fresh Debian bookworm", () 
   test(
     "sets the machine up, builds, and starts an agent serving gala_gopher_mem_* on :8888; a second run skips what is done",
     async () => {
-      const command = firstReadmeCommand(readFileSync(join(ROOT, "README.md"), "utf8"));
+      // From the clone's README.md: the command and the scripts it runs are of one commit.
+      const command = firstReadmeCommand(readFileSync(join(rootfs, "root", "gala-gopher", "README.md"), "utf8"));
       expect(command).toStartWith("bash scripts/quickstart.sh");
       console.log(`README's first command: ${command}`);
 
