@@ -3,17 +3,18 @@
 // file assets: the module src/libbpf/embedded.ts is replaced at bundle time by one that
 // imports them `with { type: "file" }`.
 //
-// Runtime: on x86-64 the *baseline* Bun runtime (bun-linux-x64-baseline, x86-64-v1: no
-// AVX, no SSE4.2/POPCNT), so that the package runs on every x86-64 CPU; Bun's default x64
-// runtime dies with SIGILL on older or virtual CPUs such as qemu's qemu64 model. Bun
-// fetches the runtime from the npm registry the first time (cached under ~/.bun).
-// What it costs beside the default runtime: bench/baseline.ts, docs/performance-baseline.md.
+// Runtime: on x86-64 Bun's *baseline* runtime (bun-linux-x64-baseline), the one Bun builds
+// for x86-64-v2 CPUs without AVX2. No Bun runtime runs on x86-64-v1 (qemu's qemu64 model:
+// SIGILL): SSSE3, SSE4.1, SSE4.2 and POPCNT are the floor. Bun fetches the runtime from the
+// npm registry the first time (cached under ~/.bun). What it costs beside the default
+// runtime, and which CPUs were tried: bench/baseline.ts, docs/performance-baseline.md.
 //
 // Usage: bun run scripts/build.ts [--target <bun-linux-...>] [--outfile <path>]
 import { mkdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
-import { ensureBpf } from "./bpf.ts";
+import { bpfSources, ensureBpf } from "./bpf.ts";
+import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
 
@@ -58,7 +59,8 @@ mkdirSync(dirname(args.outfile), { recursive: true });
 const t0 = performance.now();
 const bpf = ensureBpf();
 /** Objects that ship (probe objects and runtime helpers; test objects stay out). */
-const shipped = bpf.objects.filter((o) => !["selftest", "dropper"].includes(basename(o, ".bpf.o")));
+const testObjects = new Set(bpfSources().filter((s) => s.src.includes(join("src", "libbpf", "testdata"))).map((s) => s.name));
+const shipped = bpf.objects.filter((o) => !testObjects.has(basename(o, ".bpf.o")));
 const embedBpf: BunPlugin = {
   name: "embed-bpf",
   setup(b) {
@@ -82,7 +84,7 @@ const embedBpf: BunPlugin = {
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
   compile: { outfile: args.outfile, target: args.target },
-  minify: true,
+  ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],
 });

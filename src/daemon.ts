@@ -22,7 +22,7 @@ import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
 import { PROBES } from "./probes/index.ts";
-import { detectFeatures, registerKernelFeatureMetrics } from "./host/features.ts";
+import { reportKernelFeaturesLater } from "./host/features-later.ts";
 import { setLibbpfLogger } from "./libbpf/ffi.ts";
 import { registerBpfMetrics } from "./libbpf/metrics.ts";
 import { MetricStore } from "./store/store.ts";
@@ -78,10 +78,6 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
-  // Kernel features once at start (tracefs mounted when missing); eBPF probes whose hooks
-  // are missing then report "unsupported: <reason>".
-  const features = detectFeatures(log);
-  registerKernelFeatureMetrics(agentMetrics.registry, features);
   registerBpfMetrics(agentMetrics.registry);
   const snooper = createSnooper({
     host,
@@ -160,10 +156,15 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     log.info(`${initSource}: ${r.applied} line(s) applied, ${r.failed} failed`);
   }
 
+  // Kernel features (tracefs mounted when missing) are detected when an eBPF probe first
+  // needs them; their log line and gauges come a moment after start (host/features-later.ts).
+  const featureReport = reportKernelFeaturesLater(agentMetrics.registry, log);
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info("stopping");
+      featureReport[Symbol.dispose]();
       if (opts.saveProbes && fileText() !== initAtStart) {
         // An operator edited the file while the agent ran: their edit wins.
         log.warn(`${opts.probesInit} changed since start; not overwriting it with the running configuration`);

@@ -213,7 +213,8 @@ function parseScope(obj: Record<string, unknown>): ScopeLists {
           if (typeof item !== "string") throw new RequestError(msgSnooper(key));
           if (item === "") break;
           if (!CONTAINER_ID_RE.test(item)) throw new RequestError(msgSnooper(key));
-          add(key, item.slice(0, 12).toLowerCase());
+          // Kept as given (upstream GET echoes it); matching is case-insensitive (snooper/match.ts).
+          add(key, item.slice(0, 12));
           break;
         }
         case "container_name": {
