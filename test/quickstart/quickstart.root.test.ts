@@ -163,6 +163,8 @@ async function inChroot(command: string, timeoutMs: number): Promise<{ code: num
     script,
     `set -eu
 R=$1
+# The root a mount point of its own, as / is on a machine (unshare -m inside needs it).
+mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --bind /sys "$R/sys"
 mount --bind /dev "$R/dev"
