@@ -1,6 +1,6 @@
 // Wiring only: config → logger → host → store → outputs → probe manager → servers →
 // probes.init; and the orderly stop on SIGTERM/SIGINT.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import type { Registry } from "prom-client";
 import type { CliOptions } from "./cli.ts";
@@ -12,12 +12,14 @@ import { AgentMetrics } from "./egress/agent-metrics.ts";
 import { EventLogSink, MetaLogSink, MetricLogSink, clearMetricDir } from "./egress/logs.ts";
 import { PrometheusRenderer } from "./egress/prometheus.ts";
 import { SinkSet, type OutputSink } from "./egress/sink.ts";
+import { writeFileAtomic } from "./host/atomic-file.ts";
 import { HostFs, hostPathsFrom } from "./host/fs.ts";
 import { resolveMachineIdentity, type MachineIdentity } from "./host/machine-id.ts";
 import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
 import { metricsApp, scrapeText } from "./http/metrics.ts";
 import { restApp } from "./http/rest.ts";
 import { tlsOptions } from "./http/tls.ts";
+import { DropTally } from "./log/drops.ts";
 import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
@@ -39,14 +41,14 @@ export interface RunningAgent {
 
 type Env = Record<string, string | undefined>;
 
-async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger, registry: Registry): Promise<SinkSet> {
+async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger, registry: Registry, drops: DropTally): Promise<SinkSet> {
   const sinks: OutputSink[] = [];
   const m = cfg.metric.outChannel;
   const machineId = ident.machineId;
-  if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId));
-  if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId));
-  if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir));
-  if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir));
+  if (m === "logs") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "prometheus", machineId, drops));
+  if (m === "json") sinks.push(new MetricLogSink(cfg.logs.metricDir, cfg.logs.metricTotalSize, "json", machineId, drops));
+  if (cfg.event.outChannel === "logs") sinks.push(new EventLogSink(cfg.logs.eventDir, drops));
+  if (cfg.meta.outChannel === "logs") sinks.push(new MetaLogSink(cfg.logs.metaDir, drops));
   // One producer for every channel set to kafka (metric messages carry the bare uuid).
   // kafkajs is loaded only when a channel uses it (it costs ~13 MB of RSS).
   if ([m, cfg.event.outChannel, cfg.meta.outChannel].includes("kafka")) {
@@ -60,7 +62,11 @@ async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger
 export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
   const loaded = loadConfig({ path: opts.configPath, env });
   const cfg = loaded.config;
+  // Log lines that cannot be written (full or read-only log directories) are counted here
+  // until the agent's metrics exist, then in gala_gopher_agent_dropped_total.
+  const logDrops = new DropTally();
   const sink = new LogSink({
+    drops: logDrops,
     level: cfg.global.logLevel,
     file: join(cfg.logs.debugDir, cfg.global.logFileName),
     stderr: env.GOPHER_LOG_STDERR !== "0",
@@ -79,9 +85,11 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const host = new HostFs(hostPathsFrom({ procfs: opts.procfs, sysfs: opts.sysfs, rootfs: opts.rootfs }, env));
   const ident = resolveMachineIdentity(host, { persist: host.paths.rootfs === "/" });
   log.info(`machine_id ${ident.machineId} (uuid from ${ident.source})`);
+  if (ident.persistError) log.warn(`machine_id not persisted: ${ident.persistError}`);
 
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
+  logDrops.attach(agentMetrics.dropped);
   const bpfDrops = new BpfDropCounts();
   bpfDrops.register(agentMetrics.registry);
   const snooper = createSnooper({
@@ -93,7 +101,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   startup.defer(() => snooper.close());
   store.addEnricher(snooper.enricher);
   const renderer = new PrometheusRenderer(store, ident.machineId);
-  const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry);
+  const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry, logDrops);
   startup.defer(() => sinks.close());
 
   const manager = new ProbeManager({
@@ -180,7 +188,9 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
         log.warn(`${opts.probesInit} changed since start; not overwriting it with the running configuration`);
       } else if (opts.saveProbes) {
         try {
-          writeFileSync(opts.probesInit, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
+          // A symlinked probes.init (configuration management) keeps its link: the target is replaced.
+          const target = existsSync(opts.probesInit) ? realpathSync(opts.probesInit) : opts.probesInit;
+          writeFileAtomic(target, "# written by gala-gopher --save-probes at stop\n" + manager.savedConfiguration());
           log.info(`running configuration saved to ${opts.probesInit}`);
         } catch (e) {
           log.error(`could not save the configuration to ${opts.probesInit}: ${(e as Error).message}`);

@@ -18,6 +18,7 @@ import type { RingPoller } from "../libbpf/poller.ts";
 import { agentRingPoller, createProbeContext, type MutableContext } from "./context.ts";
 import { FeatureCatalog } from "./catalog.ts";
 import { NOT_BUILT } from "./not-built.ts";
+import { reservedLabelNames } from "./labels.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
 import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
@@ -159,7 +160,7 @@ export class ProbeManager {
     const rt = this.runtime(f, urlName);
     const before = rt.settings;
     const running = rt.state === "running";
-    const res = applyRequest(f, before, doc, { running });
+    const res = applyRequest(f, before, doc, { running, reservedLabels: reservedLabelNames(rt.def?.tables ?? []) });
     if (!res.ok) {
       rt.settings = res.settings;
       this.deps.store.setOwnerLabels(f.name, rt.settings.customLabels);

@@ -969,6 +969,7 @@ const KNOWN_MESSAGES: RegExp[] = [
   /^invalid probe ranges: at least one must be set$/,
   /^Error occurs when parsing snooper (proc_id|proc_name|pod_id|container_id|container_name|custom_labels|pod_labels)$/,
   /^snoopers and blacklist are mutually exclusive$/,
+  /^snoopers\.(custom_labels|proc_name) invalid label name [\s\S]+: [\s\S]+$/,
   /^params\.[a-z0-9_]+ invalid data type$/,
   /^params\.[a-z0-9_]+ invalid value -?(\d+|\d(\.\d+)?e[+-]\d+), must be in \[\d+, \d+\]$/,
   /^params\.ringbuf_map_size invalid value \d+, must be power of 2$/,
