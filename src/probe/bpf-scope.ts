@@ -98,6 +98,14 @@ export class BpfScope implements Disposable {
     return this.mode;
   }
 
+  /** Whether the kernel side observes `tgid` now: the mode word and the map, read back from the kernel. */
+  observes(tgid: number): boolean {
+    const mode = this.state.getUint32(this.modeOff, true);
+    if (mode === 0) return true;
+    const listed = this.obj.map(SCOPE_MAP).lookup(new Uint32Array([tgid]), new Uint8Array(1));
+    return mode === 1 ? listed : !listed;
+  }
+
   /** Subscribes to the probe's current scope and pushes it (again after ctx.scope was replaced). */
   watch(): void {
     this.unsubscribe();

@@ -91,9 +91,14 @@ describe("ctx.bpf (root)", () => {
       (scope as TestScope).add(103);
       (scope as TestScope).remove(101);
       expect([inMap(101), inMap(102), inMap(103)]).toEqual([false, true, true]);
+      // observes() answers from the kernel's map and mode word (what a test waits for).
+      expect([kit.bpf.observes(101), kit.bpf.observes(102), kit.bpf.observes(103)]).toEqual([false, true, true]);
+      obj.map(SCOPE_MAP).delete(new Uint32Array([102])); // behind the binding's back
+      expect(kit.bpf.observes(102)).toBe(false);
       scope = wholeHostScope();
       kit.bpf.rescope();
       expect(mode()).toBe(0);
+      expect(kit.bpf.observes(101)).toBe(true);
       expect([inMap(102), inMap(103)]).toEqual([false, false]);
       expect([...bound.inMap]).toEqual([]);
       expect(changes).toEqual(["1! +101,102 -", "1 +103 -", "1 + -101", "0! + -"]);

@@ -12,9 +12,10 @@
  *              hold print "held tx=<n> rx=<n>" and wait for another stdin line before
  *                   closing each connection
  *              parallel  open all connections first, then transfer on each
- *   tcpgen churn <addr> <port> <seconds>
+ *   tcpgen churn <addr> <port> <seconds> [wait]
  *       Opens and closes connections to <addr>:<port> as fast as it can for <seconds>;
- *       prints "done conns=<n>".
+ *       prints "done conns=<n>". With "wait", first waits for a line on stdin (so the
+ *       test can put it in scope before its first connection).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -173,11 +174,13 @@ static int client(const char *ip, int port, int conns, long long send, const cha
 	return 0;
 }
 
-static int churn(const char *ip, int port, double seconds)
+static int churn(const char *ip, int port, double seconds, const char *flags)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fam = addr_of(ip, port, &ss, &len);
+	if (flags && !strcmp(flags, "wait"))
+		wait_line();
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	long n = 0;
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]), argc > 6 ? argv[6] : NULL);
 	if (argc >= 5 && !strcmp(argv[1], "churn"))
-		return churn(argv[2], atoi(argv[3]), atof(argv[4]));
+		return churn(argv[2], atoi(argv[3]), atof(argv[4]), argc > 5 ? argv[5] : NULL);
 	fprintf(stderr, "usage: see the comment in tcpgen.c\n");
 	return 2;
 }
