@@ -113,3 +113,28 @@ describe("RingPoller", () => {
     });
   }
 });
+
+describe("RingPoller intervals and drain()", () => {
+  test.if(can)("idle: no tick within idleIntervalMs delivers a record; drain() delivers it at once", async () => {
+    using obj = openRings();
+    using poller = new RingPoller({ intervalMs: 5, idleIntervalMs: 400 });
+    let got = 0;
+    const h = poller.add(obj.map("ring_a"), () => void got++);
+    await Bun.sleep(30); // a few empty ticks: the poller is now idle
+    getppid();
+    await Bun.sleep(100); // well below idleIntervalMs: nothing delivered by the timer
+    expect(got).toBe(0);
+    expect(h.drain()).toBe(1);
+    expect(got).toBe(1);
+    getppid();
+    await until(() => got === 2, 1000); // the idle tick still comes
+    expect(got).toBe(2);
+    h[Symbol.dispose]();
+    expect(h.drain()).toBe(0);
+    expect(poller.running).toBe(false);
+  });
+
+  test("idleIntervalMs below intervalMs is refused", () => {
+    expect(() => new RingPoller({ intervalMs: 10, idleIntervalMs: 5 })).toThrow("idleIntervalMs must be >= intervalMs");
+  });
+});

@@ -1,5 +1,7 @@
 // One poller for every BPF ring buffer of the process: one timer drains all registered rings
-// (never a timer per probe, never a blocking poll on the JS thread, see docs/ebpf.md). Each
+// (never a timer per probe, never a blocking poll on the JS thread, see docs/ebpf.md). While
+// records arrive it ticks every `intervalMs`; after a tick that found nothing, every
+// `idleIntervalMs` (an idle agent wakes up 5 times a second, a busy ring is drained at once). Each
 // ring is read by the direct mmap reader where its memory ordering is correct (x86-64) and by
 // libbpf's ring_buffer__consume elsewhere (ringbuf.ts explains why). Per tick a ring yields
 // at most `maxPerRing` records so one busy ring cannot starve the others or the event loop.
@@ -18,8 +20,10 @@ export function defaultRingReadMode(): RingReadMode {
 }
 
 export interface RingPollerOptions {
-  /** Milliseconds between drains (default 10). */
+  /** Milliseconds between drains while records arrive (default 10). */
   intervalMs?: number;
+  /** Milliseconds between drains after a tick that found no record (default: intervalMs). */
+  idleIntervalMs?: number;
   /** Records taken from one ring per tick (default 65536). */
   maxPerRing?: number;
   /** Default read mode of added rings (default: defaultRingReadMode()). */
@@ -48,6 +52,12 @@ export interface RingStats {
   dropped: number;
 }
 
+/** A registered ring: disposing unregisters it (after a last drain) and unmaps it. */
+export interface RingHandle extends Disposable {
+  /** Drains this ring now (e.g. before a collection reads the maps); returns the records delivered. */
+  drain(): number;
+}
+
 interface Ring {
   stats: RingStats;
   reader: RingBufferReader | LibbpfRingReader;
@@ -58,16 +68,19 @@ interface Ring {
 
 export class RingPoller implements Disposable {
   private readonly rings = new Set<Ring>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly intervalMs: number;
+  private readonly idleIntervalMs: number;
   private readonly maxPerRing: number;
   private readonly mode: RingReadMode;
 
   /** A poller with no rings; its timer runs only while at least one ring is registered. */
   constructor(private readonly o: RingPollerOptions = {}) {
     this.intervalMs = o.intervalMs ?? 10;
+    this.idleIntervalMs = o.idleIntervalMs ?? this.intervalMs;
     this.maxPerRing = o.maxPerRing ?? 65536;
     if (!(this.intervalMs > 0)) throw new RangeError(`RingPoller: intervalMs must be > 0, got ${o.intervalMs}`);
+    if (!(this.idleIntervalMs >= this.intervalMs)) throw new RangeError(`RingPoller: idleIntervalMs must be >= intervalMs, got ${o.idleIntervalMs}`);
     if (!Number.isInteger(this.maxPerRing) || this.maxPerRing <= 0) throw new RangeError(`RingPoller: maxPerRing must be a positive integer, got ${o.maxPerRing}`);
     this.mode = o.mode ?? defaultRingReadMode();
   }
@@ -76,17 +89,15 @@ export class RingPoller implements Disposable {
    * Registers `map` (a loaded BPF_MAP_TYPE_RINGBUF); `handler` gets each record's payload view
    * (valid only during the call). Disposing the result unregisters and unmaps the ring.
    */
-  add(map: BpfMap, handler: RecordHandler, o: RingOptions = {}): Disposable {
+  add(map: BpfMap, handler: RecordHandler, o: RingOptions = {}): RingHandle {
     const mode = o.mode ?? this.mode;
     const reader = mode === "mmap" ? new RingBufferReader(map) : new LibbpfRingReader(map);
     const ring: Ring = { stats: { name: o.name ?? map.name, mode, records: 0, handlerErrors: 0, dropped: 0 }, reader, handler, drops: o.drops, lastDrops: 0 };
     if (ring.drops) ring.lastDrops = Number(ring.drops.read());
     this.rings.add(ring);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.poll(), this.intervalMs);
-      this.timer.unref?.(); // the poller alone does not keep the process alive
-    }
+    if (!this.timer) this.schedule(this.intervalMs);
     return {
+      drain: () => (this.rings.has(ring) ? this.drainRing(ring, Number.POSITIVE_INFINITY) : 0),
       [Symbol.dispose]: () => {
         if (!this.rings.delete(ring)) return;
         this.drainRing(ring, Number.POSITIVE_INFINITY);
@@ -94,6 +105,15 @@ export class RingPoller implements Disposable {
         if (this.rings.size === 0) this.stopTimer();
       },
     };
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      const n = this.poll();
+      if (this.rings.size > 0) this.schedule(n > 0 ? this.intervalMs : this.idleIntervalMs);
+      else this.timer = undefined;
+    }, ms);
+    this.timer.unref?.(); // the poller alone does not keep the process alive
   }
 
   /** Drains every ring once (the timer calls this); returns the records delivered. */
@@ -143,7 +163,7 @@ export class RingPoller implements Disposable {
   }
 
   private stopTimer(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
