@@ -5,7 +5,8 @@
 import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BunPlugin } from "bun";
-import { ensureBpf } from "./bpf.ts";
+import { bpfSources, ensureBpf } from "./bpf.ts";
+import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
 const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
@@ -16,7 +17,8 @@ mkdirSync(join(root, "dist"), { recursive: true });
 const t0 = performance.now();
 const bpf = ensureBpf();
 /** Objects that ship (probe objects and runtime helpers; test objects stay out). */
-const shipped = bpf.objects.filter((o) => !["selftest", "dropper"].includes(basename(o, ".bpf.o")));
+const testObjects = new Set(bpfSources().filter((s) => s.src.includes(join("src", "libbpf", "testdata"))).map((s) => s.name));
+const shipped = bpf.objects.filter((o) => !testObjects.has(basename(o, ".bpf.o")));
 const embedBpf: BunPlugin = {
   name: "embed-bpf",
   setup(b) {
@@ -40,7 +42,7 @@ const embedBpf: BunPlugin = {
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
   compile: { outfile: join(root, "dist/gala-gopher") },
-  minify: true,
+  ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],
 });

@@ -22,13 +22,13 @@ import { restApp } from "./http/rest.ts";
 import { tlsOptions } from "./http/tls.ts";
 import { DropTally } from "./log/drops.ts";
 import { LogSink, type Logger } from "./log/logger.ts";
-import { FEATURES } from "./probe/features.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
 import { PROBES } from "./probes/index.ts";
-import { detectFeatures, registerKernelFeatureMetrics } from "./host/features.ts";
+import { reportKernelFeaturesLater } from "./host/features-later.ts";
 import { setLibbpfLogger } from "./libbpf/ffi.ts";
-import { registerBpfMetrics } from "./libbpf/metrics.ts";
+import { BpfDropCounts } from "./probe/bpf-drops.ts";
+import { limitOverrides } from "./probe/limits.ts";
 import { MetricStore } from "./store/store.ts";
 import { createSnooper } from "./snooper/index.ts";
 import { VERSION, commit } from "./version.ts";
@@ -59,7 +59,7 @@ async function outputSinks(cfg: AgentConfig, ident: MachineIdentity, log: Logger
     const kafka = kafkaFromConfig({ cfg, uuid: ident.uuid, log, registry });
     if (kafka) sinks.push(kafka.sink);
   }
-  return new SinkSet(sinks);
+  return new SinkSet(sinks, log.child("output"));
 }
 
 export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAgent> {
@@ -80,7 +80,10 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   if (loaded.path) log.info(`configuration: ${loaded.path}`);
   for (const n of loaded.notes) log.info(`config: ${n}`);
 
-  let lock: PidLock | undefined = acquirePidLock(join(opts.runDir, "gala-gopher.pid"));
+  // Everything taken from here on is released in reverse order if the start-up fails;
+  // once it succeeded, stop() releases it in its own order.
+  await using startup = new AsyncDisposableStack();
+  let lock: PidLock | undefined = startup.use(acquirePidLock(join(opts.runDir, "gala-gopher.pid")));
 
   const host = new HostFs(hostPathsFrom({ procfs: opts.procfs, sysfs: opts.sysfs, rootfs: opts.rootfs }, env));
   const ident = resolveMachineIdentity(host, { persist: host.paths.rootfs === "/" });
@@ -90,20 +93,19 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
   logDrops.attach(agentMetrics.dropped);
-  // Kernel features once at start (tracefs mounted when missing); eBPF probes whose hooks
-  // are missing then report "unsupported: <reason>".
-  const features = detectFeatures(log);
-  registerKernelFeatureMetrics(agentMetrics.registry, features);
-  registerBpfMetrics(agentMetrics.registry);
+  const bpfDrops = new BpfDropCounts();
+  bpfDrops.register(agentMetrics.registry);
   const snooper = createSnooper({
     host,
     log: log.child("snooper"),
     selfPid: process.pid,
     onDrop: (feature, n) => agentMetrics.dropped.inc({ channel: `scope_${feature}`, reason: "over_1000_objects" }, n),
   });
+  startup.defer(() => snooper.close());
   store.addEnricher(snooper.enricher);
   const renderer = new PrometheusRenderer(store, ident.machineId);
   const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry, logDrops);
+  startup.defer(() => sinks.close());
 
   const manager = new ProbeManager({
     definitions: PROBES,
@@ -115,13 +117,19 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     machineId: ident.machineId,
     eventTimeoutSec: cfg.event.timeout,
     scopeFactory: snooper.scopeFactory,
+    drops: bpfDrops,
+    limits: limitOverrides(PROBES, env, log),
   });
+  startup.defer(() => manager.shutdown());
 
   const servers: { stop(force?: boolean): void }[] = [];
+  startup.defer(() => {
+    for (const s of servers) s.stop(true);
+  });
   let metricsPort: number | undefined;
   let restPort: number | undefined;
   const metricsText = () => scrapeText({ renderer, agent: agentMetrics });
-  try {
+  {
     // The metrics endpoint runs for metric channel web_server and also for kafka, where it
     // serves the same snapshot plus the gala_gopher_agent_kafka_* queue and drop counters
     // (docs/compatibility.md). In kafka mode a port that cannot be bound is not fatal.
@@ -155,11 +163,6 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
       log.info(`REST API on ${cfg.restApiServer.sslAuth ? "https" : "http"}://${cfg.restApiServer.bindAddr}:${s.port}/<probe>`);
     }
     servers.push(startCtlServer(join(opts.runDir, "gala_gopher_cmd.sock"), { manager, metricsText, log }));
-  } catch (e) {
-    for (const s of servers) s.stop(true);
-    void sinks.close();
-    lock[Symbol.dispose]();
-    throw e;
   }
 
   // Boot configuration.
@@ -172,10 +175,17 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     log.info(`${initSource}: ${r.applied} line(s) applied, ${r.failed} failed`);
   }
 
+  // Kernel features (tracefs mounted when missing) are detected when an eBPF probe first
+  // needs them (ctx.features); their log line and gauges come a moment after start
+  // (host/features-later.ts).
+  const featureReport = reportKernelFeaturesLater(agentMetrics.registry, log);
+
+  startup.move(); // started: stop() owns what was taken
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info("stopping");
+      featureReport[Symbol.dispose]();
       if (opts.saveProbes && fileText() !== initAtStart) {
         // An operator edited the file while the agent ran: their edit wins.
         log.warn(`${opts.probesInit} changed since start; not overwriting it with the running configuration`);
@@ -199,7 +209,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
       log.info("stopped");
     })());
   const dumpState = () => {
-    for (const l of stateDumpLines({ manager, store, features: FEATURES.map((f) => f.name) })) log.info(l);
+    for (const l of stateDumpLines({ manager, store, features: manager.catalog.features.map((f) => f.name) })) log.info(l);
   };
   return { manager, metricsPort, restPort, stop, dumpState };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import baseinfo from "../probes/baseinfo/index.ts";
-import { findFeature } from "./features.ts";
+import { findFeature } from "../probes/catalog.ts";
 import { DERIVED_LABELS, checkLabelName, reservedLabelNames } from "./labels.ts";
 import { applyRequest, defaultSettings } from "./request.ts";
 

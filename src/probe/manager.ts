@@ -3,22 +3,31 @@
 // report_period, and isolates failures: a probe that throws or hangs is marked failed,
 // restarted with back-off, and never takes another probe or a server down.
 import type { HostFs } from "../host/fs.ts";
+import { detectFeatures, type KernelFeatures } from "../host/features.ts";
+import { errorText } from "../log/error-text.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics, ProbeState } from "../egress/agent-metrics.ts";
 import { EventDeduper, formatEvent } from "../egress/events.ts";
 import { metadataMessage } from "../egress/metadata.ts";
 import type { RowBatch, SinkSet } from "../egress/sink.ts";
 import type { MetricStore, StoredRow } from "../store/store.ts";
-import type { Row, TableDef } from "../store/table.ts";
-import type { ProbeContext, ProbeDefinition, ProbeEvent, ProbeRun } from "./define.ts";
-import { FEATURES, findFeature } from "./features.ts";
+import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
+import { BpfDropCounts } from "./bpf-drops.ts";
+import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } from "./define.ts";
+import { ProbeBpfSet } from "./probe-bpf.ts";
+import { RingPoller } from "../libbpf/poller.ts";
+import { FeatureCatalog } from "./catalog.ts";
 import { reservedLabelNames } from "./labels.ts";
+import { NOT_BUILT } from "./not-built.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
 import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
 
 export interface ManagerDeps {
+  /** The probes built into this agent (implementations). */
   definitions: readonly ProbeDefinition[];
+  /** The features REST answers for; default: the definitions' plus upstream's not built. */
+  catalog?: FeatureCatalog;
   store: MetricStore;
   metrics: AgentMetrics;
   host: HostFs;
@@ -33,6 +42,14 @@ export interface ManagerDeps {
   restartBaseMs?: number;
   /** Resolves a probe's snoopers/blacklist into a live scope; default: the whole host. */
   scopeFactory?: ScopeFactory;
+  /** The kernel's features, detected on first use and then kept (default: detectFeatures()). */
+  features?: () => KernelFeatures;
+  /** Where ctx.drops() counts (default: a private instance). */
+  drops?: BpfDropCounts;
+  /** The one poller of every probe's ring buffers (default: a private one). */
+  poller?: RingPoller;
+  /** Overrides of probes' declared limits (feature → limit name → value), already validated. */
+  limits?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 export interface Reply {
@@ -41,6 +58,7 @@ export interface Reply {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+const UNSUPPORTED = "unsupported: ";
 
 class ProbeTimeoutError extends Error {
   readonly code = "EPROBETIMEOUT";
@@ -55,6 +73,7 @@ interface Runtime {
   error?: string;
   run?: ProbeRun;
   ctx?: MutableContext;
+  bpf?: ProbeBpfSet;
   abort?: AbortController;
   timer?: ReturnType<typeof setTimeout>;
   cycle: number;
@@ -76,9 +95,25 @@ export class ProbeManager {
   private expiryTimer?: ReturnType<typeof setInterval>;
   private metaTimer?: ReturnType<typeof setInterval>;
   private closed = false;
+  private readonly features: () => KernelFeatures;
+  private detected?: KernelFeatures;
+  readonly drops: BpfDropCounts;
+  private readonly poller: RingPoller;
+  /** The poller was created here (not handed in): closed at shutdown. */
+  private readonly ownPoller: boolean;
+  readonly catalog: FeatureCatalog;
 
   constructor(private readonly deps: ManagerDeps) {
-    for (const d of deps.definitions) this.defs.set(d.feature, d);
+    this.catalog = deps.catalog ?? FeatureCatalog.of(deps.definitions, NOT_BUILT);
+    for (const d of deps.definitions) {
+      if (!this.catalog.find(d.feature)) throw new Error(`probe ${d.feature} is not a feature of the catalog`);
+      this.defs.set(d.feature, d);
+    }
+    const detect = deps.features ?? (() => detectFeatures(deps.log));
+    this.features = () => (this.detected ??= detect());
+    this.drops = deps.drops ?? new BpfDropCounts();
+    this.ownPoller = !deps.poller;
+    this.poller = deps.poller ?? agentRingPoller(deps.log);
     this.dedup = new EventDeduper(deps.eventTimeoutSec);
     this.expiryTimer = setInterval(() => this.expire(), 5_000);
     this.expiryTimer.unref?.();
@@ -96,7 +131,7 @@ export class ProbeManager {
   }
 
   get(urlName: string): Reply {
-    const f = findFeature(urlName);
+    const f = this.catalog.find(urlName);
     if (!f) return { status: 404, body: envelope(false, "url not found") };
     const rt = this.runtimes.get(f.name);
     if (!rt) return { status: 200, body: "{}\n" };
@@ -121,7 +156,7 @@ export class ProbeManager {
 
   private async putNow(urlName: string, doc: unknown): Promise<Reply> {
     if (this.closed) return { status: 503, body: envelope(false, "agent is shutting down") };
-    const f = findFeature(urlName);
+    const f = this.catalog.find(urlName);
     if (!f) return { status: 400, body: envelope(false, `invalid probe name ${urlName}`) };
     const rt = this.runtime(f, urlName);
     const before = rt.settings;
@@ -177,7 +212,7 @@ export class ProbeManager {
   /** `<feature> <GET json>` lines for every configured probe (probes.init --save). */
   savedConfiguration(): string {
     let out = "";
-    for (const f of FEATURES) {
+    for (const f of this.catalog.features) {
       const rt = this.runtimes.get(f.name);
       if (!rt) continue;
       const doc = renderGet(rt.feature, rt.settings, rt.settings.wanted);
@@ -196,7 +231,8 @@ export class ProbeManager {
   private setState(rt: Runtime, state: ProbeState, error?: string): void {
     rt.state = state;
     rt.error = error;
-    this.deps.metrics.setProbeState(rt.feature.name, state);
+    const unsupported = state === "unsupported" && error?.startsWith(UNSUPPORTED) ? error.slice(UNSUPPORTED.length) : undefined;
+    this.deps.metrics.setProbeState(rt.feature.name, state, unsupported);
   }
 
   private period(rt: Runtime): number {
@@ -212,16 +248,18 @@ export class ProbeManager {
       log.warn(`start refused: ${rt.error}`);
       return rt.error;
     }
-    const reason = rt.def.unsupported?.(this.deps.host);
-    if (reason) {
-      this.setState(rt, "unsupported", `unsupported: ${reason}`);
-      log.warn(rt.error ?? reason);
-      return rt.error;
-    }
     this.setState(rt, "starting");
     try {
+      const reason = rt.def.requires?.(this.features());
+      if (reason) throw new NotSupported(reason);
       await this.open(rt);
     } catch (e) {
+      if (e instanceof NotSupported) {
+        await this.close(rt);
+        this.setState(rt, "unsupported", e.message);
+        log.warn(e.message);
+        return e.message;
+      }
       const msg = errorText(e);
       this.deps.metrics.probeErrors.inc({ probe: rt.feature.name });
       await this.close(rt);
@@ -244,27 +282,49 @@ export class ProbeManager {
     const ctx = this.context(rt, abort.signal);
     rt.abort = abort;
     rt.ctx = ctx;
+    rt.bpf = ctx.bpf as ProbeBpfSet;
     rt.run = await def.open(ctx);
   }
 
   private context(rt: Runtime, signal: AbortSignal): MutableContext {
     const feature = rt.feature.name;
     const log = this.deps.log.child(feature);
-    const allowed = new Set(rt.def!.tables.map((t) => t.name));
+    const def = rt.def!;
+    const allowed = new Set(def.tables.map((t) => t.name));
+    const declaredEvents = def.events && new Set(def.events.flatMap((d) => d.metrics.map((m) => `${d.entity}\0${m}`)));
+    const features = this.features;
     const ctx: MutableContext = {
       feature,
       settings: rt.settings,
       subitems: new Set(rt.settings.subitems),
       params: rt.settings.params,
-      scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings),
+      scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings, rt.feature.scopeKind),
       host: this.deps.host,
       log,
       signal,
+      get features() {
+        return features();
+      },
+      bpf: new ProbeBpfSet({
+        feature,
+        log,
+        features,
+        poller: this.poller,
+        scope: () => ctx.scope,
+        drops: (reason) => this.drops.counter(feature, reason),
+      }),
+      drops: (reason: string) => this.drops.counter(feature, reason),
+      limit: (name: string) => probeLimit(def, name, this.deps.limits?.[feature]?.[name]),
       emit: (table: TableDef, row: Row) => {
         if (!allowed.has(table.name)) throw new Error(`probe ${feature} emitted a row of foreign table ${table.name}`);
         this.emit(rt, table, row);
       },
-      event: (e: ProbeEvent) => this.event(rt, e),
+      event: (e: ProbeEvent) => {
+        if (declaredEvents && !declaredEvents.has(`${e.entity}\0${e.metric}`)) {
+          throw new Error(`probe ${feature} raised an undeclared event ${e.entity}.${e.metric}`);
+        }
+        this.event(rt, e);
+      },
       parseError: (item: string, detail?: string) => {
         this.deps.metrics.parseErrors.inc({ probe: feature, item });
         log.debug(`skipped ${item}${detail ? `: ${detail}` : ""}`);
@@ -383,15 +443,18 @@ export class ProbeManager {
     rt.abort?.abort();
     const run = rt.run;
     const scope = rt.ctx?.scope;
+    const bpf = rt.bpf;
     rt.run = undefined;
     rt.ctx = undefined;
+    rt.bpf = undefined;
     scope?.[Symbol.dispose]();
-    if (!run) return;
     try {
-      await Promise.race([run[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 5000).unref?.())]);
+      if (run) await Promise.race([run[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 5000).unref?.())]);
     } catch (e) {
       this.deps.log.warn(`[${rt.feature.name}] error while stopping: ${errorText(e)}`);
     }
+    // Whatever the run opened through ctx.bpf and did not close (also after a failed open()).
+    bpf?.[Symbol.dispose]();
   }
 
   private async stop(rt: Runtime, state: ProbeState): Promise<void> {
@@ -413,8 +476,9 @@ export class ProbeManager {
       ctx.params = rt.settings.params;
       ctx.subitems = new Set(rt.settings.subitems);
       const oldScope = ctx.scope;
-      ctx.scope = (this.deps.scopeFactory ?? wholeHostScopeFactory)(rt.feature.name, rt.settings);
+      ctx.scope = (this.deps.scopeFactory ?? wholeHostScopeFactory)(rt.feature.name, rt.settings, rt.feature.scopeKind);
       oldScope[Symbol.dispose]();
+      rt.bpf?.rescope();
       try {
         await run.reconfigure();
       } catch (e) {
@@ -454,11 +518,28 @@ export class ProbeManager {
       clearInterval(this.expiryTimer);
       clearInterval(this.metaTimer);
       await Promise.all([...this.runtimes.values()].filter((rt) => rt.run || rt.timer).map((rt) => this.stop(rt, "stopped")));
+      if (this.ownPoller) this.poller[Symbol.dispose]();
     });
   }
 }
 
-export function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
+/** Ring drains: every 5 ms while records arrive, every 200 ms once idle. */
+export const RING_BUSY_MS = 5;
+export const RING_IDLE_MS = 200;
+
+/** The agent's one ring poller (probes reach it through ctx.bpf.ringbuf). */
+export function agentRingPoller(log: Logger): RingPoller {
+  return new RingPoller({
+    intervalMs: RING_BUSY_MS,
+    idleIntervalMs: RING_IDLE_MS,
+    onError: (ring, e) => log.warn(`ring buffer ${ring}: ${errorText(e)}`),
+  });
 }
+
+/** A declared limit's value: the agent's override when given, else its default. */
+export function probeLimit(def: ProbeDefinition, name: string, override: number | undefined): number {
+  const decl = def.limits?.[name];
+  if (!decl) throw new Error(`probe ${def.feature} has no limit ${name}`);
+  return override ?? decl.default;
+}
+

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { LEGACY_RESET, MAX_BODY, decodePutBody, translateLegacy } from "./body.ts";
-import { FEATURES, findFeature } from "./features.ts";
 import { parseJsonLenient } from "./json.ts";
-import { L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, formatInteger, hasUnsafeChars } from "./params.ts";
+import { FEATURES, L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, findFeature } from "../probes/catalog.ts";
+import { formatInteger, hasUnsafeChars } from "./params.ts";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -226,12 +226,19 @@ describe("snoopers (§6.2)", () => {
     expect(snoopErr({ pod_id: [el] })).toBe("Error occurs when parsing snooper pod_id");
   });
 
-  test("container_id: 1–64 hex, stored as first 12 lower-case; empty skipped", () => {
-    expect(snoop({ container_id: ["ABCDEF0123456789" + "0".repeat(48), "abc", "", "F"] }).container_id).toEqual([
-      "abcdef012345",
+  test("container_id: 1–64 hex, stored as its first 12 characters, case kept; empty skipped", () => {
+    expect(snoop({ container_id: ["ABCDEF0123456789" + "0".repeat(48), "abc", "", "F", "aBcDeF012345ffff"] }).container_id).toEqual([
+      "ABCDEF012345",
       "abc",
-      "f",
+      "F",
+      "aBcDeF012345",
     ]);
+  });
+
+  test("container_id: GET echoes the first 12 characters as the user gave them (upstream byte-compatibility)", () => {
+    const s = ok("proc", { snoopers: { container_id: ["4B5E57F6eb2fABCDEF", "0123456789ab"] } });
+    expect(got("proc", s).snoopers).toEqual({ container_id: ["4B5E57F6eb2f", "0123456789ab"], container_name: [], pod_id: [], proc_id: [], proc_name: [] });
+    expect(renderGet(F("proc"), s, false)).toContain('"container_id":["4B5E57F6eb2f","0123456789ab"]');
   });
 
   test.each([["container1"], ["a".repeat(65)], ["abc "], [12], [null]])(
@@ -367,7 +374,7 @@ describe("blacklist (§6.2)", () => {
     expect(s.scope.proc_id).toEqual([7]);
     const g = got("tcp", s);
     expect(g.snoopers).toBeUndefined();
-    expect(g.blacklist).toEqual({ container_id: ["abcdef012345"], container_name: [], pod_id: [], proc_id: [7], proc_name: [] });
+    expect(g.blacklist).toEqual({ container_id: ["ABCDEF012345"], container_name: [], pod_id: [], proc_id: [7], proc_name: [] });
     expect(renderGet(F("tcp"), s, false).startsWith('{"blacklist":')).toBe(true);
   });
 

@@ -4,7 +4,7 @@
 // It never starts or stops anything: it returns the requested state and the caller acts.
 import * as v from "valibot";
 import { isResetRequest } from "./body.ts";
-import { findSubitem } from "./features.ts";
+import { findSubitem } from "./catalog.ts";
 import { isJsonObject } from "./json.ts";
 import { DERIVED_LABELS, checkExtraLabels } from "./labels.ts";
 import {
@@ -13,9 +13,7 @@ import {
   applyParams,
   byteLength,
   coerceNumber,
-  defaultParams,
   hasUnsafeChars,
-  shownParams,
 } from "./params.ts";
 import {
   type FeatureDef,
@@ -106,15 +104,15 @@ export function defaultSettings(f: FeatureDef, urlName: string): ProbeSettings {
     scope: emptyScope(),
     customLabels: {},
     podLabels: [],
-    params: defaultParams(),
+    params: f.paramTable.defaults(),
     wanted: false,
   };
 }
 
 // ---- sections --------------------------------------------------------------------------
 
-class RequestError {
-  constructor(readonly message: string) {}
+class RequestError extends Error {
+  readonly code = "EREQUEST";
 }
 
 function has(doc: Record<string, unknown>, key: string): boolean {
@@ -216,7 +214,8 @@ function parseScope(obj: Record<string, unknown>): ScopeLists {
           if (typeof item !== "string") throw new RequestError(msgSnooper(key));
           if (item === "") break;
           if (!CONTAINER_ID_RE.test(item)) throw new RequestError(msgSnooper(key));
-          add(key, item.slice(0, 12).toLowerCase());
+          // Kept as given (upstream GET echoes it); matching is case-insensitive (snooper/match.ts).
+          add(key, item.slice(0, 12));
           break;
         }
         case "container_name": {
@@ -332,7 +331,7 @@ export function applyRequest(f: FeatureDef, current: ProbeSettings, doc: unknown
         realpath: opts.realpath,
         customParamLabels: opts.customParamLabels,
       };
-      const r = applyParams(next.params, doc.params, paramOpts);
+      const r = applyParams(f.paramTable, next.params, doc.params, paramOpts);
       if (!r.ok) throw new RequestError(r.message);
       next.params = r.params;
     }
@@ -442,7 +441,7 @@ export function renderGet(f: FeatureDef, s: ProbeSettings, running: boolean): st
   const enabled = new Set(s.subitems);
   const doc: Record<string, unknown> = {
     cmd: { bin: f.bin, probe: f.subitems.filter((x) => enabled.has(x.name)).map((x) => x.name) },
-    params: shownParams(f.name, s.params),
+    params: f.paramTable.shown(f.ownParams, s.params),
     state: running ? "running" : "stopped",
   };
   if (f.scopeKind === "NONE") doc.snoopers = {};

@@ -66,6 +66,15 @@ describe("resolution", () => {
     expect([...r.pids]).toEqual([20, 21]);
   });
 
+  test("container_id stored with its case kept (as PUT stores it) still matches the lower-case id", () => {
+    for (const id of ["AaAaAaAaAaAa", "aaaaaaaaaaaa", "AAAAAAAAAAAA"]) {
+      const r = resolveScope(compileScope(lists({ container_id: [id] })), procs, containers, 1);
+      expect([...r.containers.keys()]).toEqual(["aaaaaaaaaaaa"]);
+      expect([...r.pids]).toEqual([20, 21]);
+    }
+    expect(resolveScope(compileScope(lists({ container_id: ["AaAaAaAaAaAb"] })), procs, containers, 1).pids.size).toBe(0);
+  });
+
   test("pod_id (either form) and container_name (substring)", () => {
     expect([...resolveScope(compileScope(lists({ pod_id: ["8d9f2c1e4b3a4f5e9a7b1c2d3e4f5a6b"] })), procs, containers, 1).pids]).toEqual([20, 21]);
     expect([...resolveScope(compileScope(lists({ container_name: ["ders"] })), procs, containers, 1).pids]).toEqual([30]);
