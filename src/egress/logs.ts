@@ -81,26 +81,9 @@ export function renderRowJson(table: TableDef, r: StoredRow, machineId: string, 
   return JSON.stringify({ timestamp: ts(nowMs), entity_name: table.entity, table_name: table.name, labels, metrics, histos });
 }
 
-export class LogDirError extends Error {
-  readonly code = "ELOGDIR";
-}
-
 /**
- * A log directory whose path runs through a file can never be created without fixing the
- * configuration: that stops the start. Every other fault (read-only, no permission, full)
- * is retried later while the agent runs.
- */
-function checkSetup(file: CappedFile, key: string): CappedFile {
-  if (file.setupError?.code === "ENOTDIR" || file.setupError?.code === "EEXIST") {
-    throw new LogDirError(`logs.${key}: cannot create the directory of ${file.path}: ${file.setupError.message}`);
-  }
-  return file;
-}
-
-/**
- * Once started the log sinks never throw: a directory that cannot be created is retried
- * later and every line that could not be written is counted in `drops`
- * (gala_gopher_agent_dropped_total).
+ * The log sinks never throw: a directory that cannot be created is retried later and
+ * every line that could not be written is counted in `drops` (gala_gopher_agent_dropped_total).
  */
 export class MetricLogSink implements OutputSink {
   private readonly file: CappedFile;
@@ -114,7 +97,7 @@ export class MetricLogSink implements OutputSink {
   ) {
     clearMetricDir(dir);
     const maxBytes = totalSizeMb * 1024 * 1024;
-    this.file = checkSetup(new CappedFile(join(dir, "gopher_metrics_0"), { maxBytes, onFull: "truncate", channel: "metric_log", drops, retryMs }), "metric_dir");
+    this.file = new CappedFile(join(dir, "gopher_metrics_0"), { maxBytes, onFull: "truncate", channel: "metric_log", drops, retryMs });
   }
 
   rows(batches: readonly RowBatch[], nowMs: number): void {
@@ -133,7 +116,7 @@ export class EventLogSink implements OutputSink {
   private readonly file: CappedFile;
   constructor(dir: string, drops: DropTally, retryMs?: number) {
     const maxBytes = 50 * 1024 * 1024;
-    this.file = checkSetup(new CappedFile(join(dir, "gopher_event_0"), { maxBytes, onFull: "rotate", channel: "event_log", drops, retryMs }), "event_dir");
+    this.file = new CappedFile(join(dir, "gopher_event_0"), { maxBytes, onFull: "rotate", channel: "event_log", drops, retryMs });
   }
   event(line: string): void {
     this.file.append(line + "\n");
@@ -144,7 +127,7 @@ export class MetaLogSink implements OutputSink {
   private readonly file: CappedFile;
   constructor(dir: string, drops: DropTally, retryMs?: number) {
     const maxBytes = 100 * 1024 * 1024;
-    this.file = checkSetup(new CappedFile(join(dir, "gopher_meta.log"), { maxBytes, onFull: "rotate", channel: "meta_log", drops, retryMs }), "meta_dir");
+    this.file = new CappedFile(join(dir, "gopher_meta.log"), { maxBytes, onFull: "rotate", channel: "meta_log", drops, retryMs });
   }
   meta(line: string): void {
     this.file.append(line + "\n");

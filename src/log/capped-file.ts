@@ -34,18 +34,11 @@ export class CappedFile {
   private dirFailure: { at: number; reason: WriteFailure } | undefined;
   private lastOutcome: WriteFailure | "ok" = "ok";
   private dirError = "";
-  /** Why the directory could not be created when the file was set up, if it could not. */
-  readonly setupError: NodeJS.ErrnoException | undefined;
 
   constructor(
     readonly path: string,
     private readonly opts: CappedFileOptions,
   ) {
-    try {
-      mkdirSync(dirname(this.path), { recursive: true, mode: 0o750 });
-    } catch (e) {
-      this.setupError = e as NodeJS.ErrnoException;
-    }
     this.dirReady();
   }
 

@@ -17,8 +17,8 @@ import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } 
 import { ProbeBpfSet } from "./probe-bpf.ts";
 import { RingPoller } from "../libbpf/poller.ts";
 import { FeatureCatalog } from "./catalog.ts";
-import { reservedLabelNames } from "./labels.ts";
 import { NOT_BUILT } from "./not-built.ts";
+import { reservedLabelNames } from "./labels.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
 import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
