@@ -281,10 +281,14 @@ describe("tcp probe (root)", () => {
   test.if(can)("an aborted connection: the RST is counted on both sides", async () => {
     const scope = new TestScope([]);
     const { ctx, run } = await open(["tcp_stats", "tcp_abnormal"], scope, { report_cport: 1 });
-    const server = spawn([bin, "server", "127.0.0.1", "0", "1", "0"]);
+    const server = spawn([bin, "server", "127.0.0.1", "0", "1", "0", "tell"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
     const client = spawn([bin, "client", "127.0.0.1", String(port), "1", "1000", "rst"]);
     await enter(ctx, scope, client.pid, server.pid);
+    client.send();
+    // The RST goes out once the server has read the data: an RST that overtakes the read
+    // discards the unread bytes (the server never reads, so nothing is its to report).
+    await server.waitFor(/got 1000/);
     client.send();
     await client.waitFor(/done/);
     await server.waitFor(/done rx=\d+/);

@@ -1,14 +1,16 @@
 /* Traffic generator for the tcp probe's tests and benchmark.
  *
- *   tcpgen server <addr> <port> <conns> <reply_bytes>
+ *   tcpgen server <addr> <port> <conns> <reply_bytes> [tell]
  *       Accepts <conns> connections one after the other; reads each to EOF, then writes
  *       <reply_bytes> and closes. Prints "listening <port>" once bound, "done rx=<n>" at
- *       the end.
+ *       the end; with "tell", also "got <n>" after each read (bytes of the connection).
  *   tcpgen client <addr> <port> <conns> <send_bytes> [flags]
  *       Waits for a line on stdin (so the test can put it in scope), then opens <conns>
  *       connections one after the other: writes <send_bytes>, shuts down writing, reads the
  *       reply to EOF, closes. Prints "done tx=<n> rx=<n>".
- *       flags: rst  abort instead (SO_LINGER 0, close right after writing: sends an RST)
+ *       flags: rst  abort instead: after writing, wait for another stdin line (the test
+ *                   sends it once the server has read the data), then close with
+ *                   SO_LINGER 0 (sends an RST)
  *              hold print "held tx=<n> rx=<n>" and wait for another stdin line before
  *                   closing each connection
  *              parallel  open all connections first, then transfer on each
@@ -68,7 +70,7 @@ static long long write_all(int fd, long long n)
 	return done;
 }
 
-static long long read_all(int fd)
+static long long read_all_tell(int fd, int tell)
 {
 	long long total = 0;
 	for (;;) {
@@ -78,7 +80,16 @@ static long long read_all(int fd)
 		if (r <= 0)
 			return total;
 		total += r;
+		if (tell) {
+			printf("got %lld\n", total);
+			fflush(stdout);
+		}
 	}
+}
+
+static long long read_all(int fd)
+{
+	return read_all_tell(fd, 0);
 }
 
 static void wait_line(void)
@@ -88,8 +99,9 @@ static void wait_line(void)
 		return;
 }
 
-static int server(const char *ip, int port, int conns, long long reply)
+static int server(const char *ip, int port, int conns, long long reply, const char *flags)
 {
+	int tell = flags && strstr(flags, "tell");
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fam = addr_of(ip, port, &ss, &len);
@@ -110,7 +122,7 @@ static int server(const char *ip, int port, int conns, long long reply)
 		int c = accept(s, NULL, NULL);
 		if (c < 0)
 			continue;
-		rx += read_all(c);
+		rx += read_all_tell(c, tell);
 		write_all(c, reply);
 		close(c);
 	}
@@ -142,7 +154,7 @@ static int client(const char *ip, int port, int conns, long long send, const cha
 			continue;
 		tx += write_all(fds[i], send);
 		if (rst) {
-			usleep(100000); /* let the server read the data first */
+			wait_line(); /* the server has read the data */
 			struct linger l = { 1, 0 };
 			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 			close(fds[i]);
@@ -208,7 +220,7 @@ int main(int argc, char **argv)
 {
 	memset(buf, 'x', sizeof(buf));
 	if (argc >= 6 && !strcmp(argv[1], "server"))
-		return server(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]));
+		return server(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]), argc > 6 ? argv[6] : NULL);
 	if (argc >= 6 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), atoi(argv[4]), atoll(argv[5]), argc > 6 ? argv[6] : NULL);
 	if (argc >= 5 && !strcmp(argv[1], "churn"))
