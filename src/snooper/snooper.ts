@@ -21,8 +21,12 @@
 //   that keeps the comm of an old process is seen only through an event;
 // * resolution: only the pids that changed are matched again, unless the container set
 //   changed.
-// Scans run only while at least one scope is open. `pushEvent` lets an exec/exit event
-// source (eBPF) update the table between scans.
+// Periodic scans run only while a scope that selects processes is open (a whitelist with
+// entries, or a blacklist). A whole-host scope (no snoopers) needs no matching: the table
+// is brought up to date when a consumer reads it (labels of a process-level row, the
+// container list), at most once per interval, so a probe that never asks (baseinfo cpu,mem)
+// costs no scans. `pushEvent` lets an exec/exit event source (eBPF) update the table
+// between scans.
 import type { HostFs } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ContainerInfo, ScopeView } from "../probe/define.ts";
@@ -543,8 +547,19 @@ class SnooperImpl implements Snooper {
     this.touched = new Set();
   }
 
+  /** Whether some open scope matches processes, which needs the periodic scan. */
+  private needsScans(): boolean {
+    for (const s of this.scopes) if (!s.passive) return true;
+    return false;
+  }
+
+  /** Brings the table up to date on a read when no periodic scan does, at most once per interval. */
+  private refreshOnRead(): void {
+    if (!this.timer && !this.closed && this.now() - this.lastRefreshAt >= this.intervalMs) this.refresh();
+  }
+
   private ensureTimer(): void {
-    if (this.timer || this.closed) return;
+    if (this.timer || this.closed || !this.needsScans()) return;
     this.timer = setInterval(() => {
       try {
         this.refresh();
@@ -556,7 +571,7 @@ class SnooperImpl implements Snooper {
   }
 
   private stopTimerIfIdle(): void {
-    if (this.scopes.size === 0 && this.timer) {
+    if (!this.needsScans() && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
@@ -567,11 +582,11 @@ class SnooperImpl implements Snooper {
   private createScope(feature: string, settings: ProbeSettings): ScopeView {
     const def = findFeature(feature);
     if (this.closed || !def || def.scopeKind === "NONE") return wholeHostScope();
-    const wasEmpty = this.scopes.size === 0;
+    const wasScanning = this.needsScans();
     const scope = new SnooperScope(this, feature, settings);
     this.scopes.add(scope);
     this.byOwner.set(feature, scope);
-    if (wasEmpty) this.refresh();
+    if (!scope.passive && !wasScanning) this.refresh();
     scope.resolve();
     this.ensureTimer();
     return scope;
@@ -602,6 +617,7 @@ class SnooperImpl implements Snooper {
   }
 
   containers(): ReadonlyMap<string, ContainerInfo> {
+    this.refreshOnRead();
     const m = new Map<string, ContainerInfo>();
     for (const rec of this.recs.values()) m.set(rec.info.id, rec.info);
     return m;
@@ -650,9 +666,9 @@ class SnooperImpl implements Snooper {
 
   /** A process by pid: from the table, else read now (a process newer than the last scan). */
   private lookup(pid: number): ProcRecord | undefined {
-    // No scope open means no periodic scan (e.g. only NONE-kind probes run): keep the
-    // table current from here instead, at most once per interval.
-    if (!this.timer && !this.closed && this.now() - this.lastRefreshAt >= this.intervalMs) this.refresh();
+    // No periodic scan (only whole-host scopes, or NONE-kind probes): keep the table
+    // current from here instead, at most once per interval.
+    this.refreshOnRead();
     const e = this.procs.get(pid);
     if (e) return e;
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
@@ -738,6 +754,8 @@ class SnooperScope implements ScopeView {
   private labels = new Map<number, Readonly<Record<string, string>>>();
   private dropped = new Set<string>();
   private resolved = false;
+  /** Whole host without a blacklist: matches nothing, so it needs no periodic scan. */
+  readonly passive: boolean;
   private readonly listeners = new Set<(added: readonly number[], removed: readonly number[]) => void>();
   private disposed = false;
 
@@ -748,6 +766,7 @@ class SnooperScope implements ScopeView {
   ) {
     this.wholeHost = observesWholeHost(settings);
     this.blacklist = settings.mode === "blacklist";
+    this.passive = this.wholeHost && !this.blacklist;
     this.compiled = compileScope(settings.scope);
     this.podLabelNames = [...settings.podLabels];
   }
