@@ -2,13 +2,14 @@
 // fixed in. The eBPF objects (scripts/bpf.ts) and libbpf, libelf and libz are embedded as
 // file assets: the module src/libbpf/embedded.ts is replaced at bundle time by one that
 // imports them `with { type: "file" }`.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BunPlugin } from "bun";
 import { ensureBpf } from "./bpf.ts";
 import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
+const bytecodeOrder = join(root, "scripts", "bytecode.order");
 const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
 const sha = git.stdout.toString().trim() || "unknown";
 const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stderr: "ignore" }).stdout.toString().trim();
@@ -40,7 +41,8 @@ const embedBpf: BunPlugin = {
 };
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
-  compile: { outfile: join(root, "dist/gala-gopher") },
+  // The bytecode baseinfo cpu,mem runs, first (scripts/record-bytecode-order.ts): RssFile −2 MiB.
+  compile: { outfile: join(root, "dist/gala-gopher"), bytecodeOrder: existsSync(bytecodeOrder) && bytecodeOrder },
   ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],
