@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
-import { tcpgen } from "../src/probes/tcp/testkit.ts";
+import { tcpgen } from "../src/probes/tcp/test-kit.ts";
 import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
 
 const CLK_TCK = 100;

@@ -2,23 +2,66 @@
 // fixed in. The eBPF objects (scripts/bpf.ts) and libbpf, libelf and libz are embedded as
 // file assets: the module src/libbpf/embedded.ts is replaced at bundle time by one that
 // imports them `with { type: "file" }`.
+//
+// Runtime: on x86-64 Bun's *baseline* runtime (bun-linux-x64-baseline), the one Bun builds
+// for x86-64-v2 CPUs without AVX2. No Bun runtime runs on x86-64-v1 (qemu's qemu64 model:
+// SIGILL): SSSE3, SSE4.1, SSE4.2 and POPCNT are the floor. Bun fetches the runtime from the
+// npm registry the first time (cached under ~/.bun). What it costs beside the default
+// runtime, and which CPUs were tried: bench/baseline.ts, docs/performance-baseline.md.
+//
+// Usage: bun run scripts/build.ts [--target <bun-linux-...>] [--outfile <path>]
 import { existsSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
-import { ensureBpf } from "./bpf.ts";
+import { bpfSources, ensureBpf } from "./bpf.ts";
 import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
 const bytecodeOrder = join(root, "scripts", "bytecode.order");
+
+/** The runtime every package uses: baseline on x86-64 (see above). */
+const DEFAULT_TARGET = process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64-baseline";
+
+class BuildArgumentError extends Error {
+  readonly code = "BUILD_ARGUMENT";
+}
+
+function buildArgs(argv: string[]): { target: Bun.Build.CompileTarget; outfile: string } {
+  let target: string = DEFAULT_TARGET;
+  let outfile = join(root, "dist/gala-gopher");
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[i + 1];
+    if (a === "--target" || a === "--outfile") {
+      if (v === undefined || v.startsWith("--")) throw new BuildArgumentError(`${a} needs a value`);
+      if (a === "--target") target = v;
+      else outfile = resolve(v);
+      i++;
+    } else throw new BuildArgumentError(`unknown argument '${a}' (use --target <bun-linux-...> or --outfile <path>)`);
+  }
+  if (!/^bun-linux-(x64|arm64)(-(baseline|modern))?(-(glibc|musl))?$/.test(target)) {
+    throw new BuildArgumentError(`--target '${target}' is not a Linux compile target such as bun-linux-x64-baseline or bun-linux-x64`);
+  }
+  return { target: target as Bun.Build.CompileTarget, outfile };
+}
+
+let args: ReturnType<typeof buildArgs>;
+try {
+  args = buildArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`build: ${(e as Error).message}`);
+  process.exit(2);
+}
 const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
 const sha = git.stdout.toString().trim() || "unknown";
 const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stderr: "ignore" }).stdout.toString().trim();
 const commit = dirty ? `${sha}-dirty` : sha;
-mkdirSync(join(root, "dist"), { recursive: true });
+mkdirSync(dirname(args.outfile), { recursive: true });
 const t0 = performance.now();
 const bpf = ensureBpf();
 /** Objects that ship (probe objects and runtime helpers; test objects stay out). */
-const shipped = bpf.objects.filter((o) => !["selftest", "dropper"].includes(basename(o, ".bpf.o")));
+const testObjects = new Set(bpfSources().filter((s) => s.src.includes(join("src", "libbpf", "testdata"))).map((s) => s.name));
+const shipped = bpf.objects.filter((o) => !testObjects.has(basename(o, ".bpf.o")));
 const embedBpf: BunPlugin = {
   name: "embed-bpf",
   setup(b) {
@@ -42,7 +85,7 @@ const embedBpf: BunPlugin = {
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
   // The bytecode baseinfo cpu,mem runs, first (scripts/record-bytecode-order.ts): RssFile −2 MiB.
-  compile: { outfile: join(root, "dist/gala-gopher"), bytecodeOrder: existsSync(bytecodeOrder) && bytecodeOrder },
+  compile: { outfile: args.outfile, target: args.target, bytecodeOrder: existsSync(bytecodeOrder) && bytecodeOrder },
   ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],
@@ -52,4 +95,5 @@ if (!result.success) {
   console.error("build failed");
   process.exit(1);
 }
-console.log(`built dist/gala-gopher (commit ${commit}, ${shipped.length} BPF objects, ${bpf.libs.length} libraries embedded) in ${Math.round(performance.now() - t0)} ms`);
+const shown = args.outfile.startsWith(`${root}/`) ? relative(root, args.outfile) : args.outfile;
+console.log(`built ${shown} (${args.target}, commit ${commit}, ${shipped.length} BPF objects, ${bpf.libs.length} libraries embedded) in ${Math.round(performance.now() - t0)} ms`);

@@ -77,7 +77,7 @@ if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
   tar -C "$repo" --exclude=./node_modules --exclude=./dist --exclude=./rpmbuild --exclude='*.rpm' -cf - . | tar -C "$stage" -xf -
 fi
-for f in gala-gopher.spec rpm/gala-gopher.service rpm/gala-gopher.conf rpm/probes.init rpm/gala-gopher-custom.json README.md docs/packaging.md; do
+for f in gala-gopher.spec LICENSE rpm/gala-gopher.service rpm/gala-gopher.conf rpm/probes.init rpm/gala-gopher-custom.json README.md docs/packaging.md; do
   [ -f "$stage/$f" ] || { echo "rpm.sh: $f is missing from the tree" >&2; exit 1; }
 done
 cp -p "$bin" "$stage/dist/gala-gopher"

@@ -15,6 +15,7 @@
  * pass user space runs (BPF_PROG_TEST_RUN) right before it reads the map each period, so
  * a read by the application costs one array load once its socket owns its bucket. */
 #include "gopher.h"
+#include "scope.h"
 #include "tcp.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -32,7 +33,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Written by user space through the mmapped .bss while running. */
 struct gtcp_cfg {
 	__u64 sample_ns;   /* sample_period */
-	__u32 scope_mode;  /* 0 every process, 1 only `scope` tgids, 2 all but `scope` tgids */
 	__u32 epoch;       /* report period number, selects the maxima slot */
 	__u32 delay_on;    /* tcp_delay enabled */
 	__u32 eph_lo;      /* ip_local_port_range, for the role of adopted connections */
@@ -65,13 +65,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct gtcp_pending);
 } pending SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u8);
-} scope SEC(".maps");
 
 /* Cheap filters in front of the `conns` hash (array lookups are inlined): sockets hash
  * into BUCKETS buckets. `due` holds, per bucket, the jiffy before which tcp_probe has
@@ -157,15 +150,6 @@ struct {
 } events SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static __always_inline bool in_scope(__u32 tgid)
-{
-	__u32 mode = cfg.scope_mode;
-	if (mode == 0)
-		return true;
-	bool listed = bpf_map_lookup_elem(&scope, &tgid) != NULL;
-	return mode == 1 ? listed : !listed;
-}
 
 static __always_inline __u32 hist_bound_kind(int h)
 {
@@ -487,7 +471,7 @@ static __always_inline struct gtcp_conn *adopt(struct sock *sk)
 			return c;
 	}
 	__u32 tgid = current_tgid();
-	if (!in_scope(tgid) || !is_tcp(sk))
+	if (!gopher_in_scope(tgid) || !is_tcp(sk))
 		return NULL;
 	c = live(bpf_map_lookup_elem(&conns, &key)); /* counts are hints: look before creating */
 	if (c)
@@ -568,7 +552,7 @@ int on_state(struct bpf_raw_tracepoint_args *ctx)
 		if (newstate == TCP_SYN_SENT) {
 			/* connect(): runs in the caller's context. */
 			__u32 tgid = current_tgid();
-			if (in_scope(tgid) && is_tcp(sk))
+			if (gopher_in_scope(tgid) && is_tcp(sk))
 				new_conn(sk, tgid, 1);
 		} else if (newstate == TCP_ESTABLISHED && (oldstate == TCP_SYN_RECV || oldstate == TCP_SYN_SENT)) {
 			/* Softirq, owner unknown yet: remember role, handshake RTT and bases. */
@@ -881,63 +865,6 @@ SEC("raw_tp")
 int refresh(void *ctx)
 {
 	bpf_for_each_map_elem(&conns, refresh_one, NULL, 0);
-	return 0;
-}
-
-/* ---- scope upkeep ---------------------------------------------------------------------- */
-
-static __always_inline void proc_event(__u32 kind, __u32 tgid, __u32 ppid)
-{
-	struct gtcp_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		drop(D_PROC_RB_FULL);
-		return;
-	}
-	e->rec_type = REC_PROC;
-	e->kind = kind;
-	e->tgid = tgid;
-	e->ppid = ppid;
-	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-}
-
-SEC("raw_tp/sched_process_exit")
-int on_exit(struct bpf_raw_tracepoint_args *ctx)
-{
-	if (cfg.scope_mode == 0)
-		return 0;
-	struct task_struct *t = (struct task_struct *)ctx->args[0];
-	__u32 pid = BPF_CORE_READ(t, pid);
-	__u32 tgid = BPF_CORE_READ(t, tgid);
-	if (pid != tgid || !bpf_map_lookup_elem(&scope, &tgid))
-		return 0;
-	bpf_map_delete_elem(&scope, &tgid); /* a reused pid must not inherit the entry */
-	proc_event(P_EXIT, tgid, 0);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_exec")
-int on_exec(struct bpf_raw_tracepoint_args *ctx)
-{
-	if (cfg.scope_mode != 1)
-		return 0;
-	proc_event(P_EXEC, current_tgid(), 0);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_fork")
-int on_fork(struct bpf_raw_tracepoint_args *ctx)
-{
-	if (cfg.scope_mode != 1)
-		return 0;
-	struct task_struct *parent = (struct task_struct *)ctx->args[0];
-	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 cpid = BPF_CORE_READ(child, pid);
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	if (cpid != ctgid || !bpf_map_lookup_elem(&scope, &ptgid))
-		return 0;
-	proc_event(P_FORK, ctgid, ptgid);
 	return 0;
 }
 

@@ -65,20 +65,12 @@ enum gtcp_flags {
 
 enum gtcp_rec_type {
 	REC_CONN = 1, /* a closed connection (struct gtcp_conn) */
-	REC_PROC = 2, /* a process event (struct gtcp_proc_event) */
-};
-
-enum gtcp_proc_kind {
-	P_EXEC = 1,
-	P_FORK = 2,
-	P_EXIT = 3,
 };
 
 /* Losses counted in the `drops` per-CPU array. */
 enum gtcp_drop_reason {
 	D_CONN_MAP_FULL = 0, /* a connection could not be tracked */
 	D_CLOSED_RB_FULL,    /* a closed connection went to the spill map (ring full); still reported */
-	D_PROC_RB_FULL,      /* a process event was lost (scope update delayed to the next resync) */
 	D_CLOSED_LOST,       /* a closed connection's final record fit neither the ring nor the spill map */
 	N_DROP
 };
@@ -127,14 +119,6 @@ struct gtcp_pending {
 	__u32 base_copied_seq;
 	__u8 role;
 	__u8 pad[3];
-};
-
-struct gtcp_proc_event {
-	__u32 rec_type; /* REC_PROC */
-	__u32 kind;
-	__u32 tgid;
-	__u32 ppid;
-	char comm[16];
 };
 
 #endif

@@ -9,6 +9,8 @@ export type ProbeState = (typeof PROBE_STATES)[number];
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly probeState: Gauge<"probe" | "state">;
+  private readonly probeUnsupported: Gauge<"probe" | "reason">;
+  private readonly unsupportedReason = new Map<string, string>();
   readonly probeErrors: Counter<"probe">;
   readonly probeRestarts: Counter<"probe">;
   readonly collectSeconds: Gauge<"probe">;
@@ -34,6 +36,12 @@ export class AgentMetrics {
       labelNames: ["probe", "state"],
       registers: r,
     });
+    this.probeUnsupported = new Gauge({
+      name: "gala_gopher_agent_probe_unsupported",
+      help: "1 with the reason this host cannot run a probe (the probe shows \"unsupported: <reason>\" in GET)",
+      labelNames: ["probe", "reason"],
+      registers: r,
+    });
     this.probeErrors = new Counter({ name: "gala_gopher_agent_probe_errors_total", help: "collections or starts of a probe that failed", labelNames: ["probe"], registers: r });
     this.probeRestarts = new Counter({ name: "gala_gopher_agent_probe_restarts_total", help: "automatic restarts of a failed probe", labelNames: ["probe"], registers: r });
     this.collectSeconds = new Gauge({ name: "gala_gopher_agent_probe_collect_duration_seconds", help: "duration of the probe's last collection", labelNames: ["probe"], registers: r });
@@ -49,8 +57,18 @@ export class AgentMetrics {
     });
   }
 
-  setProbeState(probe: string, state: ProbeState): void {
+  setProbeState(probe: string, state: ProbeState, unsupportedReason?: string): void {
     for (const s of PROBE_STATES) this.probeState.set({ probe, state: s }, s === state ? 1 : 0);
+    const old = this.unsupportedReason.get(probe);
+    const reason = state === "unsupported" ? unsupportedReason ?? "" : undefined;
+    if (old !== undefined && old !== reason) {
+      this.probeUnsupported.remove({ probe, reason: old });
+      this.unsupportedReason.delete(probe);
+    }
+    if (reason !== undefined) {
+      this.probeUnsupported.set({ probe, reason }, 1);
+      this.unsupportedReason.set(probe, reason);
+    }
   }
 
   removeProbe(probe: string): void {

@@ -1,6 +1,6 @@
 // Abnormal events: the JSON line of events-and-metadata.md §1.2 (exact member order),
 // de-duplicated per entity key within the `event.timeout` window.
-import type { ProbeEvent } from "../probe/define.ts";
+import type { ProbeEvent } from "../store/table.ts";
 
 const SEVERITY_NUMBER = { INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 } as const;
 

@@ -23,7 +23,8 @@ export function kafkaFieldText(v: RowValue): string {
   return "(null)";
 }
 
-const q = (s: string) => JSON.stringify(s);
+/** A JSON string; lone UTF-16 surrogates become U+FFFD so the message is valid UTF-8 JSON. */
+const q = (s: string) => JSON.stringify(s.isWellFormed() ? s : s.toWellFormed());
 
 /** One row as a Kafka metric message. `uuid` is the bare system uuid (no `-<ip>`). */
 export function kafkaMetricMessage(table: TableDef, row: Row, uuid: string, nowMs: number): string {

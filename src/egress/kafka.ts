@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import { kafkaMetricMessage } from "./kafka-format.ts";
 import { BoundedQueue, DROP_REASONS, message, type DropReason, type QueuedMessage } from "./kafka-queue.ts";
 import type { OutputSink, RowBatch } from "./sink.ts";
+import { errorText } from "../log/error-text.ts";
 
 // ---- transport ---------------------------------------------------------------------------
 
@@ -220,10 +221,6 @@ function errorTypes(e: unknown): string[] {
   };
   walk(e);
   return out;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export class KafkaOutput {

@@ -1,47 +1,13 @@
 // The `logs` output channels (config.md §4, outputs.md §3): metric log files in
 // Prometheus-with-timestamp or JSON form, event files and the metadata log.
-import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { CappedFile } from "../log/capped-file.ts";
+import type { DropTally } from "../log/drops.ts";
 import type { StoredRow } from "../store/store.ts";
 import { histogramBuckets, type TableDef } from "../store/table.ts";
 import { formatSample, isHistogram, metricName } from "./prometheus.ts";
 import type { OutputSink, RowBatch } from "./sink.ts";
-
-/** An append-only file with a size cap: either rotate to `.1` or truncate and start over. */
-export class CappedFile {
-  private size: number;
-  failures = 0;
-  constructor(
-    readonly path: string,
-    private readonly maxBytes: number,
-    private readonly onFull: "rotate" | "truncate",
-  ) {
-    try {
-      this.size = statSync(path).size;
-    } catch {
-      this.size = 0;
-    }
-  }
-
-  append(text: string): void {
-    const n = Buffer.byteLength(text);
-    try {
-      if (this.size + n > this.maxBytes) {
-        if (this.onFull === "rotate") renameSync(this.path, this.path + ".1");
-        writeFileSync(this.path, "", { mode: 0o640 });
-        this.size = 0;
-      }
-      appendFileSync(this.path, text, { mode: 0o640 });
-      this.size += n;
-    } catch {
-      this.failures++;
-    }
-  }
-}
-
-function ensureDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
-}
 
 /** Empties the metric log directory (at start and stop, as upstream). */
 export function clearMetricDir(dir: string): void {
@@ -115,6 +81,10 @@ export function renderRowJson(table: TableDef, r: StoredRow, machineId: string, 
   return JSON.stringify({ timestamp: ts(nowMs), entity_name: table.entity, table_name: table.name, labels, metrics, histos });
 }
 
+/**
+ * The log sinks never throw: a directory that cannot be created is retried later and
+ * every line that could not be written is counted in `drops` (gala_gopher_agent_dropped_total).
+ */
 export class MetricLogSink implements OutputSink {
   private readonly file: CappedFile;
   constructor(
@@ -122,10 +92,12 @@ export class MetricLogSink implements OutputSink {
     totalSizeMb: number,
     private readonly format: "prometheus" | "json",
     private readonly machineId: string,
+    drops: DropTally,
+    retryMs?: number,
   ) {
-    ensureDir(dir);
     clearMetricDir(dir);
-    this.file = new CappedFile(join(dir, "gopher_metrics_0"), totalSizeMb * 1024 * 1024, "truncate");
+    const maxBytes = totalSizeMb * 1024 * 1024;
+    this.file = new CappedFile(join(dir, "gopher_metrics_0"), { maxBytes, onFull: "truncate", channel: "metric_log", drops, retryMs });
   }
 
   rows(batches: readonly RowBatch[], nowMs: number): void {
@@ -142,9 +114,9 @@ export class MetricLogSink implements OutputSink {
 
 export class EventLogSink implements OutputSink {
   private readonly file: CappedFile;
-  constructor(dir: string) {
-    ensureDir(dir);
-    this.file = new CappedFile(join(dir, "gopher_event_0"), 50 * 1024 * 1024, "rotate");
+  constructor(dir: string, drops: DropTally, retryMs?: number) {
+    const maxBytes = 50 * 1024 * 1024;
+    this.file = new CappedFile(join(dir, "gopher_event_0"), { maxBytes, onFull: "rotate", channel: "event_log", drops, retryMs });
   }
   event(line: string): void {
     this.file.append(line + "\n");
@@ -153,9 +125,9 @@ export class EventLogSink implements OutputSink {
 
 export class MetaLogSink implements OutputSink {
   private readonly file: CappedFile;
-  constructor(dir: string) {
-    ensureDir(dir);
-    this.file = new CappedFile(join(dir, "gopher_meta.log"), 100 * 1024 * 1024, "rotate");
+  constructor(dir: string, drops: DropTally, retryMs?: number) {
+    const maxBytes = 100 * 1024 * 1024;
+    this.file = new CappedFile(join(dir, "gopher_meta.log"), { maxBytes, onFull: "rotate", channel: "meta_log", drops, retryMs });
   }
   meta(line: string): void {
     this.file.append(line + "\n");

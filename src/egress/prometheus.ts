@@ -50,6 +50,11 @@ export class PrometheusRenderer {
     private readonly machineId: string,
   ) {}
 
+  /** The store version the next render() reflects (scrape caches key on it). */
+  storeVersion(): number {
+    return this.store.version;
+  }
+
   /** The exposition text of every live series; cached until the store changes. */
   render(): string {
     if (this.cache && this.cache.version === this.store.version) return this.cache.text;

@@ -1,6 +1,6 @@
 // Every read of the host goes through one HostFs rooted at --path.procfs, --path.sysfs
 // and --path.rootfs (node_exporter's model), so fixtures can stand in for a real host.
-import { readFileSync, readdirSync, statfsSync, existsSync, readlinkSync, statSync, type Stats } from "node:fs";
+import { readFileSync, readdirSync, statfsSync, existsSync, readlinkSync, statSync, lstatSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
 export interface HostPaths {
@@ -57,6 +57,14 @@ export class HostFs {
       return undefined;
     }
   }
+  /** Bytes of a file (compressed or binary files), or undefined when it cannot be read. */
+  readBytes(path: string): Uint8Array | undefined {
+    try {
+      return readFileSync(path);
+    } catch {
+      return undefined;
+    }
+  }
   readProc(...parts: string[]): string | undefined {
     return this.read(this.proc(...parts));
   }
@@ -79,6 +87,14 @@ export class HostFs {
   stat(path: string): Stats | undefined {
     try {
       return statSync(path);
+    } catch {
+      return undefined;
+    }
+  }
+  /** stat of the link itself (symlinks not followed). */
+  lstat(path: string): Stats | undefined {
+    try {
+      return lstatSync(path);
     } catch {
       return undefined;
     }

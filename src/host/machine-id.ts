@@ -3,8 +3,9 @@
 // uuid; the choice is persisted when possible. Start-up never fails on it.
 // A placeholder product_uuid (all zeros or all ones, as firmware and some hypervisors
 // report when no uuid is set) is not an identity: every such machine would share it.
-import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { writeFileAtomic } from "./atomic-file.ts";
 import type { HostFs } from "./fs.ts";
 
 export interface MachineIdentity {
@@ -15,6 +16,8 @@ export interface MachineIdentity {
   /** `<uuid>-<ip>`: the machine_id label and event Host. */
   machineId: string;
   source: "product_uuid" | "machine_id file" | "etc machine-id" | "random";
+  /** Why /opt/gala-gopher/machine_id could not be written (the old file, if any, is kept). */
+  persistError?: string;
 }
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -33,15 +36,9 @@ export function isPlaceholderUuid(uuid: string): boolean {
   return /^0+$/.test(hex) || /^f+$/i.test(hex);
 }
 
-/** Writes the id without following a symlink at the path (mode 0440 when created). */
+/** Writes the id atomically; a symlink at the path is replaced, not followed (mode 0440 when created). */
 function persistId(path: string, uuid: string): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o440);
-  try {
-    ftruncateSync(fd, 0);
-    writeSync(fd, uuid + "\n", 0);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileAtomic(path, uuid + "\n", { mode: 0o440 });
 }
 
 /** Local IPv4 addresses from /proc/net/fib_trie (the `/32 host LOCAL` entries), in file order. */
@@ -95,15 +92,17 @@ export function resolveMachineIdentity(fs: HostFs, opts: { persist: boolean } = 
     }
   }
   uuid ??= crypto.randomUUID();
+  let persistError: string | undefined;
   if (opts.persist && source !== "machine_id file") {
     try {
       mkdirSync(fs.root("opt", "gala-gopher"), { recursive: true, mode: 0o755 });
       persistId(persisted, uuid);
-    } catch {
-      // Read-only root, no permission, or a symlink planted at the path: the id still
-      // works for this run.
+    } catch (e) {
+      // Read-only root, no permission, a full disk: the id still works for this run.
+      persistError = (e as Error).message;
     }
   }
   const ip = pickHostIp(fs);
-  return { uuid, ip, machineId: ip ? `${uuid}-${ip}` : uuid, source };
+  const id: MachineIdentity = { uuid, ip, machineId: ip ? `${uuid}-${ip}` : uuid, source };
+  return persistError ? { ...id, persistError } : id;
 }

@@ -1,7 +1,8 @@
 // Typed, disposable wrappers over libbpf objects: open from memory → configure
 // (autoload, map sizes, .rodata) → load → attach. Links and objects are Disposable.
-import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { BpfError } from "./errors.ts";
+import { BpfObjectOpenOpts, BpfTcHook, BpfTcOpts, BpfTestRunOpts, BpfUprobeOpts } from "./structs.ts";
 import { asPtr, errno, libbpf, libc, strerror, takeRecentLibbpfLog, withQuietLibbpf, type Libbpf } from "./ffi.ts";
 
 export interface OpenOptions {
@@ -69,11 +70,9 @@ export class BpfProgram {
    * (raw_tp and syscall programs that read no arguments); returns its return value.
    */
   testRun(): number {
-    // struct bpf_test_run_opts of libbpf 1.x: sz first, everything else zero (80 bytes).
-    const opts = new BigUint64Array(10);
-    opts[0] = 80n;
-    this.lib.check(this.lib.sym.bpf_prog_test_run_opts(this.fd, opts), `test run ${this.name}`);
-    return new Uint32Array(opts.buffer)[14]!; // retval: offset 56
+    const opts = BpfTestRunOpts.make();
+    this.lib.check(this.lib.sym.bpf_prog_test_run_opts(this.fd, opts.bytes), `test run ${this.name}`);
+    return opts.get("retval") as number;
   }
   /** Before load: whether this program is loaded at all. */
   setAutoload(on: boolean): void {
@@ -103,19 +102,24 @@ export class BpfProgram {
   attachRawTracepoint(name: string): BpfLink {
     return this.link(asPtr(this.lib.sym.bpf_program__attach_raw_tracepoint(this.handle, cstr(name))), `raw_tp/${name}`);
   }
-  /** `pfd` is owned by the link afterwards (closed by bpf_link__destroy). */
+  /**
+   * Attaches to the perf event `pfd`. The fd is owned by the link afterwards (closed by
+   * bpf_link__destroy); when the attach fails it is closed here, so it never leaks.
+   */
   attachPerfEvent(pfd: number): BpfLink {
-    return this.link(asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd)), `perf_event fd ${pfd}`);
+    const p = asPtr(this.lib.sym.bpf_program__attach_perf_event(this.handle, pfd));
+    if (!p) {
+      const e = errno() || 22;
+      libc().close(pfd);
+      throw new BpfError(`attach perf_event fd ${pfd} (${this.name})`, e, this.lib.strerror(-e));
+    }
+    return new BpfLink(this.lib, p, `perf_event fd ${pfd} (${this.name})`);
   }
   /** uprobe/uretprobe on `binary` at `func` (symbol name, resolved by libbpf) or offset. */
   attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint }): BpfLink {
-    const opts = new BigUint64Array(5); // sz, ref_ctr_offset, bpf_cookie, retprobe(bool), func_name
-    opts[0] = 40n;
-    opts[2] = o.cookie ?? 0n;
-    opts[3] = o.retprobe ? 1n : 0n;
-    const fname = o.func ? cstr(o.func) : undefined;
-    if (fname) opts[4] = BigInt(ptr(fname));
-    const p = asPtr(this.lib.sym.bpf_program__attach_uprobe_opts(this.handle, o.pid ?? -1, cstr(o.binary), o.offset ?? 0, opts));
+    const opts = BpfUprobeOpts.make({ bpf_cookie: o.cookie ?? 0n, retprobe: !!o.retprobe, func_name: o.func ?? null });
+    const p = asPtr(this.lib.sym.bpf_program__attach_uprobe_opts(this.handle, o.pid ?? -1, cstr(o.binary), o.offset ?? 0, opts.bytes));
+    opts.retainUntilHere();
     return this.link(p, `${o.retprobe ? "uretprobe" : "uprobe"} ${o.binary}:${o.func ?? `0x${(o.offset ?? 0).toString(16)}`}`);
   }
   /** cgroup program (sock_ops, cgroup_skb, …) on a cgroup v2 directory. */
@@ -140,10 +144,8 @@ export class BpfProgram {
  * since other users' filters may have joined it.
  */
 export class TcAttachment implements Disposable {
-  /** struct bpf_tc_hook: sz@0 ifindex@8 attach_point@12 parent@16 → 24 bytes. */
-  private readonly hook = new BigUint64Array(3);
-  /** struct bpf_tc_opts: sz@0 prog_fd@8 flags@12 prog_id@16 handle@20 priority@24 → 32 bytes. */
-  private readonly opts = new BigUint64Array(4);
+  private readonly hook = BpfTcHook.make();
+  private readonly opts = BpfTcOpts.make();
   private attached = false;
   private createdHook = false;
   constructor(
@@ -155,31 +157,21 @@ export class TcAttachment implements Disposable {
   ) {
     const ifindex = libc().if_nametoindex(cstr(ifname));
     if (!ifindex) throw new BpfError(`tc attach ${prog.name} on ${ifname}`, 19, `no such network device ${ifname}`);
-    const h = new DataView(this.hook.buffer);
-    h.setBigUint64(0, 24n, true);
-    h.setInt32(8, ifindex, true);
-    h.setUint32(12, direction === "ingress" ? 1 : 2, true); // BPF_TC_INGRESS=1, BPF_TC_EGRESS=2
+    this.hook.set("ifindex", ifindex).set("attach_point", direction === "ingress" ? 1 : 2); // BPF_TC_INGRESS=1, BPF_TC_EGRESS=2
     // An existing clsact qdisc is fine (-EEXIST; the kernel's "exclusivity" note is not logged).
-    const r = withQuietLibbpf(() => lib.sym.bpf_tc_hook_create(this.hook));
+    const r = withQuietLibbpf(() => lib.sym.bpf_tc_hook_create(this.hook.bytes));
     if (r < 0 && r !== -17) lib.check(r, `tc hook create on ${ifname}`);
     this.createdHook = r === 0;
-    const o = new DataView(this.opts.buffer);
-    o.setBigUint64(0, 32n, true);
-    o.setInt32(8, prog.fd, true);
-    o.setUint32(20, 1, true);
-    o.setUint32(24, priority, true);
-    lib.check(lib.sym.bpf_tc_attach(this.hook, this.opts), `tc attach ${prog.name} on ${ifname} ${direction}`);
+    this.opts.set("prog_fd", prog.fd).set("handle", 1).set("priority", priority);
+    lib.check(lib.sym.bpf_tc_attach(this.hook.bytes, this.opts.bytes), `tc attach ${prog.name} on ${ifname} ${direction}`);
     this.attached = true;
   }
   [Symbol.dispose](): void {
     if (!this.attached) return;
     this.attached = false;
-    const o = new DataView(this.opts.buffer);
-    o.setInt32(8, 0, true);
-    o.setUint32(12, 0, true);
-    o.setUint32(16, 0, true);
-    this.lib.sym.bpf_tc_detach(this.hook, this.opts);
-    if (this.createdHook) this.lib.sym.bpf_tc_hook_destroy(this.hook);
+    this.opts.set("prog_fd", 0).set("flags", 0).set("prog_id", 0);
+    this.lib.sym.bpf_tc_detach(this.hook.bytes, this.opts.bytes);
+    if (this.createdHook) this.lib.sym.bpf_tc_hook_destroy(this.hook.bytes);
   }
 }
 
@@ -366,18 +358,9 @@ export class BpfObject implements Disposable {
   /** Parses an ELF object from memory (the buffer is only needed during this call). */
   static open(bytes: Uint8Array, o: OpenOptions): BpfObject {
     const lib = libbpf();
-    const opts = new BigUint64Array(10); // struct bpf_object_open_opts, 80 bytes in libbpf 1.x
-    opts[0] = 80n;
-    const name = cstr(o.name);
-    opts[1] = BigInt(ptr(name));
-    const kconfig = o.kconfig ? cstr(o.kconfig) : undefined;
-    if (kconfig) opts[5] = BigInt(ptr(kconfig));
-    const btf = o.btfCustomPath ? cstr(o.btfCustomPath) : undefined;
-    if (btf) opts[6] = BigInt(ptr(btf));
-    const p = asPtr(lib.sym.bpf_object__open_mem(bytes, bytes.length, opts));
-    void name;
-    void kconfig;
-    void btf;
+    const opts = BpfObjectOpenOpts.make({ object_name: o.name, kconfig: o.kconfig ?? null, btf_custom_path: o.btfCustomPath ?? null });
+    const p = asPtr(lib.sym.bpf_object__open_mem(bytes, bytes.length, opts.bytes));
+    opts.retainUntilHere();
     return new BpfObject(lib, lib.checkPtr(p, `open ${o.name}.bpf.o`), o.name);
   }
 

@@ -2,6 +2,7 @@
 import { ptr } from "bun:ffi";
 import { BpfError } from "./errors.ts";
 import { errno, libc, num, strerror } from "./ffi.ts";
+import { PERF_ATTR_FLAG_FREQ, PerfEventAttr } from "./structs.ts";
 
 const NR_PERF_EVENT_OPEN_X86_64 = 298;
 const NR_PERF_EVENT_OPEN_ARM64 = 241;
@@ -22,13 +23,15 @@ export interface PerfEventOptions {
 
 /** Opens one perf event; returns its fd (hand it to attachPerfEvent, which then owns it). */
 export function perfEventOpen(o: PerfEventOptions): number {
-  const attr = new BigUint64Array(16); // struct perf_event_attr, PERF_ATTR_SIZE_VER7 = 128 bytes
-  attr[0] = BigInt(o.type) | (128n << 32n);
-  attr[1] = BigInt(o.config);
-  attr[2] = BigInt(o.frequency ?? o.period ?? 0);
-  attr[5] = o.frequency ? 1n << 10n : 0n; // flags: freq
+  const attr = PerfEventAttr.make({
+    type: o.type,
+    size: PerfEventAttr.size,
+    config: o.config,
+    sample_period: o.frequency ?? o.period ?? 0, // the union with sample_freq
+    flags: o.frequency ? PERF_ATTR_FLAG_FREQ : 0n,
+  });
   const nr = process.arch === "arm64" ? NR_PERF_EVENT_OPEN_ARM64 : NR_PERF_EVENT_OPEN_X86_64;
-  const fd = num(libc().syscall(nr, ptr(attr), o.pid ?? -1, o.cpu, -1, 8 /* PERF_FLAG_FD_CLOEXEC */));
+  const fd = num(libc().syscall(nr, ptr(attr.bytes), o.pid ?? -1, o.cpu, -1, 8 /* PERF_FLAG_FD_CLOEXEC */));
   if (fd < 0) {
     const e = errno();
     throw new BpfError(`perf_event_open(type ${o.type}, config ${o.config}, cpu ${o.cpu})`, e, strerror(e));

@@ -1,8 +1,22 @@
 // A BPF ring buffer read straight from its mapping (no FFI call per record): the
 // consumer page is mapped read-write, the producer page plus the data area (mapped
 // twice by the kernel, so a record never wraps) read-only. Drain it from a timer; never
-// block on it (docs/ebpf.md). x86-64 ordering is relied on for the plain loads of the
-// record headers (see shared notes: Atomics on the read-only mapping crash Bun).
+// block on it (docs/ebpf.md). Use it through RingPoller (poller.ts), which picks it only
+// where its memory ordering is known to be correct.
+//
+// Memory ordering. The protocol needs an acquire load of producer_pos and of each record
+// header (so the payload read after it is not older than the header) and a release store of
+// consumer_pos (so the producer never reuses space still being read). Here:
+//  - producer_pos is read with bun:ffi `read.intptr`, a native call, which the JIT cannot
+//    reorder other memory accesses across; headers and payloads are plain typed-array loads.
+//  - consumer_pos is written with Atomics.store (sequentially consistent) on the writable
+//    consumer page.
+//  - Atomics.load cannot be used: on the read-only producer/data mapping it crashes Bun with
+//    SIGSEGV once JIT-compiled (the notes' measurement), so no acquire load exists in JS here.
+// On x86-64 (TSO) every plain load already has acquire semantics and stores are not
+// reordered with earlier loads, so this reader is correct. On arm64 and other weakly
+// ordered CPUs plain loads may be reordered: there RingPoller uses LibbpfRingReader
+// (ring-libbpf.ts), whose ring_buffer__consume does smp_load_acquire/smp_store_release in C.
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { BpfError } from "./errors.ts";
 import { asPtr, errno, libc, strerror } from "./ffi.ts";
@@ -14,12 +28,15 @@ const DISCARD = 0x40000000;
 const LEN_MASK = 0x3fffffff;
 const HDR = 8;
 
-/** Called per record with a view of its payload (valid only during the call). */
 /** mmap() returns MAP_FAILED ((void *)-1), which reaches JS as a number above 2^53. */
 function mapFailed(p: Pointer | null): boolean {
   return !p || (p as unknown as number) >= 2 ** 53;
 }
 
+/** True where plain loads from the mapping are acquire loads (x86-64, TSO). */
+export const MMAP_READ_IS_ORDERED = process.arch === "x64";
+
+/** Called per record with a view of its payload (valid only during the call). */
 export type RecordHandler = (data: DataView, offset: number, length: number) => void;
 
 export class RingBufferReader implements Disposable {
@@ -60,31 +77,37 @@ export class RingBufferReader implements Disposable {
     return read.intptr(this.prodPtr, 0) - Number(this.cons[0]);
   }
 
-  /** Consumes every committed record; returns how many were handed to `onRecord`. */
+  /**
+   * Consumes committed records (at most `max`); returns how many were handed to `onRecord`.
+   * A throwing handler stops the drain; its record counts as consumed.
+   */
   drain(onRecord: RecordHandler, max = Number.POSITIVE_INFINITY): number {
     if (!this.prodPtr) return 0;
     let c = Number(this.cons[0]);
     let p = read.intptr(this.prodPtr, 0);
     let n = 0;
     let sinceStore = 0;
-    while (c < p && n < max) {
-      const off = c & this.mask;
-      const len = this.u32[off >>> 2]!;
-      if (len & BUSY) break;
-      const payload = len & LEN_MASK;
-      if (!(len & DISCARD)) {
-        n++;
-        onRecord(this.view, off + HDR, payload);
+    try {
+      while (c < p && n < max) {
+        const off = c & this.mask;
+        const len = this.u32[off >>> 2]!;
+        if (len & BUSY) break;
+        const payload = len & LEN_MASK;
+        c += (payload + HDR + 7) & ~7;
+        if (!(len & DISCARD)) {
+          n++;
+          onRecord(this.view, off + HDR, payload);
+        }
+        if (++sinceStore >= 1024) {
+          Atomics.store(this.cons, 0, BigInt(c));
+          sinceStore = 0;
+        }
+        if (c >= p) p = read.intptr(this.prodPtr, 0);
       }
-      c += (payload + HDR + 7) & ~7;
-      if (++sinceStore >= 1024) {
-        Atomics.store(this.cons, 0, BigInt(c));
-        sinceStore = 0;
-      }
-      if (c >= p) p = read.intptr(this.prodPtr, 0);
+    } finally {
+      Atomics.store(this.cons, 0, BigInt(c));
+      this.records += n;
     }
-    Atomics.store(this.cons, 0, BigInt(c));
-    this.records += n;
     return n;
   }
 

@@ -1,8 +1,10 @@
 // The debug log: `<debug_dir>/<log_file_name>`, lines `MM/DD/YY HH:MM:SS - [LEVEL] message`,
-// 100 MB then one `.1` backup (spec config.md §4). Also mirrored to stderr for journald.
-import { appendFileSync, mkdirSync, renameSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+// 100 MB then one `.1` backup (spec config.md §4). Also mirrored to stderr for journald;
+// when the file cannot be written (read-only or full directory) the line goes to stderr
+// even with mirroring off, and is counted as a debug_log drop.
 import type { LogLevel } from "../config/types.ts";
+import { CappedFile } from "./capped-file.ts";
+import { DropTally } from "./drops.ts";
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const LABEL: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
@@ -26,40 +28,38 @@ export interface LogSinkOptions {
   file: string | null;
   maxBytes?: number;
   stderr?: boolean;
+  /** Where lines that could not be written are counted (a private tally when absent). */
+  drops?: DropTally;
+  /** Retry interval of a directory that could not be created (ms). */
+  retryMs?: number;
 }
 
 export class LogSink {
-  private size = -1;
-  private readonly maxBytes: number;
-  failures = 0;
+  private readonly file: CappedFile | undefined;
   constructor(private readonly opts: LogSinkOptions) {
-    this.maxBytes = opts.maxBytes ?? 100 * 1024 * 1024;
     if (opts.file) {
-      try {
-        mkdirSync(dirname(opts.file), { recursive: true, mode: 0o750 });
-        this.size = statSync(opts.file).size;
-      } catch {
-        this.size = 0;
-      }
+      this.file = new CappedFile(opts.file, {
+        maxBytes: opts.maxBytes ?? 100 * 1024 * 1024,
+        onFull: "rotate",
+        channel: "debug_log",
+        drops: opts.drops ?? new DropTally(),
+        retryMs: opts.retryMs,
+        onChange: (failing, detail) =>
+          process.stderr.write(
+            failing
+              ? `${formatLogTime(new Date())} - [WARN] log file ${opts.file} cannot be written (${failing}: ${detail}); its lines go to stderr and are counted as gala_gopher_agent_dropped_total{channel="debug_log"}; retrying\n`
+              : `${formatLogTime(new Date())} - [INFO] log file ${opts.file} is writable again\n`,
+          ),
+      });
     }
   }
 
   write(level: LogLevel, msg: string): void {
     if (ORDER[level] < ORDER[this.opts.level]) return;
     const line = `${formatLogTime(new Date())} - [${LABEL[level]}] ${msg}\n`;
-    if (this.opts.stderr !== false) process.stderr.write(line);
-    const file = this.opts.file;
-    if (!file) return;
-    try {
-      if (this.size + line.length > this.maxBytes) {
-        renameSync(file, file + ".1");
-        this.size = 0;
-      }
-      appendFileSync(file, line, { mode: 0o640 });
-      this.size += Buffer.byteLength(line);
-    } catch {
-      this.failures++;
-    }
+    const mirrored = this.opts.stderr !== false;
+    if (mirrored) process.stderr.write(line);
+    if (this.file && this.file.append(line) === 0 && !mirrored) process.stderr.write(line);
   }
 
   logger(prefix = ""): Logger {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { FEATURES, findFeature, findSubitem } from "./features.ts";
+import { FEATURES, findFeature } from "../probes/catalog.ts";
+import { findSubitem } from "./catalog.ts";
 
 const EXT = "/opt/gala-gopher/extend_probes/";
 

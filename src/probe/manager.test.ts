@@ -7,6 +7,7 @@ import { MetricStore } from "../store/store.ts";
 import { defineTable } from "../store/table.ts";
 import { defineProbe, type ProbeDefinition } from "./define.ts";
 import { ProbeManager } from "./manager.ts";
+import { CATALOG } from "../probes/catalog.ts";
 
 const table = defineTable({
   name: "virt_proc",
@@ -26,6 +27,7 @@ function setup(defs: ProbeDefinition[], extra: { collectTimeoutMs?: number; rest
   const sinks = new SinkSet([{ event: (l) => events.push(l), meta: (l) => meta.push(l) }]);
   const m = new ProbeManager({
     definitions: defs,
+    catalog: CATALOG,
     store,
     metrics,
     host: new HostFs({ procfs: "/proc", sysfs: "/sys", rootfs: "/" }),
@@ -42,6 +44,7 @@ const counting = (opts: { throwAt?: number; hangAt?: number; openFails?: boolean
   const stats = { opened: 0, collects: 0, disposed: 0 };
   const def = defineProbe({
     feature: "virt",
+    scope: "NONE",
     tables: [table],
     open(ctx) {
       stats.opened++;

@@ -3,21 +3,31 @@
 // report_period, and isolates failures: a probe that throws or hangs is marked failed,
 // restarted with back-off, and never takes another probe or a server down.
 import type { HostFs } from "../host/fs.ts";
+import { detectFeatures, type KernelFeatures } from "../host/features.ts";
+import { errorText } from "../log/error-text.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentMetrics, ProbeState } from "../egress/agent-metrics.ts";
 import { EventDeduper, formatEvent } from "../egress/events.ts";
 import { metadataMessage } from "../egress/metadata.ts";
 import type { RowBatch, SinkSet } from "../egress/sink.ts";
 import type { MetricStore, StoredRow } from "../store/store.ts";
-import type { Row, TableDef } from "../store/table.ts";
-import type { ProbeContext, ProbeDefinition, ProbeEvent, ProbeRun } from "./define.ts";
-import { FEATURES, findFeature } from "./features.ts";
+import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
+import { BpfDropCounts } from "./bpf-drops.ts";
+import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } from "./define.ts";
+import type { RingPoller } from "../libbpf/poller.ts";
+import { agentRingPoller, createProbeContext, type MutableContext } from "./context.ts";
+import { FeatureCatalog } from "./catalog.ts";
+import { NOT_BUILT } from "./not-built.ts";
+import { reservedLabelNames } from "./labels.ts";
 import { applyRequest, defaultSettings, envelope, renderGet } from "./request.ts";
 import { wholeHostScopeFactory, type ScopeFactory } from "./scope.ts";
 import type { FeatureDef, ProbeSettings } from "./settings.ts";
 
 export interface ManagerDeps {
+  /** The probes built into this agent (implementations). */
   definitions: readonly ProbeDefinition[];
+  /** The features REST answers for; default: the definitions' plus upstream's not built. */
+  catalog?: FeatureCatalog;
   store: MetricStore;
   metrics: AgentMetrics;
   host: HostFs;
@@ -32,6 +42,14 @@ export interface ManagerDeps {
   restartBaseMs?: number;
   /** Resolves a probe's snoopers/blacklist into a live scope; default: the whole host. */
   scopeFactory?: ScopeFactory;
+  /** The kernel's features, detected on first use and then kept (default: detectFeatures()). */
+  features?: () => KernelFeatures;
+  /** Where ctx.drops() counts (default: a private instance). */
+  drops?: BpfDropCounts;
+  /** The one poller of every probe's ring buffers (default: a private one). */
+  poller?: RingPoller;
+  /** Overrides of probes' declared limits (feature → limit name → value), already validated. */
+  limits?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 export interface Reply {
@@ -40,6 +58,7 @@ export interface Reply {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+const UNSUPPORTED = "unsupported: ";
 
 class ProbeTimeoutError extends Error {
   readonly code = "EPROBETIMEOUT";
@@ -54,6 +73,7 @@ interface Runtime {
   error?: string;
   run?: ProbeRun;
   ctx?: MutableContext;
+  bpf?: MutableContext["bpf"];
   abort?: AbortController;
   timer?: ReturnType<typeof setTimeout>;
   cycle: number;
@@ -65,7 +85,6 @@ interface Runtime {
   collecting?: Promise<void>;
 }
 
-type MutableContext = ProbeContext & { settings: ProbeSettings; subitems: Set<string>; params: ProbeSettings["params"]; scope: ProbeContext["scope"] };
 
 export class ProbeManager {
   private readonly runtimes = new Map<string, Runtime>();
@@ -75,9 +94,25 @@ export class ProbeManager {
   private expiryTimer?: ReturnType<typeof setInterval>;
   private metaTimer?: ReturnType<typeof setInterval>;
   private closed = false;
+  private readonly features: () => KernelFeatures;
+  private detected?: KernelFeatures;
+  readonly drops: BpfDropCounts;
+  private readonly poller: RingPoller;
+  /** The poller was created here (not handed in): closed at shutdown. */
+  private readonly ownPoller: boolean;
+  readonly catalog: FeatureCatalog;
 
   constructor(private readonly deps: ManagerDeps) {
-    for (const d of deps.definitions) this.defs.set(d.feature, d);
+    this.catalog = deps.catalog ?? FeatureCatalog.of(deps.definitions, NOT_BUILT);
+    for (const d of deps.definitions) {
+      if (!this.catalog.find(d.feature)) throw new Error(`probe ${d.feature} is not a feature of the catalog`);
+      this.defs.set(d.feature, d);
+    }
+    const detect = deps.features ?? (() => detectFeatures(deps.log));
+    this.features = () => (this.detected ??= detect());
+    this.drops = deps.drops ?? new BpfDropCounts();
+    this.ownPoller = !deps.poller;
+    this.poller = deps.poller ?? agentRingPoller(deps.log);
     this.dedup = new EventDeduper(deps.eventTimeoutSec);
     this.expiryTimer = setInterval(() => this.expire(), 5_000);
     this.expiryTimer.unref?.();
@@ -95,7 +130,7 @@ export class ProbeManager {
   }
 
   get(urlName: string): Reply {
-    const f = findFeature(urlName);
+    const f = this.catalog.find(urlName);
     if (!f) return { status: 404, body: envelope(false, "url not found") };
     const rt = this.runtimes.get(f.name);
     if (!rt) return { status: 200, body: "{}\n" };
@@ -120,12 +155,12 @@ export class ProbeManager {
 
   private async putNow(urlName: string, doc: unknown): Promise<Reply> {
     if (this.closed) return { status: 503, body: envelope(false, "agent is shutting down") };
-    const f = findFeature(urlName);
+    const f = this.catalog.find(urlName);
     if (!f) return { status: 400, body: envelope(false, `invalid probe name ${urlName}`) };
     const rt = this.runtime(f, urlName);
     const before = rt.settings;
     const running = rt.state === "running";
-    const res = applyRequest(f, before, doc, { running });
+    const res = applyRequest(f, before, doc, { running, reservedLabels: reservedLabelNames(rt.def?.tables ?? []) });
     if (!res.ok) {
       rt.settings = res.settings;
       this.deps.store.setOwnerLabels(f.name, rt.settings.customLabels);
@@ -176,7 +211,7 @@ export class ProbeManager {
   /** `<feature> <GET json>` lines for every configured probe (probes.init --save). */
   savedConfiguration(): string {
     let out = "";
-    for (const f of FEATURES) {
+    for (const f of this.catalog.features) {
       const rt = this.runtimes.get(f.name);
       if (!rt) continue;
       const doc = renderGet(rt.feature, rt.settings, rt.settings.wanted);
@@ -195,7 +230,8 @@ export class ProbeManager {
   private setState(rt: Runtime, state: ProbeState, error?: string): void {
     rt.state = state;
     rt.error = error;
-    this.deps.metrics.setProbeState(rt.feature.name, state);
+    const unsupported = state === "unsupported" && error?.startsWith(UNSUPPORTED) ? error.slice(UNSUPPORTED.length) : undefined;
+    this.deps.metrics.setProbeState(rt.feature.name, state, unsupported);
   }
 
   private period(rt: Runtime): number {
@@ -211,16 +247,18 @@ export class ProbeManager {
       log.warn(`start refused: ${rt.error}`);
       return rt.error;
     }
-    const reason = rt.def.unsupported?.(this.deps.host);
-    if (reason) {
-      this.setState(rt, "unsupported", `unsupported: ${reason}`);
-      log.warn(rt.error ?? reason);
-      return rt.error;
-    }
     this.setState(rt, "starting");
     try {
+      const reason = rt.def.requires?.(this.features());
+      if (reason) throw new NotSupported(reason);
       await this.open(rt);
     } catch (e) {
+      if (e instanceof NotSupported) {
+        await this.close(rt);
+        this.setState(rt, "unsupported", e.message);
+        log.warn(e.message);
+        return e.message;
+      }
       const msg = errorText(e);
       this.deps.metrics.probeErrors.inc({ probe: rt.feature.name });
       await this.close(rt);
@@ -243,37 +281,27 @@ export class ProbeManager {
     const ctx = this.context(rt, abort.signal);
     rt.abort = abort;
     rt.ctx = ctx;
+    rt.bpf = ctx.bpf;
     rt.run = await def.open(ctx);
   }
 
   private context(rt: Runtime, signal: AbortSignal): MutableContext {
     const feature = rt.feature.name;
-    const log = this.deps.log.child(feature);
-    const allowed = new Set(rt.def!.tables.map((t) => t.name));
-    const ctx: MutableContext = {
-      feature,
+    return createProbeContext({
+      def: rt.def!,
       settings: rt.settings,
-      subitems: new Set(rt.settings.subitems),
-      params: rt.settings.params,
-      scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings),
+      scope: (this.deps.scopeFactory ?? wholeHostScopeFactory)(feature, rt.settings, rt.feature.scopeKind),
       host: this.deps.host,
-      log,
+      log: this.deps.log.child(feature),
       signal,
-      emit: (table: TableDef, row: Row) => {
-        if (!allowed.has(table.name)) throw new Error(`probe ${feature} emitted a row of foreign table ${table.name}`);
-        this.emit(rt, table, row);
-      },
-      event: (e: ProbeEvent) => this.event(rt, e),
-      parseError: (item: string, detail?: string) => {
-        this.deps.metrics.parseErrors.inc({ probe: feature, item });
-        log.debug(`skipped ${item}${detail ? `: ${detail}` : ""}`);
-      },
-      num: (key: string) => {
-        const v = rt.settings.params[key];
-        return typeof v === "number" ? v : 0;
-      },
-    };
-    return ctx;
+      features: this.features,
+      poller: this.poller,
+      drops: this.drops,
+      limits: this.deps.limits?.[feature],
+      metrics: this.deps.metrics,
+      emit: (table, row) => this.emit(rt, table, row),
+      event: (e) => this.event(rt, e),
+    });
   }
 
   private pending = new Map<Runtime, Map<TableDef, StoredRow[]>>();
@@ -382,15 +410,18 @@ export class ProbeManager {
     rt.abort?.abort();
     const run = rt.run;
     const scope = rt.ctx?.scope;
+    const bpf = rt.bpf;
     rt.run = undefined;
     rt.ctx = undefined;
+    rt.bpf = undefined;
     scope?.[Symbol.dispose]();
-    if (!run) return;
     try {
-      await Promise.race([run[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 5000).unref?.())]);
+      if (run) await Promise.race([run[Symbol.asyncDispose](), new Promise((r) => setTimeout(r, 5000).unref?.())]);
     } catch (e) {
       this.deps.log.warn(`[${rt.feature.name}] error while stopping: ${errorText(e)}`);
     }
+    // Whatever the run opened through ctx.bpf and did not close (also after a failed open()).
+    bpf?.[Symbol.dispose]();
   }
 
   private async stop(rt: Runtime, state: ProbeState): Promise<void> {
@@ -412,8 +443,9 @@ export class ProbeManager {
       ctx.params = rt.settings.params;
       ctx.subitems = new Set(rt.settings.subitems);
       const oldScope = ctx.scope;
-      ctx.scope = (this.deps.scopeFactory ?? wholeHostScopeFactory)(rt.feature.name, rt.settings);
+      ctx.scope = (this.deps.scopeFactory ?? wholeHostScopeFactory)(rt.feature.name, rt.settings, rt.feature.scopeKind);
       oldScope[Symbol.dispose]();
+      rt.bpf?.rescope();
       try {
         await run.reconfigure();
       } catch (e) {
@@ -453,11 +485,7 @@ export class ProbeManager {
       clearInterval(this.expiryTimer);
       clearInterval(this.metaTimer);
       await Promise.all([...this.runtimes.values()].filter((rt) => rt.run || rt.timer).map((rt) => this.stop(rt, "stopped")));
+      if (this.ownPoller) this.poller[Symbol.dispose]();
     });
   }
-}
-
-export function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
 }

@@ -1,17 +1,14 @@
-// The `params` section of a request (rest-api.md §6.3): the parameter table, the fixed
-// evaluation order, type coercion, every validation and error text, and which features
-// GET reports each key for.
+// The `params` section of a request (rest-api.md §6.3): upstream's common parameters, the
+// fixed evaluation order, type coercion, every validation and error text. A probe declares
+// its own parameters in its folder (ProbeDefinition.params, built with numberParam /
+// stringParam / listParam); the catalog (./catalog.ts) joins them into one ParamTable.
 import { existsSync, realpathSync } from "node:fs";
-import { asciiLower } from "./features.ts";
 import { isJsonObject } from "./json.ts";
 import type { ParamValue, ParamValues } from "./settings.ts";
 
 export const MSG_BAD_REQUEST = "Bad request";
 
 export type ParamKind = "number" | "string" | "array";
-
-/** Features GET reports a key for: every feature, every feature when ≠ 0, none, or a list. */
-export type ParamShownFor = "all" | "nonzero" | "never" | readonly string[];
 
 export interface ParamDef {
   readonly key: string;
@@ -30,86 +27,72 @@ export interface ParamDef {
   readonly path?: boolean;
   /** Strings: the only accepted values. */
   readonly oneOf?: readonly string[];
-  /** "custom" in the list stands for user-defined probes. */
-  readonly shownFor: ParamShownFor;
+  /** Arrays: a set of these names (case-insensitive), stored in this canonical order. */
+  readonly items?: readonly string[];
 }
 
-/** l7_protocol values in their canonical (GET) order. */
-export const L7_PROTOCOLS: readonly string[] = ["http", "dns", "redis", "mysql", "pgsql", "kafka", "mongo", "crpc"];
+/** A common param: accepted by every feature; GET shows it for all, when ≠ 0, or never. */
+export interface CommonParamDef extends ParamDef {
+  readonly shown: "all" | "nonzero" | "never";
+}
 
 /** Longest canonical path accepted for output_dir / flame_dir / elf_path (upstream buffers). */
 export const MAX_PATH_LEN = 511;
 
-const n = (
-  key: string,
-  def: number,
-  min: number,
-  max: number,
-  shownFor: ParamShownFor,
-  extra: Partial<ParamDef> = {},
-): ParamDef => ({ key, kind: "number", default: def, min, max, shownFor, ...extra });
-
-const str = (key: string, def: string, shownFor: ParamShownFor, extra: Partial<ParamDef> = {}): ParamDef => ({
-  key,
-  kind: "string",
-  default: def,
-  shownFor,
-  ...extra,
-});
-
-/** Every parameter, in upstream's fixed evaluation order. */
-export const PARAMS: readonly ParamDef[] = Object.freeze([
-  n("sample_period", 5000, 100, 10000, ["tcp", "io", "custom"]),
-  n("report_period", 60, 5, 600, "all"),
-  { key: "custom_param", kind: "array", shownFor: ["custom"] },
-  n("latency_thr", 0, 10, 100000, "nonzero"),
-  n("offline_thr", 0, 10, 100000, "nonzero"),
-  n("drops_thr", 0, 10, 100000, "nonzero"),
-  n("res_lower_thr", 0, 0, 100, "all"),
-  n("res_upper_thr", 0, 0, 100, "all"),
-  n("report_event", 0, 0, 1, "all"),
-  n("ringbuf_map_size", 1, 1, 32, ["tcp", "socket"], { ringbuf: true }),
-  n("report_cport", 0, 0, 1, ["tcp"]),
-  { key: "l7_protocol", kind: "array", default: [], shownFor: ["l7"] },
-  n("support_ssl", 0, 0, 1, ["l7"]),
-  str("pyroscope_server", "localhost:4040", ["flamegraph"], { maxLenExclusive: 64 }),
-  n("svg_period", 180, 30, 600, ["flamegraph"], { zeroResets: true }),
-  n("perf_sample_period", 10, 10, 1000, ["flamegraph"], { zeroResets: true }),
-  n("multi_instance", 0, 0, 1, ["flamegraph"]),
-  n("native_stack", 0, 0, 1, ["flamegraph"]),
-  str("output_dir", "", ["flamegraph"], { path: true }),
-  str("flame_dir", "/var/log/gala-gopher/flamegraph", ["flamegraph"], { path: true }),
-  n("cluster_ip_backend", 0, 0, 2, ["tcp", "l7"]),
-  str("dev_name", "", ["io", "kafka", "ksli", "postgre_sli", "baseinfo", "tcp", "custom"], { maxLenExclusive: 32 }),
-  n("continuous_sampling", 0, 0, 1, ["ksli"]),
-  str("elf_path", "", ["baseinfo", "nginx"], { path: true }),
-  n("kafka_port", 9092, 1, 65535, ["kafka"]),
-  n("cadvisor_port", 8083, 1, 65535, ["container", "custom"]),
-  str("profiling_channel", "local", "never", { oneOf: ["local", "kafka"] }),
-  n("min_exec_dur", 1, 0, 1000000, "never"),
-  n("min_aggr_dur", 100, 10, 10000, "never"),
-] satisfies ParamDef[]);
-
-/** The evaluation order (= PARAMS order). */
-export const PARAM_ORDER: readonly string[] = PARAMS.map((p) => p.key);
-
-const PARAM_BY_KEY: ReadonlyMap<string, ParamDef> = new Map(PARAMS.map((p) => [p.key, p]));
-
-export function findParam(key: string): ParamDef | undefined {
-  return PARAM_BY_KEY.get(key);
+/** A number param in [min, max] (declared by a probe's folder). */
+export function numberParam(key: string, def: number, min: number, max: number, extra: Partial<ParamDef> = {}): ParamDef {
+  return Object.freeze({ key, kind: "number", default: def, min, max, ...extra });
 }
 
-/** Every stored parameter with its default value (custom_param is not stored). */
-export function defaultParams(): ParamValues {
-  const out: ParamValues = {};
-  for (const p of PARAMS) {
-    if (p.default === undefined) continue;
-    out[p.key] = Array.isArray(p.default) ? [...p.default] : p.default;
-  }
-  return out;
+/** A string param (declared by a probe's folder). */
+export function stringParam(key: string, def: string, extra: Partial<ParamDef> = {}): ParamDef {
+  return Object.freeze({ key, kind: "string", default: def, ...extra });
 }
+
+/** An array param holding a set of `items` (case-insensitive), default empty. */
+export function listParam(key: string, items: readonly string[]): ParamDef {
+  return Object.freeze({ key, kind: "array", default: [], items: Object.freeze([...items]) });
+}
+
+const common = (key: string, def: number, min: number, max: number, shown: CommonParamDef["shown"]): CommonParamDef =>
+  Object.freeze({ key, kind: "number", default: def, min, max, shown });
+
+/** Upstream's params that belong to no probe in particular. */
+export const COMMON_PARAMS: readonly CommonParamDef[] = Object.freeze([
+  common("report_period", 60, 5, 600, "all"),
+  Object.freeze({ key: "custom_param", kind: "array", shown: "never" }) as CommonParamDef,
+  common("latency_thr", 0, 10, 100000, "nonzero"),
+  common("offline_thr", 0, 10, 100000, "nonzero"),
+  common("drops_thr", 0, 10, 100000, "nonzero"),
+  common("res_lower_thr", 0, 0, 100, "all"),
+  common("res_upper_thr", 0, 0, 100, "all"),
+  common("report_event", 0, 0, 1, "all"),
+  Object.freeze({ key: "profiling_channel", kind: "string", default: "local", oneOf: Object.freeze(["local", "kafka"]), shown: "never" }) as CommonParamDef,
+  common("min_exec_dur", 1, 0, 1000000, "never"),
+  common("min_aggr_dur", 100, 10, 10000, "never"),
+]);
+
+/**
+ * Upstream's evaluation order (its params struct): a request's keys are checked in this
+ * order whatever feature declares them; params of new features follow in declaration order.
+ */
+export const UPSTREAM_PARAM_ORDER: readonly string[] = Object.freeze([
+  "sample_period", "report_period", "custom_param", "latency_thr", "offline_thr", "drops_thr", "res_lower_thr",
+  "res_upper_thr", "report_event", "ringbuf_map_size", "report_cport", "l7_protocol", "support_ssl", "pyroscope_server",
+  "svg_period", "perf_sample_period", "multi_instance", "native_stack", "output_dir", "flame_dir", "cluster_ip_backend",
+  "dev_name", "continuous_sampling", "elf_path", "kafka_port", "cadvisor_port", "profiling_channel", "min_exec_dur",
+  "min_aggr_dur",
+]);
+
+/** What GET shows for a user-defined probe besides the "all" params (upstream's rule). */
+export const CUSTOM_PROBE_PARAMS: readonly string[] = Object.freeze(["sample_period", "custom_param", "dev_name", "cadvisor_port"]);
 
 // ---- helpers shared with the scope parser ---------------------------------------------
+
+/** ASCII-only lower-casing, like strcasecmp (so e.g. the Kelvin sign never folds to "k"). */
+export function asciiLower(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
 
 /** Character sequences that make a path or container name unsafe (§6.2). */
 export const UNSAFE_SEQUENCES: readonly string[] = [
@@ -240,15 +223,15 @@ function evalString(def: ParamDef, raw: string, current: ParamValue | undefined,
   return { ok: true, value: raw };
 }
 
-function evalL7(def: ParamDef, raw: unknown[]): One {
+function evalItems(def: ParamDef, items: readonly string[], raw: unknown[]): One {
   const set = new Set<string>();
   for (const item of raw) {
     if (typeof item !== "string") return fail(MSG_BAD_REQUEST);
     const lower = asciiLower(item);
-    if (!L7_PROTOCOLS.includes(lower)) return fail(`params.${def.key} invalid value: ${item}`);
+    if (!items.includes(lower)) return fail(`params.${def.key} invalid value: ${item}`);
     set.add(lower);
   }
-  return { ok: true, value: L7_PROTOCOLS.filter((p) => set.has(p)) };
+  return { ok: true, value: items.filter((p) => set.has(p)) };
 }
 
 const MAX_CUSTOM_VALUE = 64;
@@ -284,7 +267,7 @@ function evalOne(def: ParamDef, raw: unknown, current: ParamValue | undefined, o
     case "string":
       return evalString(def, raw as string, current, opts);
     case "array":
-      return def.key === "l7_protocol" ? evalL7(def, raw as unknown[]) : evalCustomParam(raw as unknown[], opts);
+      return def.items ? evalItems(def, def.items, raw as unknown[]) : evalCustomParam(raw as unknown[], opts);
   }
 }
 
@@ -293,11 +276,11 @@ function evalOne(def: ParamDef, raw: unknown, current: ParamValue | undefined, o
  * Non-object `params`, or one without any known key → `Bad request`; the first failing key
  * decides the message. Never mutates `current`.
  */
-export function applyParams(current: ParamValues, params: unknown, opts: ParamOptions): ParamsResult {
+export function applyParams(table: ParamTable, current: ParamValues, params: unknown, opts: ParamOptions): ParamsResult {
   if (!isJsonObject(params)) return fail(MSG_BAD_REQUEST);
-  if (!PARAMS.some((p) => Object.hasOwn(params, p.key))) return fail(MSG_BAD_REQUEST);
+  if (!table.all.some((p) => Object.hasOwn(params, p.key))) return fail(MSG_BAD_REQUEST);
   const next: ParamValues = { ...current };
-  for (const def of PARAMS) {
+  for (const def of table.all) {
     if (!Object.hasOwn(params, def.key)) continue;
     const r = evalOne(def, params[def.key], current[def.key], opts);
     if (!r.ok) return r;
@@ -306,22 +289,71 @@ export function applyParams(current: ParamValues, params: unknown, opts: ParamOp
   return { ok: true, params: next };
 }
 
-/** Whether GET shows `def` for the feature `featureName` (custom: a user-defined probe). */
-export function paramShown(def: ParamDef, featureName: string, value: ParamValue | undefined, custom = false): boolean {
-  const s = def.shownFor;
-  if (s === "all") return true;
-  if (s === "never") return false;
-  if (s === "nonzero") return value !== undefined && value !== 0;
-  return s.includes(custom ? "custom" : featureName);
+/** Two declarations of one key must agree on everything (one params struct upstream). */
+function sameDef(a: ParamDef, b: ParamDef): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** The params GET reports for a feature, with their values (defaults filling gaps). */
-export function shownParams(featureName: string, values: ParamValues, custom = false): ParamValues {
-  const out: ParamValues = {};
-  for (const def of PARAMS) {
-    const value = Object.hasOwn(values, def.key) ? values[def.key] : def.default;
-    if (value === undefined) continue;
-    if (paramShown(def, featureName, value, custom)) out[def.key] = Array.isArray(value) ? [...value] : value;
+/**
+ * Every param any feature accepts (upstream has one params struct: a key is accepted for
+ * every feature), in evaluation order, and which features GET shows each for.
+ */
+export class ParamTable {
+  readonly all: readonly ParamDef[];
+  private readonly common = new Map<string, CommonParamDef>();
+
+  constructor(declared: readonly (readonly ParamDef[])[]) {
+    const byKey = new Map<string, ParamDef>();
+    for (const c of COMMON_PARAMS) {
+      byKey.set(c.key, c);
+      this.common.set(c.key, c);
+    }
+    for (const list of declared) {
+      for (const d of list) {
+        const seen = byKey.get(d.key);
+        if (seen && (this.common.has(d.key) || !sameDef(seen, d))) throw new Error(`param ${d.key} is declared twice with different definitions`);
+        byKey.set(d.key, d);
+      }
+    }
+    const rank = (k: string) => {
+      const i = UPSTREAM_PARAM_ORDER.indexOf(k);
+      return i < 0 ? UPSTREAM_PARAM_ORDER.length : i;
+    };
+    this.all = Object.freeze([...byKey.values()].sort((a, b) => rank(a.key) - rank(b.key)));
   }
-  return out;
+
+  find(key: string): ParamDef | undefined {
+    return this.all.find((p) => p.key === key);
+  }
+
+  /** Every stored parameter with its default value (custom_param is not stored). */
+  defaults(): ParamValues {
+    const out: ParamValues = {};
+    for (const p of this.all) {
+      if (p.default === undefined) continue;
+      out[p.key] = Array.isArray(p.default) ? [...p.default] : p.default;
+    }
+    return out;
+  }
+
+  /** Whether GET shows `def` for a feature declaring `own` (custom: a user-defined probe). */
+  isShown(def: ParamDef, own: ReadonlySet<string>, value: ParamValue | undefined, custom = false): boolean {
+    const c = this.common.get(def.key);
+    if (custom && CUSTOM_PROBE_PARAMS.includes(def.key)) return true;
+    if (!c) return !custom && own.has(def.key);
+    if (c.shown === "all") return true;
+    if (c.shown === "never") return false;
+    return value !== undefined && value !== 0;
+  }
+
+  /** The params GET reports for a feature declaring `own`, with their values (defaults filling gaps). */
+  shown(own: ReadonlySet<string>, values: ParamValues, custom = false): ParamValues {
+    const out: ParamValues = {};
+    for (const def of this.all) {
+      const value = Object.hasOwn(values, def.key) ? values[def.key] : def.default;
+      if (value === undefined) continue;
+      if (this.isShown(def, own, value, custom)) out[def.key] = Array.isArray(value) ? [...value] : value;
+    }
+    return out;
+  }
 }

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { LEGACY_RESET, MAX_BODY, decodePutBody, translateLegacy } from "./body.ts";
-import { FEATURES, findFeature } from "./features.ts";
 import { parseJsonLenient } from "./json.ts";
-import { L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, formatInteger, hasUnsafeChars } from "./params.ts";
+import { FEATURES, L7_PROTOCOLS, PARAMS, PARAM_ORDER, defaultParams, findFeature } from "../probes/catalog.ts";
+import { formatInteger, hasUnsafeChars } from "./params.ts";
 import {
   type ApplyOptions,
   type ApplyResult,
@@ -969,6 +969,7 @@ const KNOWN_MESSAGES: RegExp[] = [
   /^invalid probe ranges: at least one must be set$/,
   /^Error occurs when parsing snooper (proc_id|proc_name|pod_id|container_id|container_name|custom_labels|pod_labels)$/,
   /^snoopers and blacklist are mutually exclusive$/,
+  /^snoopers\.(custom_labels|proc_name) invalid label name [\s\S]+: [\s\S]+$/,
   /^params\.[a-z0-9_]+ invalid data type$/,
   /^params\.[a-z0-9_]+ invalid value -?(\d+|\d(\.\d+)?e[+-]\d+), must be in \[\d+, \d+\]$/,
   /^params\.ringbuf_map_size invalid value \d+, must be power of 2$/,

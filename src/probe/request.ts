@@ -4,17 +4,16 @@
 // It never starts or stops anything: it returns the requested state and the caller acts.
 import * as v from "valibot";
 import { isResetRequest } from "./body.ts";
-import { findSubitem } from "./features.ts";
+import { findSubitem } from "./catalog.ts";
 import { isJsonObject } from "./json.ts";
+import { DERIVED_LABELS, checkExtraLabels } from "./labels.ts";
 import {
   MSG_BAD_REQUEST,
   type ParamOptions,
   applyParams,
   byteLength,
   coerceNumber,
-  defaultParams,
   hasUnsafeChars,
-  shownParams,
 } from "./params.ts";
 import {
   type FeatureDef,
@@ -38,6 +37,8 @@ export interface ApplyOptions {
   realpath?: (p: string) => string;
   /** Hook for user-defined probes: their declared custom_param labels (built-ins: none). */
   customParamLabels?: readonly string[];
+  /** Label names the probe already emits (labels.ts reservedLabelNames); default DERIVED_LABELS. */
+  reservedLabels?: readonly string[];
 }
 
 export const MAX_SCOPE_ENTRIES = 100;
@@ -103,15 +104,15 @@ export function defaultSettings(f: FeatureDef, urlName: string): ProbeSettings {
     scope: emptyScope(),
     customLabels: {},
     podLabels: [],
-    params: defaultParams(),
+    params: f.paramTable.defaults(),
     wanted: false,
   };
 }
 
 // ---- sections --------------------------------------------------------------------------
 
-class RequestError {
-  constructor(readonly message: string) {}
+class RequestError extends Error {
+  readonly code = "EREQUEST";
 }
 
 function has(doc: Record<string, unknown>, key: string): boolean {
@@ -234,22 +235,36 @@ function parseScope(obj: Record<string, unknown>): ScopeLists {
  * custom_labels / pod_labels of `snoopers`: replaced only when present and non-empty, and
  * applied to `next` at once — the caller keeps them even if the request fails later.
  */
-function applyLabels(next: ProbeSettings, obj: Record<string, unknown>): void {
+function applyLabels(next: ProbeSettings, obj: Record<string, unknown>, scope: ScopeLists, reserved: readonly string[]): void {
+  let custom = next.customLabels;
+  let pod = next.podLabels;
   if (has(obj, "custom_labels") && obj.custom_labels !== null) {
     const labels = obj.custom_labels;
     if (!v.is(CustomLabelsSchema, labels)) throw new RequestError(msgSnooper("custom_labels"));
     const keys = Object.keys(labels);
     if (keys.length > 0) {
-      const copy: Record<string, string> = {};
-      for (const k of keys.sort(compareBytes)) copy[k] = labels[k] as string;
-      next.customLabels = copy;
+      custom = {};
+      for (const k of keys.sort(compareBytes)) custom[k] = labels[k] as string;
     }
   }
   if (has(obj, "pod_labels") && obj.pod_labels !== null) {
     const labels = obj.pod_labels;
     if (!v.is(PodLabelsSchema, labels)) throw new RequestError(msgSnooper("pod_labels"));
-    if (labels.length > 0) next.podLabels = [...labels];
+    if (labels.length > 0) pod = [...labels];
   }
+  // These keys become label names of every series: refused before anything is kept.
+  // (pod_labels names are Kubernetes label keys, accepted as upstream; the store leaves out
+  // any that is not a Prometheus label name.)
+  const bad = checkExtraLabels(
+    [
+      { where: "snoopers.custom_labels", names: Object.keys(custom) },
+      { where: "snoopers.proc_name", names: scope.proc_name.flatMap((p) => Object.keys(p.label ?? {})), repeatable: true },
+    ],
+    reserved,
+  );
+  if (bad) throw new RequestError(bad);
+  next.customLabels = custom;
+  next.podLabels = pod;
 }
 
 function parseState(raw: unknown): "running" | "stopped" {
@@ -293,7 +308,7 @@ export function applyRequest(f: FeatureDef, current: ProbeSettings, doc: unknown
       const snoopers = doc.snoopers;
       if (!isJsonObject(snoopers)) throw new RequestError(MSG_BAD_REQUEST);
       const scope = parseScope(snoopers);
-      applyLabels(next, snoopers);
+      applyLabels(next, snoopers, scope, opts.reservedLabels ?? DERIVED_LABELS);
       next.mode = "whitelist";
       next.scope = scope;
       whitelistEntries = scopeEntryCount(scope);
@@ -316,7 +331,7 @@ export function applyRequest(f: FeatureDef, current: ProbeSettings, doc: unknown
         realpath: opts.realpath,
         customParamLabels: opts.customParamLabels,
       };
-      const r = applyParams(next.params, doc.params, paramOpts);
+      const r = applyParams(f.paramTable, next.params, doc.params, paramOpts);
       if (!r.ok) throw new RequestError(r.message);
       next.params = r.params;
     }
@@ -426,7 +441,7 @@ export function renderGet(f: FeatureDef, s: ProbeSettings, running: boolean): st
   const enabled = new Set(s.subitems);
   const doc: Record<string, unknown> = {
     cmd: { bin: f.bin, probe: f.subitems.filter((x) => enabled.has(x.name)).map((x) => x.name) },
-    params: shownParams(f.name, s.params),
+    params: f.paramTable.shown(f.ownParams, s.params),
     state: running ? "running" : "stopped",
   };
   if (f.scopeKind === "NONE") doc.snoopers = {};

@@ -1,8 +1,9 @@
 // The scope a probe gets when no snooper is wired in: the whole host.
 import type { ContainerInfo, ScopeView } from "./define.ts";
-import type { ProbeSettings } from "./settings.ts";
+import type { ProbeSettings, ScopeKind } from "./settings.ts";
 
-export type ScopeFactory = (feature: string, settings: ProbeSettings) => ScopeView;
+/** Resolves a feature's snoopers/blacklist into a live scope (scopeKind: the feature's, when known). */
+export type ScopeFactory = (feature: string, settings: ProbeSettings, scopeKind?: ScopeKind) => ScopeView;
 
 const EMPTY_PIDS: ReadonlySet<number> = new Set();
 const EMPTY_CONTAINERS: ReadonlyMap<string, ContainerInfo> = new Map();

@@ -1,5 +1,6 @@
 // The configuration of one probe as the REST API, probes.init and gopher-ctl see it
 // (spec rest-api.md §6, §7, §9). Pure data: the manager owns one per feature.
+import type { ParamTable } from "./params.ts";
 
 export type ScopeKind = "NONE" | "PROC" | "CON" | "ALL";
 
@@ -20,6 +21,10 @@ export interface FeatureDef {
   readonly scopeKind: ScopeKind;
   /** Canonical order of rest-api.md §10. Empty for probes without subitems. */
   readonly subitems: readonly Subitem[];
+  /** Every param a request may carry (shared by all features of one catalog). */
+  readonly paramTable: ParamTable;
+  /** The params this feature declares (GET shows them besides the common ones). */
+  readonly ownParams: ReadonlySet<string>;
 }
 
 export interface ProcNameEntry {

@@ -1,14 +1,47 @@
-// Every probe folder is registered exactly once, named after a REST feature, and its
-// tables follow the naming rules; an eBPF folder, when present, matches a probe folder.
+// A probe is one folder and one line: every folder here is registered exactly once in
+// ./index.ts, answers REST from its own declaration, and reaches the agent only through
+// its ProbeContext (no other probe's folder, no process-wide state, no direct host reads);
+// its bpf/<name> folder, when present, matches it and uses the shared kernel scope.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { findFeature } from "../probe/features.ts";
+import { CATALOG, findFeature } from "./catalog.ts";
 import { PROBES } from "./index.ts";
 
 const here = import.meta.dir;
 const bpfDir = join(here, "..", "..", "bpf");
 const folders = readdirSync(here).filter((f) => statSync(join(here, f)).isDirectory());
+
+/** Test files and test helpers (test-*.ts) of a folder are not the probe. */
+const isTestFile = (f: string) => f.endsWith(".test.ts") || f.startsWith("test-");
+function sources(folder: string): { file: string; text: string }[] {
+  const out: { file: string; text: string }[] = [];
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) {
+        if (f !== "testdata") walk(p);
+      } else if (f.endsWith(".ts") && !isTestFile(f)) out.push({ file: p.slice(here.length + 1), text: readFileSync(p, "utf8") });
+    }
+  };
+  walk(join(here, folder));
+  return out;
+}
+const imports = (text: string) => [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"/gm)].map((m) => m[1]!);
+
+/** What a probe's own code may import besides its folder: the kit and shared libraries. */
+const SHARED = ["../../probe/", "../../host/", "../../libbpf/", "../../store/", "../../log/", "../../snooper/procfs.ts", "../../snooper/cgroup.ts"];
+/** Process-wide state and host access that must come through ctx instead. */
+const FORBIDDEN: [RegExp, string][] = [
+  [/from "node:fs"/, "node:fs (use ctx.host)"],
+  [/process\.env/, "process.env (declare a limit or a param)"],
+  [/\bdetectFeatures\(/, "detectFeatures() (use ctx.features)"],
+  [/\bsetLibbpfLogger\(/, "setLibbpfLogger() (the daemon wires it)"],
+  [/\bBpfObject\.open\(/, "BpfObject.open() (use ctx.bpf.open)"],
+  [/\bnew RingBufferReader\(/, "RingBufferReader (use ctx.bpf.ringbuf)"],
+  [/\bsetInterval\(/, "a periodic timer (collect() runs every report_period; rings are polled by the agent)"],
+  [/probe\/manager\.ts"|probes\/index\.ts"|probes\/catalog\.ts"|daemon\.ts"/, "the agent's wiring"],
+];
 
 describe("probe registry", () => {
   test("folders and registrations match one to one", () => {
@@ -20,9 +53,52 @@ describe("probe registry", () => {
     for (const p of PROBES) expect(findFeature(p.feature)?.name).toBe(p.feature);
   });
 
-  test("bpf/<name> folders belong to probe folders", () => {
+  test("every probe answers REST from its own declaration", () => {
+    for (const p of PROBES) {
+      const f = CATALOG.find(p.feature)!;
+      expect(f.scopeKind).toBe(p.scope);
+      expect(f.subitems.map((s) => [s.name, s.bit])).toEqual((p.subitems ?? []).map((s) => [s.name, s.bit]));
+      expect([...f.ownParams].sort()).toEqual((p.params ?? []).map((d) => d.key).sort());
+      for (const d of p.params ?? []) expect(CATALOG.params.find(d.key)).toEqual(d);
+    }
+  });
+
+  test("a probe's code imports only its own folder and the shared kit", () => {
+    const bad: string[] = [];
+    for (const folder of folders) {
+      for (const { file, text } of sources(folder)) {
+        for (const spec of imports(text)) {
+          const own = spec.startsWith("./") && !spec.includes("/test-");
+          const shared = SHARED.some((s) => spec.startsWith(s)) || spec.startsWith("node:path") || spec.startsWith("node:zlib") || !spec.startsWith(".");
+          if (!own && !shared) bad.push(`${file}: ${spec}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  test("a probe reaches the agent only through its context", () => {
+    const bad: string[] = [];
+    for (const folder of folders) {
+      for (const { file, text } of sources(folder)) {
+        for (const [re, what] of FORBIDDEN) if (re.test(text)) bad.push(`${file}: ${what}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  test("bpf/<name> folders belong to probe folders; per-process ones include scope.h", () => {
     const bpf = existsSync(bpfDir) ? readdirSync(bpfDir).filter((f) => f !== "include" && f !== "vmlinux" && statSync(join(bpfDir, f)).isDirectory()) : [];
-    for (const b of bpf) expect(folders).toContain(b);
+    for (const b of bpf) {
+      expect(folders).toContain(b);
+      const probe = PROBES.find((p) => p.feature === b)!;
+      expect(typeof probe.requires).toBe("function");
+      if (probe.scope === "PROC") {
+        for (const c of readdirSync(join(bpfDir, b)).filter((f) => f.endsWith(".bpf.c"))) {
+          expect(`${b}/${c}: ${readFileSync(join(bpfDir, b, c), "utf8").includes('#include "scope.h"')}`).toBe(`${b}/${c}: true`);
+        }
+      }
+    }
   });
 
   test("tables: unique names, key fields first-class, metric names within Prometheus' alphabet", () => {
@@ -33,6 +109,15 @@ describe("probe registry", () => {
         seen.add(t.name);
         expect(t.fields.some((f) => f.type === "key")).toBe(true);
         for (const f of t.fields) expect(`gala_gopher_${t.entity}_${f.name}`).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
+      }
+    }
+  });
+
+  test("declared events name a table's entity and one of its fields", () => {
+    for (const p of PROBES) {
+      for (const e of p.events ?? []) {
+        const fields = new Set(p.tables.filter((t) => t.entity === e.entity).flatMap((t) => t.fields.map((f) => f.name)));
+        for (const m of e.metrics) expect(`${p.feature} ${e.entity}.${m}: ${fields.has(m)}`).toBe(`${p.feature} ${e.entity}.${m}: true`);
       }
     }
   });

@@ -38,10 +38,19 @@ export interface DropCounts {
  */
 export type LabelEnricher = (table: TableDef, row: Row, owner: string) => readonly (readonly [string, string])[] | null;
 
+/** Prometheus text escaping of a label value (`\\`, `\"`, `\n`). */
 export function escapeLabelValue(v: string): string {
   if (!/[\\"\n]/.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
+
+/** Label values as every output carries them: lone UTF-16 surrogates become U+FFFD. */
+export function wellFormedValue(v: string): string {
+  return v.isWellFormed() ? v : v.toWellFormed();
+}
+
+/** Extra labels (enrichers, custom labels) whose name is not a Prometheus label name are left out. */
+const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 const LABEL_TEXT_LIMIT = 1023;
 
@@ -98,14 +107,14 @@ export class MetricStore {
     for (const name of t.labelFields) {
       const v = row[name];
       if (v === undefined || v === "") continue;
-      pairs.push([name.slice(0, NAME_LIMIT), String(v)]);
+      pairs.push([name.slice(0, NAME_LIMIT), wellFormedValue(String(v))]);
     }
     for (const e of this.enrichers) {
       const extra = e(def, row, owner);
       if (extra === null) return undefined;
-      for (const p of extra) pairs.push([p[0], p[1]]);
+      for (const p of extra) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
     }
-    for (const p of this.ownerLabels.get(owner) ?? []) pairs.push([p[0], p[1]]);
+    for (const p of this.ownerLabels.get(owner) ?? []) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
     let labels = "";
     for (const [k, v] of pairs) labels += `${labels ? "," : ""}${k}="${escapeLabelValue(v)}"`;
     if (labels.length > LABEL_TEXT_LIMIT) {

@@ -37,6 +37,28 @@ export interface HistogramValue {
 export type RowValue = string | number | HistogramValue | undefined;
 export type Row = Readonly<Record<string, RowValue>>;
 
+/**
+ * An abnormal event as a probe raises it (events-and-metadata.md §1.4); the agent gates it
+ * by report_event, de-duplicates it and formats it for the event channel.
+ */
+export interface ProbeEvent {
+  /** Entity name, e.g. "cpu", "fs", "tcp_link". */
+  entity: string;
+  /** Entity key as the probe builds it (events-and-metadata.md §1.4). */
+  key: string;
+  /** Metric field name the event is about. */
+  metric: string;
+  /** The message after `Entity(<key>) `. */
+  message: string;
+  pid?: string;
+  comm?: string;
+  ip?: string;
+  containerId?: string;
+  podId?: string;
+  device?: string;
+  severity?: "INFO" | "WARN" | "ERROR" | "FATAL";
+}
+
 /** `[upper bound, cumulative count]` per bucket; a missing count repeats the previous one. */
 export function histogramBuckets(h: HistogramValue): [number, number][] {
   const out: [number, number][] = [];

@@ -59,6 +59,13 @@ put btf "$([ -e /sys/kernel/btf/vmlinux ] && echo yes || echo no)"
 t0=$(ms)
 rpm -i --nodeps "$H/gala-gopher.rpm" || fail "rpm -i"
 put install_ms $(( $(ms) - t0 ))
+# The guest's CPU (qemu64 unless GG_QEMU_CPU says otherwise): the packaged executable
+# must run on it (Bun's default x64 runtime would die with SIGILL here).
+put cpu_flags "$(for f in avx avx2 sse4_2 popcnt ssse3; do grep -qw "$f" /proc/cpuinfo && printf '%s ' "$f"; done)"
+v=$(/usr/bin/gala-gopher --version 2>&1); rc=$?
+put version_rc "$rc"
+put version "$(printf '%s' "$v" | head -n1)"
+[ "$rc" = 0 ] || fail "gala-gopher --version exited with $rc on this CPU: $v"
 put rpm_q "$(rpm -q gala-gopher)"
 put is_enabled_after_install "$(systemctl is-enabled gala-gopher 2>&1)"
 put unit_path "$(systemctl show -p FragmentPath --value gala-gopher)"

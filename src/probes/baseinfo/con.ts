@@ -16,9 +16,8 @@
 //   (upstream's integer division). A shrinking directory reports 0 (upstream's unsigned
 //   subtraction wrapped around). The first report after start or reconfiguration has no
 //   row (no bogus delta). `elf_path` "" (unset) reports nothing (logged once).
-import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { HostFs } from "../../host/fs.ts";
+import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
 import type { ContainerInfo, ProbeContext } from "../../probe/define.ts";
 import { intervalSeconds, type Collector, type CollectorDeps } from "./collector.ts";
 import { systemConIoTable } from "./tables-proc.ts";
@@ -35,14 +34,14 @@ export interface DirSize {
   readonly entries: number;
 }
 
+/** The host reads dirSize needs (ctx.host; the agent's own file system by default). */
+export type DirFs = Pick<HostFs, "lstat" | "list">;
+const LOCAL_FS: DirFs = new HostFs(DEFAULT_HOST_PATHS);
+
 /** du -sb of `dir` with bounds; never throws (unreadable entries are skipped). */
-export function dirSize(dir: string, maxEntries = MAX_WALK_ENTRIES, maxDepth = MAX_WALK_DEPTH): DirSize {
-  let root;
-  try {
-    root = lstatSync(dir, { bigint: false });
-  } catch {
-    return { error: "missing", entries: 0 };
-  }
+export function dirSize(dir: string, maxEntries = MAX_WALK_ENTRIES, maxDepth = MAX_WALK_DEPTH, fs: DirFs = LOCAL_FS): DirSize {
+  const root = fs.lstat(dir);
+  if (!root) return { error: "missing", entries: 0 };
   if (!root.isDirectory()) return { bytes: root.size, entries: 1 };
   let bytes = root.size;
   let entries = 1;
@@ -50,21 +49,11 @@ export function dirSize(dir: string, maxEntries = MAX_WALK_ENTRIES, maxDepth = M
   const stack: [string, number][] = [[dir, 0]];
   while (stack.length) {
     const [d, depth] = stack.pop()!;
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
+    for (const n of fs.list(d)) {
       if (++entries > maxEntries) return { error: "too many entries", entries };
       const p = join(d, n);
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue;
-      }
+      const st = fs.lstat(p);
+      if (!st) continue;
       if (st.nlink > 1 && !st.isDirectory()) {
         const key = `${st.dev}:${st.ino}`;
         if (seen.has(key)) continue;
@@ -133,7 +122,7 @@ export function createConCollector(ctx: ProbeContext, deps: CollectorDeps): Coll
       for (const c of ctx.scope.containers().values()) {
         const root = containerRoot(ctx.host, c);
         if (!root) continue;
-        const size = dirSize(join(root, dir));
+        const size = dirSize(join(root, dir), MAX_WALK_ENTRIES, MAX_WALK_DEPTH, ctx.host);
         if (size.bytes === undefined) {
           if (size.error !== "missing" && !warned.has(c.id)) {
             warned.add(c.id);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createDiskCollector, iostatRows, isDefaultDisk, parseDiskstats, sysBlockName, type DiskSample } from "./disk.ts";
-import { FixtureHost, HOSTS, fakeDeps } from "./fixture-host.ts";
+import { FixtureHost, HOSTS, fakeDeps } from "./test-fixture-host.ts";
 import { recordingContext } from "./test-context.ts";
 
 const fx = (host: string, rel: string): string => readFileSync(path.join(HOSTS, host, rel), "utf8");

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { BARE_METAL_STATFS, FixtureHost, HOSTS, fakeDeps } from "./fixture-host.ts";
+import { BARE_METAL_STATFS, FixtureHost, HOSTS, fakeDeps } from "./test-fixture-host.ts";
 import { candidateMounts, createFsCollector, dfPercent, dfRow, parseMounts, unescapeMountField } from "./fs.ts";
 import { recordingContext } from "./test-context.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { FixtureHost, HOSTS, fakeDeps } from "./fixture-host.ts";
+import { FixtureHost, HOSTS, fakeDeps } from "./test-fixture-host.ts";
 import {
   cpuCount,
   cpuinfoHasHypervisorFlag,

@@ -160,36 +160,9 @@ export function hostIpAddrs(fibTrie: string | undefined, ifInet6: readonly Inet6
   return [...new Set([...v4, ...v6])].join(" ");
 }
 
-const VM_DMI_RE =
-  /\b(KVM|QEMU|VMware|VMW|VirtualBox|innotek|Xen|Bochs|Parallels|BHYVE|OpenStack|KubeVirt|Amazon EC2|Google Compute Engine|Hyper-V|Apple Virtualization|Alibaba Cloud ECS|Virtual Machine)\b/i;
-
-/** The `hypervisor` CPU flag on a `flags` line of /proc/cpuinfo (x86 guests). */
-export function cpuinfoHasHypervisorFlag(cpuinfo: string | undefined): boolean {
-  if (!cpuinfo) return false;
-  for (const line of cpuinfo.split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon < 0 || line.slice(0, colon).trim() !== "flags") continue;
-    if (words(line.slice(colon + 1)).includes("hypervisor")) return true;
-  }
-  return false;
-}
-
-export interface VirtEvidence {
-  /** DMI strings: sys_vendor, product_name, board_vendor, bios_vendor (missing as undefined). */
-  readonly dmi: readonly (string | undefined)[];
-  readonly productName?: string;
-  readonly hypervisorType?: string;
-  readonly cpuinfo?: string;
-}
-
-/** "vm" or "pm" (what upstream derives from `systemd-detect-virt -v`). */
-export function hostType(e: VirtEvidence): "vm" | "pm" {
-  // EC2 bare-metal instances carry the "Amazon EC2" vendor string; their product names end in ".metal".
-  const metal = /\.metal$/.test(e.productName?.trim() ?? "");
-  if (!metal && e.dmi.some((s) => s !== undefined && VM_DMI_RE.test(s))) return "vm";
-  if (e.hypervisorType !== undefined && e.hypervisorType.trim() !== "") return "vm";
-  return cpuinfoHasHypervisorFlag(e.cpuinfo) ? "vm" : "pm";
-}
+// Shared with the virt probe: src/host/virtualization.ts.
+export { cpuinfoHasHypervisorFlag, hostType, type VirtEvidence } from "../../host/virtualization.ts";
+import { hostType, type VirtEvidence } from "../../host/virtualization.ts";
 
 /** CPUs the system is configured with (see the file comment); undefined when unknown. */
 export function cpuCount(host: HostFs): number | undefined {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import baseinfo, { COLLECTORS, openBaseinfo } from "./index.ts";
-import { BARE_METAL_STATFS, FixtureHost, fakeDeps } from "./fixture-host.ts";
+import { BARE_METAL_STATFS, FixtureHost, fakeDeps } from "./test-fixture-host.ts";
 import { baseinfoHostTables } from "./tables.ts";
 import { recordingContext } from "./test-context.ts";
 

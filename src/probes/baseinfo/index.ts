@@ -5,7 +5,8 @@
 // that were turned off.
 import { statfs as statfsAsync } from "node:fs/promises";
 import { dumpQdiscs } from "../../host/netlink.ts";
-import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { stringParam } from "../../probe/params.ts";
 import type { Collector, CollectorDeps, CollectorFactory } from "./collector.ts";
 import { createCpuCollector, createMemCollector } from "./cpumem.ts";
 import { createDiskCollector } from "./disk.ts";
@@ -114,11 +115,33 @@ function ordered(active: ReadonlyMap<string, Collector>): [string, Collector][] 
 
 export default defineProbe({
   feature: "baseinfo",
+  kind: "native",
+  bin: "system_infos",
+  ipcType: 1,
+  scope: "ALL",
+  subitems: [
+    { name: "cpu", bit: 0x1 },
+    { name: "mem", bit: 0x2 },
+    { name: "nic", bit: 0x4 },
+    { name: "net", bit: 0x8 },
+    { name: "disk", bit: 0x10 },
+    { name: "fs", bit: 0x20 },
+    { name: "proc", bit: 0x40 },
+    { name: "host", bit: 0x80 },
+    { name: "con", bit: 0x100 },
+  ],
+  params: [stringParam("dev_name", "", { maxLenExclusive: 32 }), stringParam("elf_path", "", { path: true })],
   tables: [...baseinfoCpuMemTables, ...baseinfoHostTables, ...baseinfoProcTables],
-  unsupported(host) {
-    return host.exists(host.proc("stat")) ? undefined : `${host.proc("stat")} is not readable (is procfs mounted?)`;
-  },
+  events: [
+    { entity: "cpu", metrics: ["total_used_per"] },
+    { entity: "mem", metrics: ["util", "swap_util"] },
+    { entity: "disk", metrics: ["util"] },
+    { entity: "fs", metrics: ["IUsePer", "UsePer"] },
+    { entity: "nic", metrics: ["tx_dropped", "rx_dropped", "tx_errs", "rx_errs"] },
+  ],
   open(ctx): ProbeRun {
+    const stat = ctx.host.proc("stat");
+    if (!ctx.host.exists(stat)) throw new NotSupported(`${stat} is not readable (is procfs mounted?)`);
     return openBaseinfo(ctx);
   },
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { TC_H_INGRESS, TC_H_ROOT, type QdiscInfo } from "../../host/netlink.ts";
-import { FixtureHost, HOSTS, fakeDeps } from "./fixture-host.ts";
+import { FixtureHost, HOSTS, fakeDeps } from "./test-fixture-host.ts";
 import { createNicCollector, isPhysicalNic, nicEvents, nicRows, nicStatus, parseNetDev, physicalNics, qdiscTotals, type NicSample } from "./nic.ts";
 import { recordingContext } from "./test-context.ts";
 

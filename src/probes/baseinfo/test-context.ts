@@ -1,10 +1,11 @@
 // A recording ProbeContext for baseinfo tests: rows by table, events, parse errors, logs.
 import type { HostFs } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { ProbeContext, ProbeEvent } from "../../probe/define.ts";
+import type { ProbeContext } from "../../probe/define.ts";
 import { wholeHostScope } from "../../probe/scope.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import type { Row, TableDef } from "../../store/table.ts";
+import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
+import { testKit } from "../../probe/test-kit.ts";
 
 export interface RecordingContext extends ProbeContext {
   subitems: Set<string>;
@@ -48,6 +49,7 @@ export function recordingContext(host: HostFs, subitems: string[], params: Param
     wanted: true,
   };
   const ctx: RecordingContext = {
+    ...testKit({ feature: "baseinfo", log, scope: () => ctx.scope }),
     feature: "baseinfo",
     settings,
     subitems: new Set(subitems),

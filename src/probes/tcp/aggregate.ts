@@ -3,7 +3,7 @@
 // difference, summed over the sockets of one link (tgid, role, client, server, server
 // port, client port when report_cport=1, family). A closed socket contributes its last
 // difference to the period it closed in and is forgotten.
-import type { ProbeEvent } from "../../probe/define.ts";
+import type { ProbeEvent } from "../../store/table.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import { C, type ConnRecord, H, HIST_SLOTS, M_LOST_OUT, M_SACKED_OUT, N_CTR, N_HIST, N_MAX } from "./decode.ts";
 import { BOUNDS } from "./tables.ts";

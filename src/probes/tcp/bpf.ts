@@ -1,15 +1,15 @@
-// The kernel half of the tcp probe: loads bpf/tcp/tcp.bpf.o, configures it (.bss cfg),
-// attaches the tracepoints this kernel has, and gives typed access to its maps and
-// ring buffer.
-import { readFileSync } from "node:fs";
+// The kernel half of the tcp probe: opens bpf/tcp/tcp.bpf.o through ctx.bpf, configures
+// it (.bss cfg), attaches the tracepoints this kernel has, registers its ring buffer on
+// the agent's poller, and gives typed access to its maps. The process scope is scope.h's
+// (bound by the run through ctx.bpf.scopeSync).
 import { gunzipSync } from "node:zlib";
-import { trimHeap, type KernelFeatures } from "../../host/features.ts";
-import type { Logger } from "../../log/logger.ts";
-import { bpfObjectBytes } from "../../libbpf/assets.ts";
+import type { KernelFeatures } from "../../host/features.ts";
+import type { HostFs } from "../../host/fs.ts";
 import { KernelBtf } from "../../libbpf/btf.ts";
-import { BpfObject, possibleCpus, type BpfLink, type BpfMap, type BpfProgram, type TcAttachment } from "../../libbpf/object.ts";
-import { RingBufferReader } from "../../libbpf/ringbuf.ts";
-import { ConnLayout, decodeConn, decodeProcEvent, DROP_REASONS, F, REC_CONN, REC_PROC, type ConnRecord, type ProcEvent } from "./decode.ts";
+import { possibleCpus, type BpfLink, type BpfMap, type BpfObject, type BpfProgram, type TcAttachment } from "../../libbpf/object.ts";
+import { hasRawTracepoint, type ProbeBpf } from "../../probe/probe-bpf.ts";
+import type { RingHandle } from "../../libbpf/poller.ts";
+import { ConnLayout, decodeConn, DROP_REASONS, F, REC_CONN, type ConnRecord } from "./decode.ts";
 
 /** Raw tracepoints the probe cannot work without. */
 export const REQUIRED_TRACEPOINTS = ["inet_sock_set_state", "tcp_probe", "tcp_rcv_space_adjust"] as const;
@@ -23,14 +23,14 @@ const OPTIONAL: Record<string, string> = {
   sock_exceed_buf_limit: "snd_buf_limit_count",
   inet_sk_error_report: "tmout_count",
   tcp_destroy_sock: "bytes read after the connection reached CLOSE",
-  sched_process_exit: "prompt removal of exited processes from the scope map",
-  sched_process_exec: "scope re-evaluation at exec",
-  sched_process_fork: "scope re-evaluation at fork",
 };
 
 export interface TcpKernelOptions {
+  bpf: ProbeBpf;
   features: KernelFeatures;
-  log: Logger;
+  host: HostFs;
+  /** Closed connections, as the ring buffer (or the spill map) delivers them. */
+  onClosed(r: ConnRecord): void;
   /** ringbuf_map_size, MiB (power of two). */
   ringbufMiB: number;
   /** Capacity of the connection map. */
@@ -54,26 +54,23 @@ export function tcpUnsupported(f: KernelFeatures): string | undefined {
 }
 
 function hasRawTp(f: KernelFeatures, name: string): boolean {
-  const n = f.rawTracepointArgs(name);
-  if (n !== undefined) return true;
   // Without BTF answers, tracefs tells whether the event exists.
-  for (const cat of ["tcp", "sock", "skb", "sched"]) if (f.hasTracepoint(cat, name)) return true;
-  return false;
+  return hasRawTracepoint(f, name, ["tcp", "sock", "skb", "sched"]);
 }
 
 /** Kernel HZ from its config (/proc/config.gz or /boot/config-<release>); 1000 when unknown. */
-export function kernelHz(release: string): number {
+export function kernelHz(host: HostFs, release: string): number {
   const texts: string[] = [];
-  try {
-    texts.push(gunzipSync(readFileSync("/proc/config.gz")).toString());
-  } catch {
-    /* not built with IKCONFIG_PROC */
+  const gz = host.readBytes(host.proc("config.gz")); // absent unless built with IKCONFIG_PROC
+  if (gz) {
+    try {
+      texts.push(gunzipSync(gz).toString());
+    } catch {
+      /* not gzip: ignored */
+    }
   }
-  try {
-    texts.push(readFileSync(`/boot/config-${release}`, "utf8"));
-  } catch {
-    /* no config file */
-  }
+  const file = host.readRoot("boot", `config-${release}`);
+  if (file !== undefined) texts.push(file);
   for (const t of texts) {
     const m = /^CONFIG_HZ=(\d+)$/m.exec(t);
     if (m) return Number(m[1]);
@@ -82,19 +79,15 @@ export function kernelHz(release: string): number {
 }
 
 /** net.ipv4.ip_local_port_range. */
-export function ephemeralRange(): [number, number] {
-  try {
-    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
-    if (lo && hi && lo <= hi) return [lo, hi];
-  } catch {
-    /* default */
-  }
+export function ephemeralRange(host: HostFs): [number, number] {
+  const text = host.readProc("sys", "net", "ipv4", "ip_local_port_range");
+  const [lo, hi] = (text ?? "").trim().split(/\s+/).map(Number);
+  if (lo && hi && lo <= hi) return [lo, hi];
   return [32768, 60999];
 }
 
 type CfgField =
   | "sample_ns"
-  | "scope_mode"
   | "epoch"
   | "delay_on"
   | "eph_lo"
@@ -112,13 +105,12 @@ type CfgField =
   | "spilled";
 
 export class TcpKernel implements Disposable {
-  private readonly obj: BpfObject;
+  readonly obj: BpfObject;
   private readonly layout: ConnLayout;
   private readonly cfgView: DataView;
   private readonly cfgOff: Map<string, { offset: number; size: number }>;
-  private readonly ring: RingBufferReader;
+  private readonly ring: RingHandle;
   private readonly conns: BpfMap;
-  private readonly scopeMap: BpfMap;
   private readonly dropsMap: BpfMap;
   private readonly spillMap: BpfMap;
   /** The refresh pass (bytes of live sockets brought up to date), when the kernel can run it. */
@@ -134,10 +126,8 @@ export class TcpKernel implements Disposable {
 
   constructor(private readonly o: TcpKernelOptions) {
     const f = o.features;
-    const obj = BpfObject.open(bpfObjectBytes("tcp"), { name: "tcp", btfCustomPath: f.btfCustomPath });
+    const obj = o.bpf.open("tcp", { maps: { events: { maxEntries: o.ringbufMiB * 1024 * 1024 }, conns: { maxEntries: o.maxConns } } });
     try {
-      obj.map("events").setMaxEntries(o.ringbufMiB * 1024 * 1024);
-      obj.map("conns").setMaxEntries(o.maxConns);
       const kfreeArgs = f.rawTracepointArgs("kfree_skb") ?? 0;
       const rstArgs = f.rawTracepointArgs("tcp_send_reset") ?? 0;
       const program: Record<string, string | undefined> = {
@@ -155,11 +145,9 @@ export class TcpKernel implements Disposable {
         on_kfree_skb_rx: kfreeArgs >= 4 ? "kfree_skb" : undefined,
         on_buf_limit: "sock_exceed_buf_limit",
         on_sk_error: "inet_sk_error_report",
-        on_exit: "sched_process_exit",
-        on_exec: "sched_process_exec",
-        on_fork: "sched_process_fork",
       };
       for (const [name, prog] of obj.programs) {
+        if (name.startsWith("gopher_scope_")) continue; // scope.h's, set by ctx.bpf
         if (name === "tc_stamp") {
           prog.setAutoload(o.delay && !!o.devName);
           continue;
@@ -177,14 +165,13 @@ export class TcpKernel implements Disposable {
       if (o.delay && !program.on_data_ready) this.missing.push("sk_data_ready (sys_delay only for data arriving in ESTABLISHED)");
       for (const [tp, what] of Object.entries(OPTIONAL)) if (!hasRawTp(f, tp)) this.missing.push(`${tp} (${what})`);
       if (!kfreeArgs || kfreeArgs < 3) this.missing.push("kfree_skb drop reasons (backlog_drops, filter_drops, rmem_scheduls)");
-      obj.load();
-      trimHeap(); // libbpf parsed (and freed) the kernel's BTF for CO-RE
+      o.bpf.load(obj);
       this.obj = obj;
       for (const [name, prog] of obj.programs) {
-        if (!prog.autoload || name === "tc_stamp" || name === "refresh") continue;
-        const tp = program[name]!;
-        if (name === "on_sendmsg" || name === "on_data_ready") this.delayLinks.push(prog.attachRawTracepoint(tp));
-        else obj.own(prog.attachRawTracepoint(tp));
+        const tp = program[name];
+        if (!prog.autoload || tp === undefined) continue;
+        const link = o.bpf.attach(obj, name, tp);
+        if (name === "on_sendmsg" || name === "on_data_ready") this.delayLinks.push(link);
         this.attached.push(tp);
       }
       if (o.delay && o.devName) {
@@ -202,18 +189,16 @@ export class TcpKernel implements Disposable {
       this.layout = ConnLayout.fromBtf(connLayout);
       this.cfgOff = cfgLayout.members;
       this.cfgView = obj.map("tcp.bss").data();
-      this.ring = new RingBufferReader(obj.map("events"));
       this.conns = obj.map("conns");
-      this.scopeMap = obj.map("scope");
       this.dropsMap = obj.map("drops");
       this.spillMap = obj.map("spill");
       const refresh = obj.programs.get("refresh");
       this.refreshProg = refresh?.autoload ? refresh : undefined;
       // Static configuration.
-      const [lo, hi] = ephemeralRange();
+      const [lo, hi] = ephemeralRange(o.host);
       this.setCfg("eph_lo", lo);
       this.setCfg("eph_hi", hi);
-      this.hz = kernelHz(f.release);
+      this.hz = kernelHz(o.host, f.release);
       this.setCfg("hz", this.hz);
       this.setCfg("rst_has_reason", rstArgs >= 3 ? 1 : 0);
       this.setCfg("kfree_has_rx_sk", kfreeArgs >= 4 ? 1 : 0);
@@ -228,9 +213,19 @@ export class TcpKernel implements Disposable {
       this.setCfg("delay_on", o.delay ? 1 : 0);
       if (!this.refreshProg) this.missing.push("bpf_for_each_map_elem (every read of an observed socket takes the slower path)");
       else this.setCfg("refresh_on", 1);
+      const events = obj.map("events");
+      this.ring = o.bpf.ringbuf(
+        events,
+        (view, off) => {
+          if (view.getUint32(off, true) === REC_CONN) o.onClosed(decodeConn(view, off, this.layout, this.epoch));
+        },
+        // Final records that found the ring full went to the spill map (cfg.spilled counts
+        // them): the poller reports each increase, and they are swept from there.
+        { drops: { read: () => this.getCfg("spilled"), report: () => void this.sweepSpill(o.onClosed) } },
+      );
     } catch (e) {
       for (const l of this.delayLinks) l[Symbol.dispose]();
-      obj.close();
+      o.bpf.close(obj);
       throw e;
     }
   }
@@ -265,58 +260,9 @@ export class TcpKernel implements Disposable {
     return e;
   }
 
-  /**
-   * 0 every process, 1 only `tgids`, 2 every process except `tgids`. `current` is the set
-   * already in the kernel map and is updated; returns what changed and what did not fit.
-   */
-  setScope(mode: 0 | 1 | 2, tgids: Iterable<number>, current: Set<number>): { added: number[]; removed: number[]; refused: number } {
-    const want = new Set(mode === 0 ? [] : tgids);
-    const one = new Uint8Array([1]);
-    const res = { added: [] as number[], removed: [] as number[], refused: 0 };
-    for (const t of [...current]) {
-      if (want.has(t)) continue;
-      this.scopeMap.delete(new Uint32Array([t]));
-      current.delete(t);
-      res.removed.push(t);
-    }
-    for (const t of want) {
-      if (current.has(t)) continue;
-      try {
-        this.scopeMap.update(new Uint32Array([t]), one);
-        current.add(t);
-        res.added.push(t);
-      } catch {
-        res.refused++;
-      }
-    }
-    this.setCfg("scope_mode", mode);
-    return res;
-  }
-  addScopePid(t: number): boolean {
-    try {
-      this.scopeMap.update(new Uint32Array([t]), new Uint8Array([1]));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  removeScopePid(t: number): void {
-    this.scopeMap.delete(new Uint32Array([t]));
-  }
-
-  /** Share of the ring buffer holding unread records (0–1). */
-  ringFill(): number {
-    return this.ring.pending() / (this.o.ringbufMiB * 1024 * 1024);
-  }
-
-  /** Consumes the ring: closed connections and process events. */
-  drain(onConn: (r: ConnRecord) => void, onProc: (e: ProcEvent) => void): number {
-    const epoch = this.epoch;
-    return this.ring.drain((view, off) => {
-      const type = view.getUint32(off, true);
-      if (type === REC_CONN) onConn(decodeConn(view, off, this.layout, epoch));
-      else if (type === REC_PROC) onProc(decodeProcEvent(view, off));
-    });
+  /** Delivers the closed connections waiting in the ring buffer and the spill map now. */
+  drain(): number {
+    return this.ring.drain() + this.sweepSpill(this.o.onClosed);
   }
 
   /** Reads and removes the closed connections parked in the spill map (ring was full). */
@@ -377,8 +323,7 @@ export class TcpKernel implements Disposable {
     this.disposed = true;
     for (const l of this.delayLinks) l[Symbol.dispose]();
     this.delayLinks = [];
-    this.ring[Symbol.dispose]();
-    this.obj.close();
+    this.o.bpf.close(this.obj); // the ring subscription and the scope binding go with it
   }
 }
 

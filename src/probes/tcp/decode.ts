@@ -50,15 +50,13 @@ export const C = {
 export const N_CTR = 16;
 /** enum gtcp_flags */
 export const F = { ESTABLISHED: 1, CLOSED: 2, TX_FROZEN: 4, FIN_RCVD: 8, ADOPTED: 16 } as const;
-/** enum gtcp_rec_type / gtcp_proc_kind / gtcp_drop_reason */
+/** enum gtcp_rec_type / gtcp_drop_reason */
 export const REC_CONN = 1;
-export const REC_PROC = 2;
-export const P = { EXEC: 1, FORK: 2, EXIT: 3 } as const;
 /**
  * enum gtcp_drop_reason, as gala_gopher_agent_bpf_dropped_total reasons; null: counted by
  * the kernel but nothing was lost (a closed connection's record went to the spill map).
  */
-export const DROP_REASONS = ["conn_map_full", null, "proc_ringbuf_full", "closed_record_lost"] as const;
+export const DROP_REASONS = ["conn_map_full", null, "closed_record_lost"] as const;
 
 const FIELDS = [
   "rec_type",
@@ -207,22 +205,5 @@ export function decodeConn(view: DataView, off: number, l: ConnLayout, epoch: nu
     hsum,
     hist,
     max,
-  };
-}
-
-/** struct gtcp_proc_event: rec_type, kind, tgid, ppid, comm[16]. */
-export interface ProcEvent {
-  kind: number;
-  tgid: number;
-  ppid: number;
-  comm: string;
-}
-
-export function decodeProcEvent(view: DataView, off: number): ProcEvent {
-  return {
-    kind: view.getUint32(off + 4, true),
-    tgid: view.getUint32(off + 8, true),
-    ppid: view.getUint32(off + 12, true),
-    comm: cString(new Uint8Array(view.buffer, view.byteOffset + off + 16, 16)),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { agentFiles, DIST_BIN, put, ROOT, rmrf, scrape, tempDir, waitFor, type AgentFiles } from "../../../test/harness.ts";
 import { systemLibraries } from "../../../scripts/bpf.ts";
-import { Proc, rootPreflight } from "./testkit.ts";
+import { Proc, rootPreflight } from "./test-kit.ts";
 
 const { can, bin } = rootPreflight("dist.root.test", () =>
   Bun.spawnSync(["sh", "-c", "command -v unshare"]).exitCode !== 0 ? "no unshare (util-linux)" : undefined,

@@ -2,26 +2,16 @@
 // tracepoints. The kernel side (bpf/tcp/tcp.bpf.c, ./bpf.ts) keeps cumulative values per
 // socket; every report_period this run reads them in batches, turns them into per-period
 // deltas per link (./aggregate.ts), emits the rows and raises the events of
-// events-and-metadata.md §1.4. Closed sockets arrive through the ring buffer, which is
-// drained every 200 ms (5 ms while busy); they are reported in the period they closed in and then retired.
-import { detectFeatures } from "../../host/features.ts";
-import { addBpfDrops } from "../../libbpf/metrics.ts";
-import { hasLibbpfLogger, setLibbpfLogger } from "../../libbpf/ffi.ts";
+// events-and-metadata.md §1.4. Closed sockets arrive through the ring buffer, which the
+// agent's poller drains (every 200 ms, 5 ms while busy); they are reported in the period
+// they closed in and then retired. The process scope is bpf/include/scope.h's.
+import type { BpfScope, ScopeChange } from "../../probe/bpf-scope.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { Aggregator, flowRows, linkEvents, linkRow } from "./aggregate.ts";
 import { TcpKernel, tcpUnsupported } from "./bpf.ts";
-import { F, P, type ConnRecord, type ProcEvent } from "./decode.ts";
+import { F, type ConnRecord } from "./decode.ts";
+import { TCP_EVENTS, TCP_FEATURE, TCP_LIMITS } from "./declare.ts";
 import { procFlowPerfTable, tcpMetricTable, tcpTables } from "./tables.ts";
-
-/** Ring drain interval; shortened while the ring fills faster (connection churn). */
-const DRAIN_MS = 200;
-const DRAIN_FAST_MS = 5;
-const DEFAULT_MAX_CONNS = 16384;
-
-function maxConns(): number {
-  const n = Number(process.env.GOPHER_TCP_MAX_CONNS);
-  return Number.isInteger(n) && n >= 64 ? n : DEFAULT_MAX_CONNS;
-}
 
 function strParam(ctx: ProbeContext, key: string): string {
   const v = ctx.params[key];
@@ -35,36 +25,22 @@ interface KernelShape {
 }
 
 class TcpRun implements ProbeRun {
-  private kernel: TcpKernel;
+  private kernel!: TcpKernel;
+  private scope!: BpfScope;
   private shape: KernelShape;
   private readonly agg: Aggregator;
-  /** Tgids in the kernel's scope map (listed in mode 1, excluded in mode 2). */
-  private readonly pushed = new Set<number>();
-  private mode: 0 | 1 | 2 = 0;
   /** Processes that left the scope while running: their sockets are dropped, not reported. */
   private readonly evicted = new Set<number>();
-  private unsubscribe: () => void = () => undefined;
-  private drainTimer: ReturnType<typeof setTimeout> | undefined;
-  private closed = false;
+  private readonly linkTableFull: (n: number) => void;
   private warnedCluster = false;
   private warnedSpill = false;
 
   constructor(private readonly ctx: ProbeContext) {
+    this.linkTableFull = ctx.drops("link_table_full");
+    this.agg = new Aggregator({ reportCport: ctx.num("report_cport") === 1, maxLinks: 4096 });
     this.shape = this.wantedShape();
-    this.kernel = this.openKernel(this.shape);
-    this.agg = new Aggregator({ reportCport: ctx.num("report_cport") === 1, maxLinks: Math.max(4096, this.kernel.connCapacity) });
-    this.watchScope();
-    this.scheduleDrain(DRAIN_MS);
-  }
-
-  private scheduleDrain(ms: number): void {
-    if (this.closed) return;
-    this.drainTimer = setTimeout(() => {
-      const n = this.drain();
-      // Busy ring: come back soon, before it overflows; idle: every 200 ms.
-      this.scheduleDrain(n > 64 || this.kernel.ringFill() > 0.1 ? DRAIN_FAST_MS : DRAIN_MS);
-    }, ms);
-    this.drainTimer.unref?.();
+    this.openKernel(this.shape);
+    this.agg.opts.maxLinks = Math.max(4096, this.kernel.connCapacity);
   }
 
   private wantedShape(): KernelShape {
@@ -73,60 +49,31 @@ class TcpRun implements ProbeRun {
     return { delay, devName: delay ? strParam(this.ctx, "dev_name") : "", ringbufMiB: mib >= 1 && (mib & (mib - 1)) === 0 ? mib : 1 };
   }
 
-  private openKernel(shape: KernelShape): TcpKernel {
+  private openKernel(shape: KernelShape): void {
+    const ctx = this.ctx;
     const k = new TcpKernel({
-      features: detectFeatures(this.ctx.log),
-      log: this.ctx.log,
+      bpf: ctx.bpf,
+      features: ctx.features,
+      host: ctx.host,
+      onClosed: (r) => this.onClosed(r),
       ringbufMiB: shape.ringbufMiB,
-      maxConns: maxConns(),
-      sampleMs: this.ctx.num("sample_period") || 5000,
+      maxConns: ctx.limit("max_conns"),
+      sampleMs: ctx.num("sample_period") || 5000,
       delay: shape.delay,
       devName: shape.devName || undefined,
     });
-    this.ctx.log.info(`attached ${k.attached.join(", ")}`);
-    for (const m of k.missing) this.ctx.log.warn(`not available on this kernel: ${m}`);
-    return k;
+    this.kernel = k;
+    this.scope = ctx.bpf.scopeSync(k.obj, { onChange: (c) => this.onScope(c) });
+    ctx.log.info(`attached ${k.attached.join(", ")}`);
+    for (const m of k.missing) ctx.log.warn(`not available on this kernel: ${m}`);
   }
 
   // ---- scope ------------------------------------------------------------------------
 
-  private watchScope(): void {
-    this.unsubscribe();
-    this.unsubscribe = this.ctx.scope.onChange(() => this.syncScope());
-    this.syncScope();
-  }
-
-  private syncScope(): void {
-    const s = this.ctx.scope;
-    const excluded = s.excluded();
-    const mode: 0 | 1 | 2 = s.wholeHost ? (excluded.size ? 2 : 0) : 1;
-    if (mode !== this.mode) {
-      // A different kind of list: start from an empty map.
-      this.kernel.setScope(0, [], this.pushed);
-      if (mode === 1) this.evicted.clear();
-    }
-    const r = this.kernel.setScope(mode, mode === 1 ? s.pids() : excluded, this.pushed);
-    const leaving = mode === 1 ? r.removed : r.added;
-    const joining = mode === 1 ? r.added : r.removed;
-    for (const t of leaving) this.evicted.add(t);
-    for (const t of joining) this.evicted.delete(t);
-    this.mode = mode;
-    if (r.refused) addBpfDrops("tcp", "scope_map_full", r.refused);
-  }
-
-  private onProc(e: ProcEvent): void {
-    if (e.kind === P.EXIT) {
-      this.pushed.delete(e.tgid); // the kernel removed it from the map
-      return;
-    }
-    // exec or fork while only listed processes are observed: ask the scope again.
-    if (this.ctx.scope.wholeHost || this.pushed.has(e.tgid)) return;
-    if (this.ctx.scope.includes(e.tgid)) {
-      if (this.kernel.addScopePid(e.tgid)) {
-        this.pushed.add(e.tgid);
-        this.evicted.delete(e.tgid);
-      } else addBpfDrops("tcp", "scope_map_full", 1);
-    }
+  private onScope(c: ScopeChange): void {
+    if (c.modeChanged && c.mode === 1) this.evicted.clear();
+    for (const t of c.left) this.evicted.add(t);
+    for (const t of c.joined) this.evicted.delete(t);
   }
 
   // ---- data -------------------------------------------------------------------------
@@ -140,17 +87,9 @@ class TcpRun implements ProbeRun {
     this.agg.add(r, true);
   }
 
-  private drain(): number {
-    try {
-      const n = this.kernel.drain(
-        (r) => this.onClosed(r),
-        (e) => this.onProc(e),
-      );
-      return n + this.kernel.sweepSpill((r) => this.onClosed(r));
-    } catch (e) {
-      this.ctx.log.warn(`ring buffer drain failed: ${(e as Error).message}`);
-      return 0;
-    }
+  private drain(): void {
+    this.scope.drain();
+    this.kernel.drain();
   }
 
   collect(): void {
@@ -190,13 +129,13 @@ class TcpRun implements ProbeRun {
       for (const e of linkEvents(l, params, subitems)) ctx.event(e);
     }
     if (subitems.has("tcp_delay")) for (const r of flowRows(links)) ctx.emit(procFlowPerfTable, r);
-    for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) addBpfDrops("tcp", reason, n);
+    for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
     if (this.kernel.spilledTotal > 0 && !this.warnedSpill) {
       this.warnedSpill = true;
       ctx.log.info(`closed connections arrive faster than the ring buffer is drained; they go through the spill map (raise ringbuf_map_size to avoid it)`);
     }
     if (this.agg.overflow) {
-      addBpfDrops("tcp", "link_table_full", this.agg.overflow);
+      this.linkTableFull(this.agg.overflow);
       this.agg.overflow = 0;
     }
   }
@@ -209,30 +148,24 @@ class TcpRun implements ProbeRun {
       // Different programs: reload (tracked sockets are re-adopted on their next read).
       this.drain();
       this.kernel[Symbol.dispose]();
-      this.pushed.clear();
       this.shape = want;
-      this.kernel = this.openKernel(want);
+      this.openKernel(want);
     }
     this.kernel.setSampleMs(ctx.num("sample_period") || 5000);
-    this.watchScope();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.drainTimer);
-    this.unsubscribe();
     this.kernel[Symbol.dispose]();
   }
 }
 
 export default defineProbe({
-  feature: "tcp",
+  ...TCP_FEATURE,
   tables: tcpTables,
-  unsupported() {
-    return tcpUnsupported(detectFeatures());
-  },
+  events: TCP_EVENTS,
+  limits: TCP_LIMITS,
+  requires: tcpUnsupported,
   open(ctx): ProbeRun {
-    if (!hasLibbpfLogger()) setLibbpfLogger(ctx.log);
     return new TcpRun(ctx);
   },
 });

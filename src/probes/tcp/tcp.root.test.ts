@@ -8,12 +8,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { bpfObjectBytes } from "../../libbpf/assets.ts";
-import { bpfDrops } from "../../libbpf/metrics.ts";
 import { BpfObject, type TcAttachment } from "../../libbpf/object.ts";
+import { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import tcp from "./index.ts";
-import { Proc, rootPreflight, testContext, TestScope } from "./testkit.ts";
+import { Proc, rootPreflight, testContext, TestScope } from "./test-kit.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
 const { can, bin } = rootPreflight("tcp.root.test");
@@ -47,7 +47,9 @@ function teardownNetns(): void {
 const runs: ProbeRun[] = [];
 const procs: Proc[] = [];
 const infoLog: string[] = [];
-async function open(subitems: string[], scope: TestScope, params: Record<string, number | string> = {}) {
+const dropCounts = new BpfDropCounts();
+const bpfDrops = () => dropCounts.snapshot();
+async function open(subitems: string[], scope: TestScope, params: Record<string, number | string> = {}, limits: Record<string, number> = {}) {
   const log = {
     debug() {},
     info: (m: string) => void infoLog.push(m),
@@ -55,7 +57,7 @@ async function open(subitems: string[], scope: TestScope, params: Record<string,
     error: (m: string) => console.error(`[tcp test] ${m}`),
     child: () => log,
   };
-  const ctx = testContext({ subitems, scope, params, log });
+  const ctx = testContext({ subitems, scope, params, log, limits, dropCounts });
   const run = await tcp.open(ctx);
   runs.push(run);
   return { ctx, run };
@@ -317,14 +319,7 @@ describe("tcp probe (root)", () => {
 
   test.if(can)("a full connection map is counted (gala_gopher_agent_bpf_dropped_total), not silent", async () => {
     const before = bpfDrops().find((d) => d.reason === "conn_map_full")?.value ?? 0;
-    process.env.GOPHER_TCP_MAX_CONNS = "64";
-    let opened: Awaited<ReturnType<typeof open>>;
-    try {
-      opened = await open(["tcp_stats"], new TestScope([]), { report_cport: 1 });
-    } finally {
-      delete process.env.GOPHER_TCP_MAX_CONNS;
-    }
-    const { ctx, run } = opened;
+    const { ctx, run } = await open(["tcp_stats"], new TestScope([]), { report_cport: 1 }, { max_conns: 64 });
     const scope = ctx.scope as TestScope;
     const { client } = await transfer({
       server: [bin, "server", "127.0.0.1", "0", "100", "10"],

@@ -3,14 +3,15 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HostFs, hostPathsUnder } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { ProbeContext, ProbeEvent } from "../../probe/define.ts";
+import type { ProbeContext } from "../../probe/define.ts";
 import { wholeHostScope } from "../../probe/scope.ts";
 import { MetricStore } from "../../store/store.ts";
-import type { Row, TableDef } from "../../store/table.ts";
+import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
 import { createSnooper } from "../../snooper/snooper.ts";
 import { copyFixture, FIXTURES } from "../../../test/harness.ts";
 import virt, { hostIsVm, libvirtDomains, virtRows } from "./index.ts";
 import { virtProcTable } from "./tables.ts";
+import { testKit } from "../../probe/test-kit.ts";
 
 const hostAt = (dir: string) => new HostFs(hostPathsUnder(dir));
 const KVM = path.join(FIXTURES, "kvm-host");
@@ -26,6 +27,7 @@ function context(host: HostFs): ProbeContext & { rows: Row[]; logs: string[] } {
   const log: Logger = { debug() {}, info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m), child: () => log };
   const rows: Row[] = [];
   return {
+    ...testKit({ feature: "virt", log, scope: () => wholeHostScope() }),
     feature: "virt",
     settings: { name: "virt", subitems: [], mode: "whitelist", scope: { proc_id: [], proc_name: [], pod_id: [], container_id: [], container_name: [] }, customLabels: {}, podLabels: [], params: {}, wanted: true },
     subitems: new Set(),

@@ -11,7 +11,7 @@
 //   neither names a uuid nor is known to libvirt is not a libvirt guest and is skipped.
 // Upstream also printed a row for every `vhost-<pid>` kernel thread of a guest (uuid
 // only); those are not reported (since Linux 6.4 they are threads of the qemu process).
-import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { cmdlineArgs, parseStatHead, pidsOf } from "../../snooper/procfs.ts";
 import { isQemuComm, parseLibvirtStatus, parseQemuArgs, virtualizedBecause, type LibvirtDomainStatus } from "./parse.ts";
 import { virtProcTable, virtTables } from "./tables.ts";
@@ -62,11 +62,14 @@ export function virtRows(host: HostFs): Row[] {
 
 export default defineProbe({
   feature: "virt",
+  kind: "native",
+  bin: "virtualized_infos",
+  ipcType: 2,
+  scope: "NONE",
   tables: virtTables,
-  unsupported(host) {
-    return host.exists(host.proc("stat")) ? undefined : `${host.proc("stat")} is not readable (is procfs mounted?)`;
-  },
   open(ctx: ProbeContext): ProbeRun {
+    const stat = ctx.host.proc("stat");
+    if (!ctx.host.exists(stat)) throw new NotSupported(`${stat} is not readable (is procfs mounted?)`);
     let told = false;
     return {
       collect() {

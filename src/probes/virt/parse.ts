@@ -1,7 +1,7 @@
 // Pure parsers of the virt probe: is this host a VM, is a process a qemu guest, and the
 // guest's uuid and name from the qemu command line or libvirt's status XML. Text in,
 // fields out; never throws.
-import { hostType, type VirtEvidence } from "../baseinfo/host.ts";
+import { hostType, type VirtEvidence } from "../../host/virtualization.ts";
 
 /**
  * Why this host counts as a virtual machine (upstream: `systemd-detect-virt -v` is not

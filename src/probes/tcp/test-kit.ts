@@ -6,10 +6,13 @@ import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
 import { HostFs, DEFAULT_HOST_PATHS } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { ContainerInfo, ProbeContext, ProbeEvent, ScopeView } from "../../probe/define.ts";
+import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
+import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
+import { testKit } from "../../probe/test-kit.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import type { Row, TableDef } from "../../store/table.ts";
+import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
 import { tcpUnsupported } from "./bpf.ts";
+import tcp from "./index.ts";
 
 const ROOT = join(import.meta.dir, "..", "..", "..");
 
@@ -92,7 +95,14 @@ export interface Recorded {
   events: ProbeEvent[];
 }
 
-export function testContext(o: { subitems: string[]; params?: ParamValues; scope: ScopeView; log?: Logger }): ProbeContext & { rec: Recorded } {
+export function testContext(o: {
+  subitems: string[];
+  params?: ParamValues;
+  scope: ScopeView;
+  log?: Logger;
+  limits?: Record<string, number>;
+  dropCounts?: BpfDropCounts;
+}): ProbeContext & { rec: Recorded } {
   const params: ParamValues = {
     report_period: 60,
     sample_period: 100,
@@ -117,7 +127,8 @@ export function testContext(o: { subitems: string[]; params?: ParamValues; scope
     },
   };
   const settings = { name: "tcp", subitems: o.subitems, mode: "whitelist", params } as unknown as ProbeSettings;
-  return {
+  const ctx: ProbeContext & { rec: Recorded } = {
+    ...testKit({ feature: "tcp", log, scope: () => ctx.scope, definition: tcp, limits: o.limits, dropCounts: o.dropCounts }),
     feature: "tcp",
     settings,
     subitems: new Set(o.subitems),
@@ -132,6 +143,7 @@ export function testContext(o: { subitems: string[]; params?: ParamValues; scope
     num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
     rec,
   };
+  return ctx;
 }
 
 /** A child process with line-oriented stdout. */

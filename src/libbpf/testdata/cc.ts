@@ -1,0 +1,25 @@
+// Test helper: compiles the C fixtures of src/libbpf/testdata with the host's C compiler
+// into a temporary directory (root tests gate on `ccPath()` and print why they skip).
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Path of cc/gcc/clang on PATH, or undefined. */
+export function ccPath(): string | undefined {
+  for (const n of ["cc", "gcc", "clang"]) {
+    const r = Bun.spawnSync(["sh", "-c", `command -v ${n}`]);
+    const p = r.stdout.toString().trim();
+    if (r.exitCode === 0 && p) return p;
+  }
+  return undefined;
+}
+
+/** Compiles testdata/<name>.c with `flags` into a fresh temporary directory; returns the executable's path. */
+export function compileTestProgram(name: string, flags: string[] = ["-O2"]): string {
+  const cc = ccPath();
+  if (!cc) throw new Error("no C compiler on PATH (apt-get install gcc)");
+  const out = join(mkdtempSync(join(tmpdir(), `gg-${name}-`)), name);
+  const r = Bun.spawnSync([cc, ...flags, "-o", out, join(import.meta.dir, `${name}.c`)], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`compiling ${name}.c failed: ${r.stderr.toString()}`);
+  return out;
+}

@@ -1,0 +1,100 @@
+// The features of rest-api.md §10 that this agent answers for but does not implement
+// (yet): their REST declarations only, so every request, error text and GET document is
+// upstream's. Starting one fails with "no built-in implementation". A probe folder that
+// implements one of them declares it itself, and its definition replaces the entry here
+// (FeatureCatalog.of); the entry can then be deleted.
+import type { FeatureDeclaration } from "./define.ts";
+import { listParam, numberParam, stringParam } from "./params.ts";
+
+/** l7_protocol values in their canonical (GET) order. */
+export const L7_PROTOCOLS: readonly string[] = Object.freeze(["http", "dns", "redis", "mysql", "pgsql", "kafka", "mongo", "crpc"]);
+
+const sub = (list: string): { name: string; bit: number }[] =>
+  list.split(", ").map((s) => {
+    const [name, bit] = s.split(" ");
+    return { name: name!, bit: Number(bit) };
+  });
+
+const L7_SUBITEMS = sub("l7_bytes_metrics 0x1, l7_rpc_metrics 0x2, l7_rpc_trace 0x4");
+const devName = stringParam("dev_name", "", { maxLenExclusive: 32 });
+const elfPath = stringParam("elf_path", "", { path: true });
+const clusterIpBackend = numberParam("cluster_ip_backend", 0, 0, 2);
+
+export const NOT_BUILT: readonly FeatureDeclaration[] = Object.freeze([
+  {
+    feature: "flamegraph",
+    bin: "stackprobe",
+    ipcType: 3,
+    scope: "PROC",
+    subitems: sub("oncpu 0x1, offcpu 0x2, mem 0x4, mem_glibc 0x8, io 0x10"),
+    params: [
+      stringParam("pyroscope_server", "localhost:4040", { maxLenExclusive: 64 }),
+      numberParam("svg_period", 180, 30, 600, { zeroResets: true }),
+      numberParam("perf_sample_period", 10, 10, 1000, { zeroResets: true }),
+      numberParam("multi_instance", 0, 0, 1),
+      numberParam("native_stack", 0, 0, 1),
+      stringParam("output_dir", "", { path: true }),
+      stringParam("flame_dir", "/var/log/gala-gopher/flamegraph", { path: true }),
+    ],
+  },
+  {
+    feature: "l7",
+    bin: "l7probe",
+    ipcType: 4,
+    scope: "ALL",
+    subitems: L7_SUBITEMS,
+    params: [listParam("l7_protocol", L7_PROTOCOLS), numberParam("support_ssl", 0, 0, 1), clusterIpBackend],
+  },
+  {
+    feature: "socket",
+    bin: "endpoint",
+    ipcType: 6,
+    scope: "PROC",
+    subitems: sub("tcp_socket 0x1, udp_socket 0x2"),
+    params: [numberParam("ringbuf_map_size", 1, 1, 32, { ringbuf: true })],
+  },
+  {
+    feature: "io",
+    bin: "ioprobe",
+    ipcType: 7,
+    scope: "NONE",
+    subitems: sub("io_trace 0x1, io_err 0x2, io_count 0x4, page_cache 0x8"),
+    params: [numberParam("sample_period", 5000, 100, 10000), devName],
+  },
+  {
+    feature: "proc",
+    bin: "taskprobe",
+    ipcType: 8,
+    scope: "ALL",
+    subitems: sub(
+      "proc_syscall 0x1, proc_fs 0x2, proc_dns 0x4, proc_io 0x8, proc_pagecache 0x10, proc_net 0x20, proc_offcpu 0x40, proc_ioctl 0x80, proc_pygc 0x100",
+    ),
+  },
+  { feature: "jvm", bin: "jvmprobe", ipcType: 9, scope: "PROC" },
+  { feature: "postgre_sli", bin: "pgsliprobe", ipcType: 10, scope: "NONE", params: [devName] },
+  { feature: "opengauss_sli", bin: "pg_stat_probe.py", ipcType: 11, scope: "NONE" },
+  { feature: "nginx", bin: "nginx_probe", ipcType: 12, scope: "NONE", params: [elfPath] },
+  { feature: "lvs", bin: "trace_lvs", ipcType: 13, scope: "NONE" },
+  { feature: "kafka", bin: "kafkaprobe", ipcType: 14, scope: "NONE", params: [devName, numberParam("kafka_port", 9092, 1, 65535)] },
+  {
+    feature: "tprofiling",
+    bin: "tprofiling",
+    ipcType: 15,
+    scope: "PROC",
+    subitems: sub(
+      "oncpu 0x1, syscall_file 0x2, syscall_net 0x4, syscall_lock 0x10, syscall_sched 0x8, python_gc 0x20, pthread_sync 0x40, oncpu_sample 0x80, mem_usage 0x100, mem_glibc 0x200, offcpu 0x400",
+    ),
+  },
+  { feature: "hw", bin: "hwprobe", ipcType: 16, scope: "NONE", subitems: sub("hw_nic 0x1, hw_mem 0x2") },
+  { feature: "ksli", bin: "ksliprobe", ipcType: 17, scope: "NONE", params: [devName, numberParam("continuous_sampling", 0, 0, 1)] },
+  { feature: "container", bin: "cadvisor_probe.py", ipcType: 18, scope: "PROC", params: [numberParam("cadvisor_port", 8083, 1, 65535)] },
+  { feature: "sermant", bin: "sermant_probe.py", ipcType: 19, scope: "PROC", subitems: L7_SUBITEMS },
+  {
+    feature: "sli",
+    bin: "sliprobe",
+    ipcType: 20,
+    scope: "CON",
+    subitems: sub("cpu 0x1, mem 0x2, io 0x4, node 0x8, container 0x10, histogram 0x20"),
+  },
+  { feature: "flowtracer", bin: "flowtracer", ipcType: 21, scope: "NONE" },
+] satisfies FeatureDeclaration[]);
