@@ -11,7 +11,7 @@
 // latency over 2,000 sequential GETs each. Exits 1 when a target is missed.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SHARED_BUILD_OPTIONS } from "../scripts/build-options.ts";
+import { DEFAULT_COMPILE_TARGET, SHARED_BUILD_OPTIONS } from "../scripts/build-options.ts";
 import { agentFiles, cliArgs, DIST_BIN, freePort, ROOT, scrape, spawnAgent, tempDir, waitFor, which } from "../test/harness.ts";
 
 const CLK_TCK = 100;
@@ -20,6 +20,8 @@ const SCRAPE_EVERY_S = 15;
 const PROGRESS_EVERY_S = 30;
 const LATENCY_GETS = 2000;
 const REPORT_PERIOD_S = 5;
+/** Extra starts of the cpu,mem configuration before the run (start, first data, stop): the median is reported. */
+const START_SAMPLES = 5;
 const FOUNDATION_SUBITEMS = ["cpu", "mem"];
 const ALL_SUBITEMS = ["cpu", "mem", "nic", "net", "disk", "fs", "proc", "host", "con"];
 const probesInit = (subitems: string[]): string =>
@@ -128,7 +130,7 @@ async function startGala(key: string, name: string, subitems: string[], env: Rec
 /** Compiles bench/floor.ts with the agent's build options; returns the executable's path. */
 async function buildFloor(): Promise<string> {
   const outfile = join(tempDir("gg-floor-"), "floor");
-  const r = await Bun.build({ entrypoints: [join(ROOT, "bench", "floor.ts")], compile: { outfile }, ...SHARED_BUILD_OPTIONS });
+  const r = await Bun.build({ entrypoints: [join(ROOT, "bench", "floor.ts")], compile: { outfile, target: DEFAULT_COMPILE_TARGET }, ...SHARED_BUILD_OPTIONS });
   if (!r.success) throw new Error(`bench/floor.ts did not compile: ${r.logs.map(String).join("\n")}`);
   return outfile;
 }
@@ -278,7 +280,7 @@ async function main(): Promise<number> {
   console.log(`[bench] machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memTotalMiB} MiB, kernel ${machine.kernel}, Bun ${machine.bun}`);
   console.log(`[bench] ${galaVersion} (git HEAD ${machine.gitHead}) | ${neVersion}${Object.entries(o.agentEnv).map(([k, v]) => ` | agent env ${k}=${v}`).join("")}`);
   console.log(`[bench] foundation: baseinfo ${FOUNDATION_SUBITEMS.join(",")}; all-subitems: baseinfo ${ALL_SUBITEMS.join(",")}; report_period ${REPORT_PERIOD_S} s, whole host`);
-  console.log(`[bench] floor: bench/floor.ts compiled with the agent's build options ${JSON.stringify(SHARED_BUILD_OPTIONS)}`);
+  console.log(`[bench] floor: bench/floor.ts compiled with the agent's build options ${JSON.stringify(SHARED_BUILD_OPTIONS)}, runtime ${DEFAULT_COMPILE_TARGET}`);
   console.log(`[bench] duration ${o.durationS} s; RSS every ${RSS_EVERY_S} s; one scrape per ${SCRAPE_EVERY_S} s each; then ${LATENCY_GETS} GETs each`);
   console.log(`[bench] load average ${machine.loadavgStart}; ${machine.processesStart} processes`);
 
@@ -294,6 +296,17 @@ async function main(): Promise<number> {
     targets.push(await startFloor(floorBin));
     targets.push(await startNodeExporter(neBin));
     for (const t of targets) console.log(`[bench] ${t.name} pid ${t.pid} on :${t.port}: first data after ${t.startMs.toFixed(1)} ms`);
+    // One start on a shared machine is mostly its load at that moment: the cpu,mem
+    // configuration is started START_SAMPLES more times, and the median of all is its figure.
+    const foundation = targets[0] as Target;
+    const starts = [foundation.startMs];
+    for (let i = 0; i < START_SAMPLES; i++) {
+      const t = await startGala("start-sample", "gala-gopher cpu,mem (start sample)", FOUNDATION_SUBITEMS, o.agentEnv);
+      await t.stop();
+      starts.push(t.startMs);
+    }
+    foundation.startMs = median(starts);
+    console.log(`[bench] cpu,mem start to first data over ${starts.length} starts: ${starts.map((x) => x.toFixed(1)).join(", ")} ms; median ${foundation.startMs.toFixed(1)} ms (load ${loadavg()})`);
 
     // Steady phase: the CPU window opens here, after the start-up scrapes.
     const t0 = performance.now();
@@ -437,7 +450,7 @@ async function main(): Promise<number> {
       },
       { who: "cpu,mem", target: `CPU <= ${TARGETS.cpuPct} % of one core`, value: `${f.cpuPct} %`, ok: f.cpuPct <= TARGETS.cpuPct },
       { who: "cpu,mem", target: `/metrics p99 < ${TARGETS.p99Ms} ms`, value: `${f.p99Ms} ms`, ok: f.p99Ms < TARGETS.p99Ms },
-      { who: "cpu,mem", target: `start to first data <= ${TARGETS.startMs} ms`, value: `${f.startMs} ms`, ok: f.startMs <= TARGETS.startMs },
+      { who: "cpu,mem", target: `start to first data <= ${TARGETS.startMs} ms (median of ${START_SAMPLES + 1} starts)`, value: `${f.startMs} ms`, ok: f.startMs <= TARGETS.startMs },
       { who: "cpu,mem", target: "no failed periodic scrape", value: `${f.scrapeErrors} errors`, ok: f.scrapeErrors === 0 },
       { who: "all", target: `CPU <= ${TARGETS.allCpuPct} % of one core`, value: `${a.cpuPct} %`, ok: a.cpuPct <= TARGETS.allCpuPct },
       {
