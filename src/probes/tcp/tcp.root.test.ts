@@ -13,7 +13,7 @@ import { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import tcp from "./index.ts";
-import { Proc, rootPreflight, testContext, TestScope, type TestContext } from "./test-kit.ts";
+import { Proc, retransByClientPort, rootPreflight, testContext, TestScope, type TestContext } from "./test-kit.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
 const { can, bin } = rootPreflight("tcp.root.test");
@@ -130,6 +130,10 @@ describe("tcp probe (root)", () => {
     const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
     expect(rows.length).toBe(N);
     expect(new Set(rows.map((r) => r.client_port)).size).toBe(N);
+    // Loopback can retransmit too (tail loss probes on a loaded machine): each link's count
+    // is the kernel's own for that connection (tcpi_total_retrans, printed by tcpgen).
+    const retrans = retransByClientPort(client.output);
+    expect([...retrans.keys()].sort()).toEqual(rows.map((r) => String(r.client_port)).sort());
     for (const r of rows) {
       expect(r).toMatchObject({ comm: "tcpgen", role: "client", client_ip: "127.0.0.1", server_ip: "127.0.0.1", server_port: String(port), protocol: "2" });
       expect(r.rx_bytes).toBe(REPLY);
@@ -144,7 +148,7 @@ describe("tcp probe (root)", () => {
       expect(Number(r.syn_srtt_max)).toBeGreaterThan(0);
       expect(Number(r.syn_srtt_max)).toBeLessThan(50_000);
       expect(count(hist(r.rto))).toBeGreaterThan(0);
-      expect(r.retran_packets).toBe(0);
+      expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!);
     }
     expect(rowsOf(ctx.rec.rows, "tcp_metric", server.pid)).toEqual([]);
     expect(rowsOf(ctx.rec.rows, "proc_flow_perf", server.pid)).toEqual([]);
@@ -212,7 +216,7 @@ describe("tcp probe (root)", () => {
     const scope = new TestScope([]);
     const { ctx, run } = await open(ALL, scope, { report_cport: 1 });
     const { client, server, port } = await transfer({
-      server: ["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY)],
+      server: ["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY), "settle"],
       client: (p) => [bin, "client", NS_IP, String(p), String(N), String(SEND)],
       beforeGo: (c, s) => enter(ctx, scope, c.pid, s.pid),
     });
@@ -229,6 +233,12 @@ describe("tcp probe (root)", () => {
       expect(srtt.max).toBeLessThan(100_000);
     }
     expect(new Set(c.map((r) => r.client_port))).toEqual(new Set(s.map((r) => r.client_port)));
+    // Retransmissions per link, each side: exactly the kernel's count of the connection.
+    for (const [rows, proc] of [[c, client], [s, server]] as const) {
+      const retrans = retransByClientPort(proc.output);
+      expect(retrans.size).toBe(N);
+      for (const r of rows) expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!);
+    }
   });
 
   test.if(can && hasIp)("forced loss on the veth: retransmissions counted and the loss event raised", async () => {
@@ -236,7 +246,7 @@ describe("tcp probe (root)", () => {
     const REPLY = 30_000_000;
     const scope = new TestScope([]);
     const { ctx, run } = await open(["tcp_stats", "tcp_abnormal"], scope, { report_cport: 1, drops_thr: 10, report_event: 1 });
-    const server = spawn(["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY)]);
+    const server = spawn(["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY), "settle"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
     await enter(ctx, scope, server.pid);
     // Drop 5 % of the server's data packets as they arrive on this side (network loss).
@@ -252,15 +262,19 @@ describe("tcp probe (root)", () => {
       const client = spawn([bin, "client", NS_IP, String(port), String(N), "100"]);
       client.send();
       await client.waitFor(/done tx=\d+ rx=\d+/, 60_000);
+      await server.waitFor(/done rx=\d+/, 60_000);
       await Promise.all([client.proc.exited, server.proc.exited]);
       await Bun.sleep(300);
       await run.collect();
       expect(Number(g.getBigUint64(8, true))).toBeGreaterThan(0); // the dropper did drop
       const rows = rowsOf(ctx.rec.rows, "tcp_metric", server.pid);
       expect(rows.length).toBe(N);
+      const retrans = retransByClientPort(server.output);
+      expect(retrans.size).toBe(N);
       for (const r of rows) {
         expect(r.tx_bytes).toBe(REPLY);
         expect(Number(r.retran_packets)).toBeGreaterThan(0);
+        expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!); // the kernel's own count
         expect(r.retrans_ratio).toBe((Number(r.retran_packets) / Number(r.segs_out)).toFixed(2));
       }
       const loss = ctx.rec.events.filter((e) => e.pid === String(server.pid) && (e.metric === "lost_out" || e.metric === "sacked_out"));

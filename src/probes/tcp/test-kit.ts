@@ -212,3 +212,17 @@ export class Proc {
     }
   }
 }
+
+/**
+ * The per-connection retransmission counts tcpgen printed ("retrans <client_port> <n>":
+ * the kernel's tcpi_total_retrans since connect()/accept()), by client port. Throws on a
+ * port seen twice (the counts would be ambiguous).
+ */
+export function retransByClientPort(output: string): Map<string, number> {
+  const byPort = new Map<string, number>();
+  for (const m of output.matchAll(/^retrans (\d+) (\d+)$/gm)) {
+    if (byPort.has(m[1]!)) throw new Error(`tcpgen reported client port ${m[1]} twice: ${output}`);
+    byPort.set(m[1]!, Number(m[2]));
+  }
+  return byPort;
+}
