@@ -76,5 +76,31 @@ test("logging stops after 256 distinct names (one note), counting does not", () 
   store.upsert(proc, { tgid: "1", util: 1 }, "p", 2, 0);
   expect(store.labelsLeftOut).toBe(600);
   expect(warnings).toHaveLength(257);
-  expect(warnings[256]).toStartWith("more than 256 distinct extra label names are not Prometheus label names");
+  expect(warnings[256]).toStartWith("more than 256 distinct extra label names were left out");
+});
+
+test("an extra label that repeats a label of the series (pod_labels `pod`, `tgid`) is left out and counted, so the scrape stays valid", async () => {
+  const warnings: string[] = [];
+  const store = new MetricStore({ maxRowsPerTable: 10, log: { warn: (m) => void warnings.push(m) } });
+  const agent = new AgentMetrics(store, { version: "t", commit: "t" });
+  store.addEnricher(() => [
+    ["pod", "web-0"],
+    ["tgid", "forged"],
+    ["pod", "again"],
+  ]);
+  store.setOwnerLabels("tcp", { team: "a", pod: "owner" });
+  const row = store.upsert(proc, { tgid: "1", util: 1 }, "tcp", 1, 0)!;
+  expect(row.labelPairs).toEqual([
+    ["tgid", "1"],
+    ["pod", "web-0"],
+    ["team", "a"],
+  ]);
+  expect(store.labelsDuplicated).toBe(3);
+  expect(store.labelsLeftOut).toBe(0);
+  const text = await agent.render();
+  expect(text).toContain('gala_gopher_agent_dropped_total{channel="series_labels",reason="duplicate_label_name"} 3');
+  expect(warnings).toHaveLength(2); // "tgid" and "pod", each once
+  expect(warnings[0]).toBe(
+    'extra label "tgid" (probe tcp) repeats a label the series already has: left out of the series, each time counted in gala_gopher_agent_dropped_total{channel="series_labels",reason="duplicate_label_name"}; logged once',
+  );
 });
