@@ -1,0 +1,119 @@
+// The proc probe against the running kernel: real processes (testdata/procload.c) do known
+// activity while in scope, and the rows carry exactly that activity.
+import { afterAll, describe, expect, test } from "bun:test";
+import { Proc, TestScope, collectRows, openRun, procContext, procPreflight, settle } from "./test-kit.ts";
+
+const pre = procPreflight("proc root tests");
+
+describe("proc probe (root)", () => {
+  const procs: Proc[] = [];
+  const start = (...args: string[]) => {
+    const p = new Proc([pre.bin, ...args]);
+    procs.push(p);
+    return p;
+  };
+  afterAll(() => {
+    for (const p of procs) p.kill();
+  });
+
+  test.if(pre.can)("failed syscalls: exactly the process's own failures, per period, and none while out of scope", async () => {
+    const scope = new TestScope([]);
+    const ctx = procContext({ subitems: ["proc_syscall"], scope });
+    await using run = await openRun(ctx);
+    const p = start("fail", "600");
+    await p.waitFor(/ready/);
+    scope.add(p.pid);
+    // The loader's failed access("/etc/ld.so.preload") happened before the process joined the scope.
+    expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([]);
+    p.send();
+    await p.waitFor(/failed 600/);
+    const first = await collectRows(run, ctx, "proc_syscall", p.pid);
+    p.send();
+    await p.waitFor(/failed 600\n[^]*failed 600/);
+    const second = await collectRows(run, ctx, "proc_syscall", p.pid);
+    // open() of a missing file is the only failing call between a line and its answer.
+    expect(first).toEqual([{ tgid: String(p.pid), syscall_failed: 600 }]);
+    expect(second).toEqual([{ tgid: String(p.pid), syscall_failed: 600 }]);
+    expect(Number(first[0]!.syscall_failed) + Number(second[0]!.syscall_failed)).toBe(1200);
+
+    // Out of scope: the kernel no longer counts it and its series go.
+    scope.remove(p.pid);
+    p.send();
+    await p.waitFor(/(failed 600[^]*){3}/);
+    expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([]);
+    // Back in scope: counting starts again from what it does from now on.
+    scope.add(p.pid);
+    p.send();
+    await p.waitFor(/(failed 600[^]*){4}/);
+    expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([{ tgid: String(p.pid), syscall_failed: 600 }]);
+    p.send("exit");
+    await p.proc.exited;
+    // Its last period was reported; after exit the process has no series.
+    expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([{ tgid: String(p.pid), syscall_failed: 0 }]);
+    expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([]);
+  });
+
+  test.if(pre.can)("off-CPU: a 2 s sleep in read() on a pipe", async () => {
+    const scope = new TestScope([]);
+    const ctx = procContext({ subitems: ["proc_offcpu"], scope });
+    await using run = await openRun(ctx);
+    const p = start("pipe");
+    await p.waitFor(/ready/);
+    scope.add(p.pid);
+    await collectRows(run, ctx, "proc_cpu");
+    p.send();
+    const m = await p.waitFor(/blocked (\d+) span (\d+)/);
+    const blocked = Number(m[1]);
+    const span = Number(m[2]);
+    const rows = await collectRows(run, ctx, "proc_cpu", p.pid);
+    expect(rows.length).toBe(1);
+    const off = Number(rows[0]!.offcpu_ns);
+    // Lower bound: read() was off CPU for all of its measured time but the few µs it ran
+    // before sleeping and after waking. Upper bound: everything off CPU ended between the
+    // line waking it (not counted: it went to sleep before joining the scope) and its answer,
+    // so at most the program's own span from the line to the answer (+1 ms for the clock
+    // reads and the write around it).
+    console.log(`off-CPU ${off} ns, read() blocked ${blocked} ns, span ${span} ns`);
+    expect(blocked).toBeGreaterThan(1_990_000_000);
+    expect(off).toBeGreaterThanOrEqual(blocked - 1_000_000);
+    expect(off).toBeLessThanOrEqual(span + 1_000_000);
+    // A pipe read is not I/O wait.
+    expect(Number(rows[0]!.iowait_ns)).toBe(0);
+  });
+
+  test.if(pre.can)("DNS: 50 getaddrinfo(localhost), failures and gethostbyname* per domain", async () => {
+    const scope = new TestScope([]);
+    const ctx = procContext({ subitems: ["proc_dns"], scope });
+    await using run = await openRun(ctx);
+    const p = start("dns");
+    await p.waitFor(/ready/);
+    scope.add(p.pid);
+    p.send();
+    await p.waitFor(/dns done/);
+    await settle();
+    const rows = await collectRows(run, ctx, "proc_dns", p.pid);
+    const by = new Map(rows.map((r) => [r.domain, r]));
+    expect([...by.keys()].sort()).toEqual(["127.0.0.1", "::1", "bad.example", "localhost"]);
+    const lh = by.get("localhost")!;
+    expect([lh.count, lh.error_count, lh.error_ratio]).toEqual([50, 0, 0]);
+    expect(Number(lh.delay_avg)).toBeGreaterThan(0);
+    expect(Number(lh.max_delay)).toBeGreaterThanOrEqual(Number(lh.delay_avg));
+    const bad = by.get("bad.example")!;
+    expect([bad.count, bad.error_count, bad.error_ratio]).toEqual([3, 3, 1]);
+    expect([by.get("127.0.0.1")!.count, by.get("127.0.0.1")!.error_count]).toEqual([4, 0]);
+    expect([by.get("::1")!.count, by.get("::1")!.error_count]).toEqual([2, 0]);
+    expect(ctx.rec.events.map((e) => [e.key, e.metric, e.message])).toEqual([[`${p.pid}_bad.example`, "error_ratio", `Process(PID:${p.pid}) DNS error ratio(100.000 %).`]]);
+    // The next period: another round, counted in that period only.
+    p.send();
+    await p.waitFor(/dns done\n[^]*dns done/);
+    await settle();
+    const again = await collectRows(run, ctx, "proc_dns", p.pid);
+    expect(again.find((r) => r.domain === "localhost")?.count).toBe(50);
+    // Out of scope: nothing more.
+    scope.remove(p.pid);
+    p.send();
+    await p.waitFor(/(dns done[^]*){3}/);
+    await settle();
+    expect(await collectRows(run, ctx, "proc_dns", p.pid)).toEqual([]);
+  });
+});

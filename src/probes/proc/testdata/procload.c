@@ -1,0 +1,123 @@
+/* Activity for the proc probe's root tests. Each step waits for a line on stdin (so the
+ * test can put the process in scope first), does exactly what it says, and prints one
+ * line. Between a "go" and its answer the program makes no other syscall that fails.
+ *   procload fail N       : per line "go": open() a missing file N times -> "failed N"
+ *   procload dns          : per line: 50 getaddrinfo("localhost"), 3 failing
+ *                           getaddrinfo("bad.example", AI_NUMERICHOST), 4 gethostbyname("127.0.0.1"),
+ *                           2 gethostbyname2("::1", AF_INET6) -> "dns done"
+ *   procload pipe         : per line: read() a pipe a child writes after 2 s ->
+ *                           "blocked <ns in read> span <ns from the line to the answer>"
+ *   procload read FILE... : per line: open the next FILE, read() it to the end in 4 KiB
+ *                           pieces, fsync, close -> "read <bytes>"
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char line[256];
+
+static int next_line(void)
+{
+	ssize_t n = read(0, line, sizeof(line) - 1);
+	if (n <= 0)
+		return 0;
+	line[n] = 0;
+	return strncmp(line, "exit", 4) != 0;
+}
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void say(const char *fmt, long long a, long long b)
+{
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), fmt, a, b);
+	if (write(1, buf, n) != n)
+		exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	say("ready %lld\n", getpid(), 0);
+	if (!strcmp(argv[1], "fail")) {
+		int n = argc > 2 ? atoi(argv[2]) : 1000;
+		while (next_line()) {
+			int failed = 0;
+			for (int i = 0; i < n; i++)
+				if (open("/nonexistent/procload", O_RDONLY) < 0)
+					failed++;
+			say("failed %lld\n", failed, 0);
+		}
+	} else if (!strcmp(argv[1], "dns")) {
+		while (next_line()) {
+			struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+			for (int i = 0; i < 50; i++)
+				if (getaddrinfo("localhost", NULL, &hints, &res) == 0)
+					freeaddrinfo(res);
+				else
+					exit(4);
+			hints.ai_flags = AI_NUMERICHOST;
+			for (int i = 0; i < 3; i++)
+				if (getaddrinfo("bad.example", NULL, &hints, &res) == 0)
+					exit(5);
+			for (int i = 0; i < 4; i++)
+				if (!gethostbyname("127.0.0.1"))
+					exit(6);
+			for (int i = 0; i < 2; i++)
+				if (!gethostbyname2("::1", AF_INET6))
+					exit(7);
+			say("dns done\n", 0, 0);
+		}
+	} else if (!strcmp(argv[1], "pipe")) {
+		while (next_line()) {
+			long long t0 = now_ns();
+			int p[2];
+			if (pipe(p))
+				return 8;
+			pid_t child = fork();
+			if (child == 0) {
+				struct timespec two = { 2, 0 };
+				nanosleep(&two, NULL);
+				_exit(write(p[1], "x", 1) == 1 ? 0 : 1);
+			}
+			char c;
+			long long r0 = now_ns();
+			if (read(p[0], &c, 1) != 1)
+				return 9;
+			long long r1 = now_ns();
+			close(p[0]);
+			close(p[1]);
+			waitpid(child, NULL, 0);
+			say("blocked %lld span %lld\n", r1 - r0, now_ns() - t0);
+		}
+	} else if (!strcmp(argv[1], "read")) {
+		static char buf[4096];
+		for (int f = 2; f < argc && next_line(); f++) {
+			int fd = open(argv[f], O_RDONLY);
+			if (fd < 0)
+				return 10;
+			long long total = 0;
+			ssize_t n;
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				total += n;
+			if (fsync(fd))
+				return 11;
+			close(fd);
+			say("read %lld\n", total, 0);
+		}
+	}
+	return 0;
+}
