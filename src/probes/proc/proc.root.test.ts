@@ -1,7 +1,10 @@
 // The proc probe against the running kernel: real processes (testdata/procload.c) do known
 // activity while in scope, and the rows carry exactly that activity.
 import { afterAll, describe, expect, test } from "bun:test";
-import { Proc, TestScope, collectRows, openRun, procContext, procPreflight, settle } from "./test-kit.ts";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Proc, TestScope, collectRows, openRun, procContext, procPreflight, settle, sleeping } from "./test-kit.ts";
 
 const pre = procPreflight("proc root tests");
 
@@ -22,6 +25,7 @@ describe("proc probe (root)", () => {
     await using run = await openRun(ctx);
     const p = start("fail", "600");
     await p.waitFor(/ready/);
+    await sleeping(p.pid); // in its read of stdin: that read is not in scope
     scope.add(p.pid);
     // The loader's failed access("/etc/ld.so.preload") happened before the process joined the scope.
     expect(await collectRows(run, ctx, "proc_syscall", p.pid)).toEqual([]);
@@ -59,6 +63,7 @@ describe("proc probe (root)", () => {
     await using run = await openRun(ctx);
     const p = start("pipe");
     await p.waitFor(/ready/);
+    await sleeping(p.pid); // in its read of stdin: that read is not in scope
     scope.add(p.pid);
     await collectRows(run, ctx, "proc_cpu");
     p.send();
@@ -87,6 +92,7 @@ describe("proc probe (root)", () => {
     await using run = await openRun(ctx);
     const p = start("dns");
     await p.waitFor(/ready/);
+    await sleeping(p.pid); // in its read of stdin: that read is not in scope
     scope.add(p.pid);
     p.send();
     await p.waitFor(/dns done/);
@@ -115,5 +121,94 @@ describe("proc probe (root)", () => {
     await p.waitFor(/(dns done[^]*){3}/);
     await settle();
     expect(await collectRows(run, ctx, "proc_dns", p.pid)).toEqual([]);
+  });
+
+  test.if(pre.can)("timed syscalls: futex, epoll_wait and sched_yield time of the process", async () => {
+    const scope = new TestScope([]);
+    const ctx = procContext({ subitems: ["proc_syscall"], scope });
+    await using run = await openRun(ctx);
+    const p = start("wait");
+    await p.waitFor(/ready/);
+    await sleeping(p.pid); // in its read of stdin: that read is not in scope
+    scope.add(p.pid);
+    p.send();
+    const span = Number((await p.waitFor(/waited (\d+)/))[1]);
+    ctx.rec.rows = [];
+    await run.collect();
+    const row = (t: string) => ctx.rec.rows.find((r) => r.table === t && r.row.tgid === String(p.pid))?.row;
+    const sched = row("proc_syscall_sched")!;
+    // The futex wait timed out after 100 ms (its only failure), epoll_wait waited 50 ms;
+    // each is bounded by the program's own span from the line to the answer.
+    expect(row("proc_syscall")).toEqual({ tgid: String(p.pid), syscall_failed: 1 });
+    expect(Number(sched.ns_futex)).toBeGreaterThanOrEqual(100_000_000);
+    const epoll = Number(sched.ns_epoll_wait) + Number(sched.ns_epoll_pwait);
+    expect(epoll).toBeGreaterThanOrEqual(50_000_000);
+    expect(Number(sched.ns_futex) + epoll + Number(sched.ns_sched_yield)).toBeLessThanOrEqual(span);
+    expect(Number(sched.ns_sched_yield)).toBeGreaterThan(0);
+  });
+
+  const fsWhy = () => (Bun.which("mkfs.ext4") ? undefined : "mkfs.ext4 is not installed (e2fsprogs)");
+  const fsPre = pre.can ? procPreflight("proc fs test", fsWhy) : pre;
+  test.if(fsPre.can)("file systems: reads on a loop-mounted ext4 and on tmpfs land in their own tables", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gopher-procfs-"));
+    const img = join(dir, "ext4.img");
+    const ext4 = join(dir, "ext4");
+    const tmpfs = join(dir, "tmpfs");
+    mkdirSync(ext4);
+    mkdirSync(tmpfs);
+    const sh = (cmd: string[]) => {
+      const r = Bun.spawnSync(cmd, { stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+    };
+    try {
+      sh(["truncate", "-s", "32M", img]);
+      sh(["mkfs.ext4", "-q", "-F", img]);
+      sh(["mount", "-o", "loop", img, ext4]);
+      sh(["mount", "-t", "tmpfs", "-o", "size=8m", "gopher-proc-test", tmpfs]);
+      const bytes = 1 << 20;
+      writeFileSync(join(ext4, "data"), new Uint8Array(bytes).fill(1));
+      writeFileSync(join(tmpfs, "data"), new Uint8Array(bytes).fill(2));
+      const scope = new TestScope([]);
+      const ctx = procContext({ subitems: ["proc_fs", "proc_io"], scope });
+      await using run = await openRun(ctx);
+      const p = start("read", join(ext4, "data"), join(tmpfs, "data"));
+      await p.waitFor(/ready/);
+      await sleeping(p.pid); // in its read of stdin: that read is not in scope
+      scope.add(p.pid);
+      const period = async () => {
+        ctx.rec.rows = [];
+        await run.collect();
+        const get = (t: string) => ctx.rec.rows.find((r) => r.table === t && r.row.tgid === String(p.pid))?.row;
+        return { ext4: get("proc_ext4"), tmpfs: get("proc_tmpfs"), overlay: get("proc_overlay"), io: get("proc_syscall_io") };
+      };
+      p.send();
+      await p.waitFor(new RegExp(`read ${bytes}`));
+      const a = await period();
+      // The ext4 file was opened, read to the end and fsynced; nothing touched tmpfs or overlay.
+      expect(Number(a.ext4!.ns_ext4_open)).toBeGreaterThan(0);
+      expect(Number(a.ext4!.ns_ext4_read)).toBeGreaterThan(0);
+      expect(Number(a.ext4!.ns_ext4_flush)).toBeGreaterThan(0);
+      expect(a.tmpfs).toBeUndefined();
+      expect(a.overlay).toBeUndefined();
+      // Every read() and fsync() of the period was on the ext4 file: the syscall times are the fs times.
+      expect(a.io!.ns_read).toBe(a.ext4!.ns_ext4_read);
+      expect(a.io!.ns_fsync).toBe(a.ext4!.ns_ext4_flush);
+      p.send();
+      await p.waitFor(new RegExp(`read ${bytes}\n[^]*read ${bytes}`));
+      const b = await period();
+      expect(Number(b.tmpfs!.ns_tmpfs_read)).toBeGreaterThan(0);
+      expect(Number(b.tmpfs!.ns_tmpfs_flush)).toBeGreaterThan(0);
+      expect([b.ext4!.ns_ext4_read, b.ext4!.ns_ext4_open, b.ext4!.ns_ext4_write, b.ext4!.ns_ext4_flush]).toEqual([0, 0, 0, 0]);
+      // This period's read() time also holds the read of stdin that waited for the line
+      // (it started in scope during the first period): the pipe is neither ext4 nor tmpfs.
+      expect(Number(b.io!.ns_read)).toBeGreaterThan(Number(b.tmpfs!.ns_tmpfs_read));
+      expect(b.io!.ns_fsync).toBe(b.tmpfs!.ns_tmpfs_flush);
+      expect(b.overlay).toBeUndefined();
+      expect(await p.proc.exited).toBe(0); // it ends after the last file
+    } finally {
+      Bun.spawnSync(["umount", tmpfs]);
+      Bun.spawnSync(["umount", ext4]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

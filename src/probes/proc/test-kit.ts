@@ -1,7 +1,7 @@
 // Test helpers of the proc probe: a ProbeContext that records rows and events over a
 // controllable scope, the procload activity program (built with the host's cc), and the
 // root preflight that prints why a root test is skipped.
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
@@ -108,3 +108,14 @@ export async function collectRows(run: ProbeRun, ctx: ProcTestContext, table: st
 
 /** Waits until the agent's poller could have handled what the kernel queued (scope events). */
 export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `pid` sleeps (procload's only sleep after "ready" is its read of stdin). */
+export async function sleeping(pid: number, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("S")) return;
+    if (Date.now() > end) throw new Error(`process ${pid} did not go to sleep: ${stat}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -7,16 +7,22 @@
  *                           2 gethostbyname2("::1", AF_INET6) -> "dns done"
  *   procload pipe         : per line: read() a pipe a child writes after 2 s ->
  *                           "blocked <ns in read> span <ns from the line to the answer>"
+ *   procload wait         : per line: futex wait timing out after 100 ms, epoll_wait on an
+ *                           empty set for 50 ms, 10 sched_yield -> "waited <ns from the line to the answer>"
  *   procload read FILE... : per line: open the next FILE, read() it to the end in 4 KiB
  *                           pieces, fsync, close -> "read <bytes>"
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +108,21 @@ int main(int argc, char **argv)
 			close(p[1]);
 			waitpid(child, NULL, 0);
 			say("blocked %lld span %lld\n", r1 - r0, now_ns() - t0);
+		}
+	} else if (!strcmp(argv[1], "wait")) {
+		int ep = epoll_create1(0);
+		static int word;
+		while (next_line()) {
+			long long t0 = now_ns();
+			struct timespec t = { 0, 100000000 };
+			if (syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &t, NULL, 0) == 0)
+				return 12;
+			struct epoll_event ev;
+			if (epoll_wait(ep, &ev, 1, 50) != 0)
+				return 13;
+			for (int i = 0; i < 10; i++)
+				sched_yield();
+			say("waited %lld\n", now_ns() - t0, 0);
 		}
 	} else if (!strcmp(argv[1], "read")) {
 		static char buf[4096];
