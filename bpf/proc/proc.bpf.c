@@ -32,6 +32,8 @@ struct inflight {
 	__u16 fs_slot; /* file-system slot, NO_SLOT: none */
 	__u16 open;    /* openat: classify the returned fd at exit */
 	__u16 pad;
+	__u32 fd;      /* ioctl: its fd and command */
+	__u32 cmd;
 };
 
 struct {
@@ -83,6 +85,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* max_procs */
+	__type(key, __u32);
+	__type(value, struct ioctl_max);
+} ioctl_max SEC(".maps");
 
 static const struct proc_vals zero_vals = {};
 
@@ -154,7 +163,7 @@ static __always_inline __u16 fs_slot(__u64 fd, __u32 op)
 }
 
 /* `io`: the slot is a proc_io one (recorded only while cfg.io_on). */
-static __always_inline int sc_enter(__u16 slot, bool io, __u32 fsop, __u64 fd)
+static __always_inline int sc_enter(__u16 slot, bool io, __u32 fsop, __u64 fd, __u64 cmd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!gopher_in_scope(id >> 32))
@@ -170,6 +179,8 @@ static __always_inline int sc_enter(__u16 slot, bool io, __u32 fsop, __u64 fd)
 	}
 	if (in.slot == NO_SLOT && in.fs_slot == NO_SLOT && !in.open)
 		return 0;
+	in.fd = fd;
+	in.cmd = cmd;
 	in.ts = bpf_ktime_get_ns();
 	__u32 tid = (__u32)id;
 	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
@@ -189,6 +200,7 @@ static __always_inline int sc_exit(struct sc_exit_ctx *ctx)
 		return 0;
 	__u64 delta = bpf_ktime_get_ns() - in->ts;
 	__u16 slot = in->slot, fslot = in->fs_slot;
+	struct ioctl_max im = { .ns = delta, .fd = in->fd, .cmd = in->cmd };
 	if (in->open && ctx->ret >= 0)
 		fslot = fs_slot(ctx->ret, FS_OPEN);
 	bpf_map_delete_elem(&inflight, &tid);
@@ -196,45 +208,62 @@ static __always_inline int sc_exit(struct sc_exit_ctx *ctx)
 		add(tgid, slot, delta);
 	if (fslot != NO_SLOT)
 		add(tgid, fslot, delta);
+	if (slot == S_IOCTL) {
+		struct ioctl_max *m = bpf_map_lookup_elem(&ioctl_max, &tgid);
+		if (m) {
+			if (delta > m->ns)
+				*m = im;
+		} else if (bpf_map_update_elem(&ioctl_max, &tgid, &im, BPF_NOEXIST) && !bpf_map_lookup_elem(&ioctl_max, &tgid)) {
+			COUNT_PERCPU(drops, D_PROCS_FULL);
+		}
+	}
 	return 0;
 }
 
-#define TIMED(name, slot, io, fsop)                                          \
+/* A syscall's pair of tracepoints. The enter program reads only the arguments it uses: a
+ * tracepoint refuses a program that may read past its record (sched_yield has none). */
+#define TIMED_PAIR(name, enter_call)                                         \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                          \
 	int enter_##name(struct sc_enter_ctx *ctx)                           \
 	{                                                                    \
-		return sc_enter(slot, io, fsop, ctx->args[0]);               \
+		return enter_call;                                           \
 	}                                                                    \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                           \
 	int exit_##name(struct sc_exit_ctx *ctx)                             \
 	{                                                                    \
 		return sc_exit(ctx);                                         \
 	}
+/* Timed only. */
+#define TIMED(name, slot, io) TIMED_PAIR(name, sc_enter(slot, io, FS_NONE, 0, 0))
+/* Timed and per file system: args[0] is the fd (openat: classified at exit). */
+#define TIMED_FS(name, slot, io, fsop) TIMED_PAIR(name, sc_enter(slot, io, fsop, ctx->args[0], 0))
 
 /* proc_io */
-TIMED(mount, S_MOUNT, true, FS_NONE)
-TIMED(umount, S_UMOUNT, true, FS_NONE)
-TIMED(read, S_READ, true, FS_READ)
-TIMED(write, S_WRITE, true, FS_WRITE)
-TIMED(fsync, S_FSYNC, true, FS_FLUSH)
+TIMED(mount, S_MOUNT, true)
+TIMED(umount, S_UMOUNT, true)
+TIMED_FS(read, S_READ, true, FS_READ)
+TIMED_FS(write, S_WRITE, true, FS_WRITE)
+TIMED_FS(fsync, S_FSYNC, true, FS_FLUSH)
 /* proc_fs only */
-TIMED(pread64, NO_SLOT, false, FS_READ)
-TIMED(pwrite64, NO_SLOT, false, FS_WRITE)
-TIMED(readv, NO_SLOT, false, FS_READ)
-TIMED(writev, NO_SLOT, false, FS_WRITE)
-TIMED(fdatasync, NO_SLOT, false, FS_FLUSH)
-TIMED(openat, NO_SLOT, false, FS_OPEN)
+TIMED_FS(pread64, NO_SLOT, false, FS_READ)
+TIMED_FS(pwrite64, NO_SLOT, false, FS_WRITE)
+TIMED_FS(readv, NO_SLOT, false, FS_READ)
+TIMED_FS(writev, NO_SLOT, false, FS_WRITE)
+TIMED_FS(fdatasync, NO_SLOT, false, FS_FLUSH)
+TIMED_PAIR(openat, sc_enter(NO_SLOT, false, FS_OPEN, 0, 0))
 /* proc_net */
-TIMED(sendmsg, S_SENDMSG, false, FS_NONE)
-TIMED(recvmsg, S_RECVMSG, false, FS_NONE)
+TIMED(sendmsg, S_SENDMSG, false)
+TIMED(recvmsg, S_RECVMSG, false)
 /* proc_syscall */
-TIMED(sched_yield, S_SCHED_YIELD, false, FS_NONE)
-TIMED(futex, S_FUTEX, false, FS_NONE)
-TIMED(epoll_wait, S_EPOLL_WAIT, false, FS_NONE)
-TIMED(epoll_pwait, S_EPOLL_PWAIT, false, FS_NONE)
-TIMED(fork, S_FORK, false, FS_NONE)
-TIMED(vfork, S_VFORK, false, FS_NONE)
-TIMED(clone, S_CLONE, false, FS_NONE)
+TIMED(sched_yield, S_SCHED_YIELD, false)
+TIMED(futex, S_FUTEX, false)
+TIMED(epoll_wait, S_EPOLL_WAIT, false)
+TIMED(epoll_pwait, S_EPOLL_PWAIT, false)
+TIMED(fork, S_FORK, false)
+TIMED(vfork, S_VFORK, false)
+TIMED(clone, S_CLONE, false)
+/* proc_ioctl: fd and command of the slowest call */
+TIMED_PAIR(ioctl, sc_enter(S_IOCTL, false, FS_NONE, ctx->args[0], ctx->args[1]))
 
 /* proc_syscall: every failed syscall (a negative return). */
 SEC("raw_tp/sys_exit")

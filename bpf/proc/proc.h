@@ -31,7 +31,8 @@ enum proc_slot {
 	S_PAGE_LOAD = 32, /* count */
 	S_PAGE_DIRTY = 33, /* count */
 	S_EXITED = 34, /* 1 once the process exited: user space reads it a last time and deletes it */
-	S_COUNT = 35,
+	S_IOCTL = 35,
+	S_COUNT = 36,
 };
 
 enum proc_fs_op { FS_NONE = 0xff, FS_READ = 0, FS_WRITE = 1, FS_OPEN = 2, FS_FLUSH = 3 };
@@ -53,6 +54,13 @@ struct dns_record {
 	__u32 failed;
 	__u64 ns;
 	char name[DNS_NAME_MAX];
+};
+
+/* The slowest ioctl of a process since user space last took it (per period). */
+struct ioctl_max {
+	__u64 ns;
+	__u32 fd;
+	__u32 cmd;
 };
 
 struct proc_vals {

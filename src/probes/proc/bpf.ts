@@ -6,7 +6,7 @@ import { KernelBtf } from "../../libbpf/btf.ts";
 import type { BpfMap, BpfObject } from "../../libbpf/object.ts";
 import { sumPerCpuU64 } from "../../libbpf/percpu.ts";
 import { hasRawTracepoint, type ProbeBpf } from "../../probe/probe-bpf.ts";
-import { decodeVals, S, VALS_BYTES } from "./values.ts";
+import { decodeVals, S, VALS_BYTES, type IoctlMax } from "./values.ts";
 
 /** A timed syscall: the tracepoint pair syscalls/sys_{enter,exit}_<name>, and who needs it. */
 const SYSCALLS: Readonly<Record<string, readonly string[]>> = {
@@ -30,6 +30,7 @@ const SYSCALLS: Readonly<Record<string, readonly string[]>> = {
   fork: ["proc_syscall"],
   vfork: ["proc_syscall"],
   clone: ["proc_syscall"],
+  ioctl: ["proc_ioctl"],
 };
 
 /** Raw-tracepoint programs: program → [tracepoint, category, subitem]. */
@@ -45,7 +46,7 @@ const RAW: Readonly<Record<string, readonly [string, string, string]>> = {
 };
 const DNS_PROGRAMS = ["dns_enter", "dns_exit_gai", "dns_exit_ghbn"];
 /** Subitems built on the per-process values. */
-export const VALUE_SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_pagecache", "proc_net", "proc_offcpu"];
+export const VALUE_SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_pagecache", "proc_net", "proc_offcpu", "proc_ioctl"];
 /** enum proc_drop → drop reason. */
 const DROP_REASONS = ["procs_map_full", "inflight_map_full", "dns_ringbuf_full"] as const;
 
@@ -72,6 +73,7 @@ export class ProcKernel {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
   private readonly procs: BpfMap;
+  private readonly ioctlMax: BpfMap;
   private readonly dropsMap: BpfMap;
   private readonly dropTotals = DROP_REASONS.map(() => 0);
 
@@ -81,6 +83,7 @@ export class ProcKernel {
     const obj = o.bpf.open("proc", {
       maps: {
         procs: { maxEntries: o.maxProcs },
+        ioctl_max: { maxEntries: o.maxProcs },
         inflight: { maxEntries: o.maxThreads },
         offstart: { maxEntries: o.maxThreads },
         reclaim_start: { maxEntries: o.maxThreads },
@@ -122,6 +125,7 @@ export class ProcKernel {
     view.setUint32(cfg.members.get("io_on")!.offset, on("proc_io") ? 1 : 0, true);
     view.setUint32(cfg.members.get("fs_on")!.offset, on("proc_fs") ? 1 : 0, true);
     this.procs = obj.map("procs");
+    this.ioctlMax = obj.map("ioctl_max");
     this.dropsMap = obj.map("drops");
   }
 
@@ -138,6 +142,16 @@ export class ProcKernel {
 
   deleteProc(tgid: number): void {
     this.procs.delete(new Uint32Array([tgid]));
+    this.ioctlMax.delete(new Uint32Array([tgid]));
+  }
+
+  /** The slowest ioctl of `tgid` since the last call (taken: the kernel starts a new period). */
+  takeIoctlMax(tgid: number): IoctlMax | undefined {
+    const key = new Uint32Array([tgid]);
+    const v = new DataView(new ArrayBuffer(this.ioctlMax.valueSize));
+    if (!this.ioctlMax.lookup(key, v)) return undefined;
+    this.ioctlMax.delete(key);
+    return { ns: Number(v.getBigUint64(0, true)), fd: v.getUint32(8, true), cmd: v.getUint32(12, true) };
   }
 
   /** What the kernel refused since the last call, per drop reason. */

@@ -3,19 +3,18 @@
 // cumulative values per tgid and asks the shared scope (scope.h) before any work; every
 // report_period this run turns them into per-period rows (./values.ts). DNS lookups arrive
 // one by one on a ring and are aggregated per (tgid, domain) and period (./dns.ts).
-// Not yet built: the proc_io table (bio sizes/latency/errors/hangs), proc_syscall_ioctl and
-// proc_pygc — those subitems are accepted and produce no rows of those tables.
+// Not yet built: the proc_io table (bio sizes/latency/errors/hangs) and proc_pygc — those
+// subitems are accepted and produce no rows of those tables.
 import type { BpfScope, ScopeChange } from "../../probe/bpf-scope.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import type { RingHandle } from "../../libbpf/poller.ts";
 import { EXITED_SLOT, ProcKernel, procUnsupported } from "./bpf.ts";
 import { DnsAggregator, DnsUprobes, decodeDns } from "./dns.ts";
 import { PROC_EVENTS, PROC_FEATURE, PROC_LIMITS } from "./declare.ts";
-import { procDnsTable, procTables } from "./tables.ts";
-import { PeriodDeltas } from "./values.ts";
+import { procDnsTable, procSyscallIoctlTable, procTables } from "./tables.ts";
+import { ioctlRow, PeriodDeltas, S } from "./values.ts";
 
 const NOT_YET: Readonly<Record<string, string>> = {
-  proc_ioctl: "proc_ioctl (proc_syscall_ioctl) is not built yet: no rows",
   proc_pygc: "proc_pygc (proc_pygc) is not built yet: no rows",
   proc_io: "proc_io reports proc_syscall_io; its proc_io table (bio sizes, latency, errors, hangs) is not built yet",
 };
@@ -116,6 +115,10 @@ class ProcRun implements ProbeRun {
       }
       seen.add(tgid);
       for (const r of this.deltas.rows(tgid, vals, ctx.subitems)) ctx.emit(r.table, r.row);
+      if (ctx.subitems.has("proc_ioctl")) {
+        const max = this.kernel.takeIoctlMax(tgid);
+        if (max) ctx.emit(procSyscallIoctlTable, ioctlRow(tgid, max, this.deltas.deltaOf(tgid, S.IOCTL)));
+      }
       if (vals[EXITED_SLOT]) gone.push(tgid); // reported a last time
     });
     for (const t of gone) {

@@ -211,4 +211,38 @@ describe("proc probe (root)", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test.if(pre.can)("ioctl: the slowest call's fd and command fields, and the period's time in ioctl()", async () => {
+    const scope = new TestScope([]);
+    const ctx = procContext({ subitems: ["proc_ioctl", "proc_syscall"], scope });
+    await using run = await openRun(ctx);
+    const p = start("ioctl");
+    await p.waitFor(/ready/);
+    await sleeping(p.pid);
+    scope.add(p.pid);
+    p.send();
+    await p.waitFor(/ioctls 10/);
+    ctx.rec.rows = [];
+    await run.collect();
+    const row = (t: string) => ctx.rec.rows.filter((r) => r.table === t && r.row.tgid === String(p.pid)).map((r) => r.row);
+    // BLKGETSIZE64 = _IOR(0x12, 114, u64) on fd 0, refused by the pipe: the only failures.
+    const [io] = row("proc_syscall_ioctl");
+    const { ns_ioctl: _ns, ...labels } = io!;
+    expect(labels).toEqual({ tgid: String(p.pid), ioctl_fd: "0", ioctl_dir: "2", ioctl_type: "18", ioctl_nr: "114", ioctl_size: 8 });
+    expect(Number(io!.ns_ioctl)).toBeGreaterThan(0);
+    expect(row("proc_syscall")).toEqual([{ tgid: String(p.pid), syscall_failed: 10 }]);
+    // A period without ioctl: no row.
+    expect(await collectRows(run, ctx, "proc_syscall_ioctl", p.pid)).toEqual([]);
+  });
+
+  test.if(pre.can)("every subitem at once: all programs load and attach, a collection reports", async () => {
+    const scope = new TestScope([process.pid]);
+    const ctx = procContext({ subitems: ["proc_syscall", "proc_fs", "proc_dns", "proc_io", "proc_pagecache", "proc_net", "proc_offcpu", "proc_ioctl", "proc_pygc"], scope });
+    await using run = await openRun(ctx);
+    await Bun.sleep(100);
+    ctx.rec.rows = [];
+    await run.collect();
+    // This test process (bun) was switched out and in at least once while in scope.
+    expect(ctx.rec.rows.some((r) => r.table === "proc_cpu" && r.row.tgid === String(process.pid))).toBe(true);
+  });
 });

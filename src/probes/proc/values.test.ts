@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeVals, PeriodDeltas, S, SLOT_COUNT, TABLE_SLOTS, VALS_BYTES } from "./values.ts";
+import { decodeVals, ioctlRow, PeriodDeltas, S, SLOT_COUNT, TABLE_SLOTS, VALS_BYTES } from "./values.ts";
 
 function vals(set: Record<number, number>): Float64Array {
   const v = new Float64Array(SLOT_COUNT);
@@ -56,5 +56,15 @@ describe("proc values", () => {
     d.forget(9);
     expect([...d.tgids()]).toEqual([]);
     expect(d.rows(9, vals({}), on)).toEqual([]);
+  });
+
+  test("ioctl row: the _IOC fields of the slowest call and the period's time", () => {
+    // BLKGETSIZE64 = _IOR(0x12, 114, size_t) = 0x80081272
+    expect(ioctlRow(5, { ns: 10, fd: 3, cmd: 0x80081272 }, 99)).toEqual({ tgid: "5", ioctl_fd: "3", ioctl_dir: "2", ioctl_type: "18", ioctl_nr: "114", ioctl_size: 8, ns_ioctl: 99 });
+    const d = new PeriodDeltas();
+    d.rows(5, vals({ [S.IOCTL]: 40 }), new Set());
+    d.rows(5, vals({ [S.IOCTL]: 100 }), new Set());
+    expect(d.deltaOf(5, S.IOCTL)).toBe(60);
+    expect(d.deltaOf(6, S.IOCTL)).toBe(0);
   });
 });

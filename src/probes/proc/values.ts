@@ -31,8 +31,9 @@ export const S = {
   PAGE_LOAD: 32,
   PAGE_DIRTY: 33,
   EXITED: 34,
+  IOCTL: 35,
 } as const;
-export const SLOT_COUNT = 35;
+export const SLOT_COUNT = 36;
 /** Bytes of struct proc_vals. */
 export const VALS_BYTES = SLOT_COUNT * 8;
 /** enum proc_fs_op: offset from a file system's first slot. */
@@ -149,6 +150,8 @@ export function decodeVals(view: DataView, offset = 0): Float64Array {
 /** Cumulative kernel values per tgid → per-period deltas, rows once a table has seen activity. */
 export class PeriodDeltas {
   private readonly last = new Map<number, Float64Array>();
+  /** The last period's delta per slot. */
+  private readonly period = new Map<number, Float64Array>();
   /** Tables (index into TABLE_SLOTS) a tgid has had activity in: its rows continue until it goes. */
   private readonly active = new Map<number, Set<number>>();
 
@@ -156,6 +159,10 @@ export class PeriodDeltas {
   rows(tgid: number, now: Float64Array, subitems: ReadonlySet<string>): { table: TableDef; row: Row }[] {
     const prev = this.last.get(tgid);
     this.last.set(tgid, now);
+    const delta = new Float64Array(SLOT_COUNT);
+    // A reused entry (a value lower than last time) starts again from zero.
+    for (let s = 0; s < SLOT_COUNT; s++) delta[s] = now[s]! - (prev && prev[s]! <= now[s]! ? prev[s]! : 0);
+    this.period.set(tgid, delta);
     let act = this.active.get(tgid);
     const out: { table: TableDef; row: Row }[] = [];
     TABLE_SLOTS.forEach((ts, i) => {
@@ -163,10 +170,7 @@ export class PeriodDeltas {
       const row: Record<string, number> = { tgid };
       let any = false;
       for (const [field, slot] of ts.fields) {
-        // A reused entry (values lower than last time) starts again from zero.
-        const before = prev && prev[slot]! <= now[slot]! ? prev[slot]! : 0;
-        const d = now[slot]! - before;
-        row[field] = d;
+        row[field] = delta[slot]!;
         if (now[slot]! > 0) any = true;
       }
       if (any) {
@@ -179,8 +183,14 @@ export class PeriodDeltas {
     return out;
   }
 
+  /** The delta of `slot` in the period rows() last computed for `tgid` (0 when unknown). */
+  deltaOf(tgid: number, slot: number): number {
+    return this.period.get(tgid)?.[slot] ?? 0;
+  }
+
   forget(tgid: number): void {
     this.last.delete(tgid);
+    this.period.delete(tgid);
     this.active.delete(tgid);
   }
 
@@ -188,4 +198,29 @@ export class PeriodDeltas {
   tgids(): IterableIterator<number> {
     return this.last.keys();
   }
+}
+
+/** struct ioctl_max: the slowest ioctl of a process in the period. */
+export interface IoctlMax {
+  ns: number;
+  fd: number;
+  cmd: number;
+}
+
+/**
+ * The proc_syscall_ioctl row of a period: the slowest call's fd and command fields
+ * (asm-generic _IOC layout: nr bits 0-7, type 8-15, size 16-29, dir 30-31) and the time
+ * spent in ioctl() over the period.
+ */
+export function ioctlRow(tgid: number, max: IoctlMax, nsIoctl: number): Row {
+  const cmd = max.cmd >>> 0;
+  return {
+    tgid: String(tgid),
+    ioctl_fd: String(max.fd),
+    ioctl_dir: String(cmd >>> 30),
+    ioctl_type: String((cmd >>> 8) & 0xff),
+    ioctl_nr: String(cmd & 0xff),
+    ioctl_size: (cmd >>> 16) & 0x3fff,
+    ns_ioctl: nsIoctl,
+  };
 }

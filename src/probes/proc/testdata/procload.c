@@ -9,6 +9,9 @@
  *                           "blocked <ns in read> span <ns from the line to the answer>"
  *   procload wait         : per line: futex wait timing out after 100 ms, epoll_wait on an
  *                           empty set for 50 ms, 10 sched_yield -> "waited <ns from the line to the answer>"
+ *   procload ioctl        : per line: 10 ioctl(0, BLKGETSIZE64) on the stdin pipe (each fails
+ *                           with ENOTTY) -> "ioctls 10"
+ *   procload loop N       : per line: N getppid() -> "ps <picoseconds per call>"
  *   procload read FILE... : per line: open the next FILE, read() it to the end in 4 KiB
  *                           pieces, fsync, close -> "read <bytes>"
  */
@@ -20,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <linux/fs.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -123,6 +128,23 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 10; i++)
 				sched_yield();
 			say("waited %lld\n", now_ns() - t0, 0);
+		}
+	} else if (!strcmp(argv[1], "ioctl")) {
+		while (next_line()) {
+			int failed = 0;
+			unsigned long long size;
+			for (int i = 0; i < 10; i++)
+				if (ioctl(0, BLKGETSIZE64, &size) < 0)
+					failed++;
+			say("ioctls %lld\n", failed, 0);
+		}
+	} else if (!strcmp(argv[1], "loop")) {
+		long long n = argc > 2 ? atoll(argv[2]) : 1000000;
+		while (next_line()) {
+			long long t0 = now_ns();
+			for (long long i = 0; i < n; i++)
+				syscall(SYS_getppid);
+			say("ps %lld\n", (now_ns() - t0) * 1000 / n, 0);
 		}
 	} else if (!strcmp(argv[1], "read")) {
 		static char buf[4096];
