@@ -12,7 +12,7 @@ import { EXITED_SLOT, ProcKernel, procUnsupported } from "./bpf.ts";
 import { DnsAggregator, DnsUprobes, decodeDns } from "./dns.ts";
 import { PROC_EVENTS, PROC_FEATURE, PROC_LIMITS } from "./declare.ts";
 import { procDnsTable, procSyscallIoctlTable, procTables } from "./tables.ts";
-import { ioctlRow, PeriodDeltas, S } from "./values.ts";
+import { ioctlRow, PeriodDeltas } from "./values.ts";
 
 const NOT_YET: Readonly<Record<string, string>> = {
   proc_pygc: "proc_pygc (proc_pygc) is not built yet: no rows",
@@ -117,7 +117,7 @@ class ProcRun implements ProbeRun {
       for (const r of this.deltas.rows(tgid, vals, ctx.subitems)) ctx.emit(r.table, r.row);
       if (ctx.subitems.has("proc_ioctl")) {
         const max = this.kernel.takeIoctlMax(tgid);
-        if (max) ctx.emit(procSyscallIoctlTable, ioctlRow(tgid, max, this.deltas.deltaOf(tgid, S.IOCTL)));
+        if (max) ctx.emit(procSyscallIoctlTable, ioctlRow(tgid, max, this.deltas.ioctlDelta(tgid)));
       }
       if (vals[EXITED_SLOT]) gone.push(tgid); // reported a last time
     });

@@ -64,7 +64,7 @@ describe("proc values", () => {
     const d = new PeriodDeltas();
     d.rows(5, vals({ [S.IOCTL]: 40 }), new Set());
     d.rows(5, vals({ [S.IOCTL]: 100 }), new Set());
-    expect(d.deltaOf(5, S.IOCTL)).toBe(60);
-    expect(d.deltaOf(6, S.IOCTL)).toBe(0);
+    expect(d.ioctlDelta(5)).toBe(60);
+    expect(d.ioctlDelta(6)).toBe(0);
   });
 });

@@ -150,8 +150,8 @@ export function decodeVals(view: DataView, offset = 0): Float64Array {
 /** Cumulative kernel values per tgid → per-period deltas, rows once a table has seen activity. */
 export class PeriodDeltas {
   private readonly last = new Map<number, Float64Array>();
-  /** The last period's delta per slot. */
-  private readonly period = new Map<number, Float64Array>();
+  /** The last period's time in ioctl() (the one delta read outside the tables). */
+  private readonly ioctlNs = new Map<number, number>();
   /** Tables (index into TABLE_SLOTS) a tgid has had activity in: its rows continue until it goes. */
   private readonly active = new Map<number, Set<number>>();
 
@@ -162,7 +162,8 @@ export class PeriodDeltas {
     const delta = new Float64Array(SLOT_COUNT);
     // A reused entry (a value lower than last time) starts again from zero.
     for (let s = 0; s < SLOT_COUNT; s++) delta[s] = now[s]! - (prev && prev[s]! <= now[s]! ? prev[s]! : 0);
-    this.period.set(tgid, delta);
+    if (delta[S.IOCTL]) this.ioctlNs.set(tgid, delta[S.IOCTL]!);
+    else this.ioctlNs.delete(tgid);
     let act = this.active.get(tgid);
     const out: { table: TableDef; row: Row }[] = [];
     TABLE_SLOTS.forEach((ts, i) => {
@@ -183,14 +184,14 @@ export class PeriodDeltas {
     return out;
   }
 
-  /** The delta of `slot` in the period rows() last computed for `tgid` (0 when unknown). */
-  deltaOf(tgid: number, slot: number): number {
-    return this.period.get(tgid)?.[slot] ?? 0;
+  /** The time in ioctl() of the period rows() last computed for `tgid`. */
+  ioctlDelta(tgid: number): number {
+    return this.ioctlNs.get(tgid) ?? 0;
   }
 
   forget(tgid: number): void {
     this.last.delete(tgid);
-    this.period.delete(tgid);
+    this.ioctlNs.delete(tgid);
     this.active.delete(tgid);
   }
 

@@ -11,7 +11,9 @@
  *                           empty set for 50 ms, 10 sched_yield -> "waited <ns from the line to the answer>"
  *   procload ioctl        : per line: 10 ioctl(0, BLKGETSIZE64) on the stdin pipe (each fails
  *                           with ENOTTY) -> "ioctls 10"
- *   procload loop N       : per line: N getppid() -> "ps <picoseconds per call>"
+ *   procload loop N       : per line: N getppid() -> "ps <CPU time per call> wall <wall time per call>"
+ *                           (picoseconds; CPU time is this process's, so other load on the
+ *                           machine barely changes it)
  *   procload read FILE... : per line: open the next FILE, read() it to the end in 4 KiB
  *                           pieces, fsync, close -> "read <bytes>"
  */
@@ -141,10 +143,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "loop")) {
 		long long n = argc > 2 ? atoll(argv[2]) : 1000000;
 		while (next_line()) {
+			struct timespec c0, c1;
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 			long long t0 = now_ns();
 			for (long long i = 0; i < n; i++)
 				syscall(SYS_getppid);
-			say("ps %lld\n", (now_ns() - t0) * 1000 / n, 0);
+			long long wall = now_ns() - t0;
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+			long long cpu = (c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+			say("ps %lld wall %lld\n", cpu * 1000 / n, wall * 1000 / n);
 		}
 	} else if (!strcmp(argv[1], "read")) {
 		static char buf[4096];
