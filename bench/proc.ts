@@ -10,7 +10,7 @@
 // to it). Each agent run is compared with the mean of the runs without the agent just before
 // and after it. Throughput ratios are printed too. Also: agent RSS with the probe (every
 // subitem) over the agent without any probe (the foundation), and the load average.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { procload } from "../src/probes/proc/test-kit.ts";
@@ -22,11 +22,13 @@ interface Opts {
   loops: number;
   requests: number;
   settleS: number;
+  /** Only the RSS part (no cost configurations). */
+  rssOnly: boolean;
   out: string;
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { loops: 1_000_000, requests: 100_000, settleS: 4, out: join(ROOT, ".bench-out", "proc.json") };
+  const o: Opts = { loops: 1_000_000, requests: 100_000, settleS: 4, rssOnly: false, out: join(ROOT, ".bench-out", "proc.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -37,9 +39,10 @@ function parseArgs(argv: string[]): Opts {
     if (a === "--loops") o.loops = num();
     else if (a === "--requests") o.requests = num();
     else if (a === "--settle") o.settleS = num();
+    else if (a === "--rss-only") o.rssOnly = true;
     else if (a === "--out") o.out = argv[++i] ?? o.out;
     else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/proc.ts [--loops 1000000] [--requests 100000] [--settle 4] [--out FILE.json]");
+      console.log("usage: bun run bench/proc.ts [--loops 1000000] [--requests 100000] [--settle 4] [--rss-only] [--out FILE.json]");
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -119,13 +122,27 @@ function redisRun(port: number, serverPid: number, requests: number): { rps: num
   return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUs: (serverUs + clientUs) / (requests * rps.length) };
 }
 
-/** Run count and time of every loaded BPF program of the proc probe (kernel.bpf_stats_enabled). */
-function bpfStats(): Map<string, { calls: number; ns: number }> {
+/** Ids of the BPF programs process `pid` holds (program and link fds show `prog_id` in fdinfo). */
+function progIdsOf(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return ids;
+}
+
+/** Run count and time of the agent's BPF programs (kernel.bpf_stats_enabled), per program name. */
+function bpfStats(agentPid: number): Map<string, { calls: number; ns: number }> {
+  const ids = progIdsOf(agentPid);
   const r = Bun.spawnSync(["bpftool", "prog", "show", "-j"], { stdout: "pipe" });
   const out = new Map<string, { calls: number; ns: number }>();
-  const ours = /^(on_|enter_|exit_|count_|dns_)/;
-  for (const p of JSON.parse(r.stdout.toString() || "[]") as { name?: string; run_cnt?: number; run_time_ns?: number }[]) {
-    if (!p.name || !ours.test(p.name)) continue;
+  for (const p of JSON.parse(r.stdout.toString() || "[]") as { id?: number; name?: string; run_cnt?: number; run_time_ns?: number }[]) {
+    if (!p.name || p.id === undefined || !ids.has(p.id)) continue;
     const cur = out.get(p.name) ?? { calls: 0, ns: 0 };
     cur.calls += p.run_cnt ?? 0;
     cur.ns += p.run_time_ns ?? 0;
@@ -197,9 +214,9 @@ async function main(): Promise<void> {
     await loop.measure(1); // warm-up
     redisRun(port, redis.pid, Math.min(o.requests, 20_000));
     const base = async () => ({ loop: await loop.measure(), redis: redisRun(port, redis.pid, o.requests) });
-    const configs: [string, string[]][] = [...SUBITEMS.map((s): [string, string[]] => [s, [s]]), ["all", SUBITEMS]];
+    const configs: [string, string[]][] = o.rssOnly ? [] : [...SUBITEMS.map((s): [string, string[]] => [s, [s]]), ["all", SUBITEMS]];
     const rows: Row[] = [];
-    let before = await base();
+    let before = o.rssOnly ? { loop: { cpuNs: 0, wallNs: 0 }, redis: { rps: 0, cpuUs: 0 } } : await base();
     for (const [config, subitems] of configs) {
       for (const scope of ["other", "self"] as const) {
         const pids = scope === "other" ? [idle.pid] : [loop.pid, redis.pid];
@@ -232,19 +249,30 @@ async function main(): Promise<void> {
         before = after;
       }
     }
-    // RSS: the agent without a probe (the foundation) and with every subitem scoped to the benchmark.
+    // RSS: the agent without a probe (the foundation) and with every subitem scoped to the
+    // benchmark, each under the same activity, the median of 5 samples 2 s apart after it.
+    const settledRss = async (pid: number) => {
+      await loop.measure(1);
+      redisRun(port, redis.pid, o.requests);
+      const samples: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await Bun.sleep(2000);
+        samples.push(rssMiB(pid));
+      }
+      return samples.sort((a, b) => a - b)[2]!;
+    };
     const foundation = await startAgent(undefined, [], o.settleS);
-    const rssFoundation = rssMiB(foundation.pid);
+    const rssFoundation = await settledRss(foundation.pid);
     await foundation.stop();
     const full = await startAgent(SUBITEMS, [loop.pid, redis.pid], o.settleS);
     // In-kernel time per program while the loop and redis run (bpf_stats costs time itself,
     // so only here, after the ratios).
     const statsOn = which("bpftool") !== undefined;
     if (statsOn) Bun.spawnSync(["sysctl", "-q", "-w", "kernel.bpf_stats_enabled=1"]);
-    const s0 = statsOn ? bpfStats() : new Map();
+    const s0 = statsOn ? bpfStats(full.pid) : new Map();
     await loop.measure(1);
     redisRun(port, redis.pid, o.requests);
-    const s1 = statsOn ? bpfStats() : new Map();
+    const s1 = statsOn ? bpfStats(full.pid) : new Map();
     if (statsOn) Bun.spawnSync(["sysctl", "-q", "-w", "kernel.bpf_stats_enabled=0"]);
     const programs: Record<string, { calls: number; nsPerCall: number }> = {};
     for (const [name, v] of s1) {
@@ -252,8 +280,7 @@ async function main(): Promise<void> {
       if (calls > 0) programs[name] = { calls, nsPerCall: (v.ns - (s0.get(name)?.ns ?? 0)) / calls };
     }
     for (const [name, v] of Object.entries(programs).sort((a, b) => b[1].calls - a[1].calls)) console.log(`  BPF ${name.padEnd(34)} ${String(v.calls).padStart(9)} runs, ${v.nsPerCall.toFixed(0)} ns/run`);
-    await Bun.sleep(6000); // a collection with data
-    const rssProc = rssMiB(full.pid);
+    const rssProc = await settledRss(full.pid);
     await full.stop();
     const load1 = loadavg();
     console.log(`RSS: foundation ${rssFoundation.toFixed(1)} MiB, with proc (all subitems) ${rssProc.toFixed(1)} MiB: +${(rssProc - rssFoundation).toFixed(1)} MiB (target ≤ 3 MiB)`);

@@ -118,6 +118,14 @@ export class DnsUprobes implements Disposable {
     }
   }
 
+  /** Attachments made since the last call (each read and parsed a libc ELF file). */
+  takeNewAttachments(): number {
+    const n = this.newAttachments;
+    this.newAttachments = 0;
+    return n;
+  }
+  private newAttachments = 0;
+
   /** A process is in scope: its libc gets the uprobes. Throws UprobeError (bound, symbol) for the caller to log. */
   add(pid: number): void {
     if (this.covered.has(pid) || this.absent.has(pid)) return;
@@ -125,7 +133,9 @@ export class DnsUprobes implements Disposable {
     let firstError: unknown;
     for (const s of this.sets) {
       try {
-        if (s.addProcess(pid) !== "absent") any = true;
+        const r = s.addProcess(pid);
+        if (r !== "absent") any = true;
+        if (r === "attached") this.newAttachments++;
       } catch (e) {
         firstError ??= e;
       }
