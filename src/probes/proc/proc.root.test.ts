@@ -1,7 +1,7 @@
 // The proc probe against the running kernel: real processes (testdata/procload.c) do known
 // activity while in scope, and the rows carry exactly that activity.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Proc, TestScope, collectRows, openRun, procContext, procPreflight, settle, sleeping } from "./test-kit.ts";
@@ -147,7 +147,8 @@ describe("proc probe (root)", () => {
     expect(Number(sched.ns_sched_yield)).toBeGreaterThan(0);
   });
 
-  const fsWhy = () => (Bun.which("mkfs.ext4") ? undefined : "mkfs.ext4 is not installed (e2fsprogs)");
+  const fsWhy = () =>
+    !Bun.which("mkfs.ext4") ? "mkfs.ext4 is not installed (e2fsprogs)" : !existsSync("/dev/loop-control") ? "no loop devices (/dev/loop-control absent)" : undefined;
   const fsPre = pre.can ? procPreflight("proc fs test", fsWhy) : pre;
   test.if(fsPre.can)("file systems: reads on a loop-mounted ext4 and on tmpfs land in their own tables", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gopher-procfs-"));

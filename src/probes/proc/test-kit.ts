@@ -41,7 +41,9 @@ export function procload(): string {
   const out = join(process.env.GOPHER_BPF_OUT || join(ROOT, "dist", "bpf"), "procload");
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(join(out, ".."), { recursive: true });
-    const r = Bun.spawnSync(["cc", "-O2", "-o", out, src], { stderr: "pipe" });
+    const compiler = Bun.which("cc") ?? Bun.which("clang");
+    if (!compiler) throw new Error("no C compiler (cc or clang) to build procload");
+    const r = Bun.spawnSync([compiler, "-O2", "-o", out, src], { stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`building procload: ${r.stderr.toString()}`);
   }
   return out;
