@@ -90,7 +90,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   log.info(`machine_id ${ident.machineId} (uuid from ${ident.source})`);
   if (ident.persistError) log.warn(`machine_id not persisted: ${ident.persistError}`);
 
-  const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
+  const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum, log: log.child("store") });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
   logDrops.attach(agentMetrics.dropped);
   const bpfDrops = new BpfDropCounts();

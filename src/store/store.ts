@@ -49,8 +49,14 @@ export function wellFormedValue(v: string): string {
   return v.isWellFormed() ? v : v.toWellFormed();
 }
 
-/** Extra labels (enrichers, custom labels) whose name is not a Prometheus label name are left out. */
+/**
+ * Extra labels (enrichers, custom labels) whose name is not a Prometheus label name
+ * (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, which Prometheus reserves) are left
+ * out of the series: counted in `labelsLeftOut`, logged once per name.
+ */
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Distinct left-out names logged (each once); beyond this they are only counted. */
+const LOGGED_NAMES_LIMIT = 256;
 
 const LABEL_TEXT_LIMIT = 1023;
 
@@ -62,8 +68,11 @@ export class MetricStore {
   /** Extra labels by probe owner (custom_labels), already sorted by name. */
   private readonly ownerLabels = new Map<string, readonly (readonly [string, string])[]>();
   private enrichers: LabelEnricher[] = [];
+  /** Extra labels left out of a series because their name is not a label name, since start. */
+  labelsLeftOut = 0;
+  private readonly loggedLeftOut = new Set<string>();
 
-  constructor(private readonly opts: { maxRowsPerTable: number }) {}
+  constructor(private readonly opts: { maxRowsPerTable: number; log?: { warn(message: string): void } }) {}
 
   table(def: TableDef): TableState {
     let t = this.tables.get(def.name);
@@ -100,6 +109,22 @@ export class MetricStore {
     return d;
   }
 
+  /** Whether an extra label `name` can be in a series; when not, it is counted (and logged once). */
+  private isLabelName(name: string, owner: string): boolean {
+    if (LABEL_NAME_RE.test(name) && !name.startsWith("__")) return true;
+    this.labelsLeftOut++;
+    if (this.opts.log && !this.loggedLeftOut.has(name) && this.loggedLeftOut.size <= LOGGED_NAMES_LIMIT) {
+      this.loggedLeftOut.add(name);
+      const shown = JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name);
+      this.opts.log.warn(
+        this.loggedLeftOut.size > LOGGED_NAMES_LIMIT
+          ? `more than ${LOGGED_NAMES_LIMIT} distinct extra label names are not Prometheus label names; further ones are only counted in gala_gopher_agent_dropped_total{channel="series_labels",reason="invalid_label_name"}`
+          : `extra label ${shown} (probe ${owner}) is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __): left out of the series, each time counted in gala_gopher_agent_dropped_total{channel="series_labels",reason="invalid_label_name"}; logged once`,
+      );
+    }
+    return false;
+  }
+
   /** Stores a row; returns it, or undefined when it was dropped (and counted). */
   upsert(def: TableDef, row: Row, owner: string, cycle: number, now: number): StoredRow | undefined {
     const t = this.table(def);
@@ -112,9 +137,9 @@ export class MetricStore {
     for (const e of this.enrichers) {
       const extra = e(def, row, owner);
       if (extra === null) return undefined;
-      for (const p of extra) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
+      for (const p of extra) if (this.isLabelName(p[0], owner)) pairs.push([p[0], wellFormedValue(p[1])]);
     }
-    for (const p of this.ownerLabels.get(owner) ?? []) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
+    for (const p of this.ownerLabels.get(owner) ?? []) if (this.isLabelName(p[0], owner)) pairs.push([p[0], wellFormedValue(p[1])]);
     let labels = "";
     for (const [k, v] of pairs) labels += `${labels ? "," : ""}${k}="${escapeLabelValue(v)}"`;
     if (labels.length > LABEL_TEXT_LIMIT) {
