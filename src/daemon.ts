@@ -24,7 +24,7 @@ import { DropTally } from "./log/drops.ts";
 import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
-import { PROBES } from "./probes/index.ts";
+import { PROBES } from "./probes/registered.ts";
 import { reportKernelFeaturesLater } from "./host/features-later.ts";
 import { setLibbpfLogger } from "./libbpf/ffi.ts";
 import { BpfDropCounts } from "./probe/bpf-drops.ts";
