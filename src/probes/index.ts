@@ -3,5 +3,6 @@
 // turns these lines into the PROBES list).
 export { default as baseinfo } from "./baseinfo/index.ts";
 export { default as proc } from "./proc/index.ts";
+export { default as socket } from "./socket/index.ts";
 export { default as tcp } from "./tcp/index.ts";
 export { default as virt } from "./virt/index.ts";
