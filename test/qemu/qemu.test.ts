@@ -197,6 +197,15 @@ describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the
       expect(tcp.body).toContain('"result": "success"');
       await scrapeUntil(/^gala_gopher_tcp_link_rx_bytes\{[^}]*comm="gala-gopher",role="server"[^}]*server_port="8888"/m, 60_000);
       timings.tcp_probe = lap();
+      // The socket probe on Debian's 6.1 kernel: the agent's own :8888 listener is found by
+      // the socket walk, and fresh connections from the host are passive opens of it
+      // (Connection: close, since fetch would otherwise reuse one connection).
+      const sock = await hostPut("/socket", { cmd: { probe: ["tcp_socket", "udp_socket"] }, params: { report_period: 5 }, state: "running" });
+      expect(sock.body).toContain('"result": "success"');
+      await scrapeUntil(/^gala_gopher_endpoint_tcp_listendrop\{[^}]*comm="gala-gopher",role="server",client_ip="0.0.0.0"[^}]*server_port="8888"/m, 90_000);
+      for (let i = 0; i < 5; i++) await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { headers: { Connection: "close" }, keepalive: false }).then((r) => r.text());
+      await scrapeUntil(/^gala_gopher_endpoint_tcp_passive_open\{[^}]*comm="gala-gopher",role="server"[^}]*server_port="8888"[^}]*\} [1-9]/m, 90_000);
+      timings.socket_probe = lap();
       writeFileSync(join(share, "probes.init"), '# written by the operator\nbaseinfo {"cmd":{"probe":["cpu"]},"params":{"report_period":5},"state":"running"}\n');
       writeFileSync(join(share, "GO1"), "");
 
