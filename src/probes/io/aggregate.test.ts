@@ -99,10 +99,13 @@ describe("rows", () => {
     expect(pagecacheRow(p, names, false)!.access_pagecache).toBeUndefined();
   });
 
-  test("latency event: latency_thr × 8 against the request-stage maximum, as upstream", () => {
-    expect(latencyEvent(p, names, 0, B)).toBeUndefined();
-    expect(latencyEvent(p, names, 4, B)).toBeUndefined(); // 30 < 32
-    const e = latencyEvent(p, names, 3, B)!; // 30 >= 24
+  test("latency event: latency_thr ms against the request-stage maximum in ns (not upstream's × 8)", () => {
+    const slow = { ...p, stages: [{ ...p.stages[0]!, max: 30_000_000 }, ...p.stages.slice(1)] };
+    expect(latencyEvent(slow, names, 0, B)).toBeUndefined();
+    expect(latencyEvent(p, names, 10, B)).toBeUndefined(); // 30 ns: upstream's 30 >= 80 would not fire either
+    expect(latencyEvent({ ...p, stages: [{ ...p.stages[0]!, max: 80 }, ...p.stages.slice(1)] }, names, 10, B)).toBeUndefined(); // upstream's × 8 fired here
+    expect(latencyEvent(slow, names, 31, B)).toBeUndefined(); // 30 ms < 31 ms
+    const e = latencyEvent(slow, names, 30, B)!; // 30 ms >= 30 ms
     expect(e).toMatchObject({ entity: "block", key: "7_0", metric: "latency_req_max", device: "loop0" });
     expect(e.message).toBe("IO latency occured.(Disk loop0(7:0), COMM , PID 0, op: R####, datalen 0, drv_latency 10, dev_latency 20)");
   });
