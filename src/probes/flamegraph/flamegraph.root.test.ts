@@ -1,0 +1,117 @@
+// The flamegraph probe against the kernel (root): a frame-pointer program spending ~95 % of
+// its CPU in hot_leaf (through hot_caller) puts ≥ 75 % of its oncpu samples on exactly
+// main → hot_caller → hot_leaf in the folded file, and the SVG names hot_leaf; a process
+// sleeping 100 ms in a loop has ≈ all its off-CPU time under nanosleep. Skipped with the
+// reason when not root or when the kernel cannot run the probe.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FlameRun } from "./index.ts";
+import { parseFolded } from "./folded.ts";
+import { compileFixture, flameContext, ListScope, rootPreflight } from "./test-kit.ts";
+
+const can = rootPreflight("flamegraph.root.test", (f) => (f.attach.perf_event.ok ? undefined : `perf_event programs unavailable: ${f.attach.perf_event.reason}`));
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "gg-flame-out-"));
+  dirs.push(d);
+  return d;
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(join(d, e.name)) : out.push(join(d, e.name));
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** utime + stime of a live process, in clock ticks (USER_HZ, 100 per second). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** Profiles `exe` for `seconds`, read while it still runs (an exited process's maps are gone). */
+async function profile(subitems: string[], exe: string, seconds: number) {
+  const out = tempDir();
+  const flame = tempDir();
+  const child = Bun.spawn([exe, String(seconds + 0.5)]);
+  let ticks = 0;
+  const ctx = flameContext({ subitems, scope: new ListScope(new Set([child.pid])), params: { output_dir: out, flame_dir: flame, perf_sample_period: 10 } });
+  try {
+    const run = new FlameRun(ctx);
+    try {
+      await Bun.sleep(seconds * 1000);
+      ticks = cpuTicks(child.pid);
+      await run.readKernel();
+      await run.flush(new Date());
+      await child.exited;
+    } finally {
+      await run[Symbol.asyncDispose]();
+    }
+  } finally {
+    child.kill();
+    ctx.kit.close();
+  }
+  return { pid: child.pid, out, flame, ctx, ticks };
+}
+
+describe("flamegraph probe", () => {
+  test.if(can)("oncpu: ≥ 75 % of a program's samples on main → hot_caller → hot_leaf; the SVG names hot_leaf", async () => {
+    const exe = compileFixture("hotpath", ["-O0", "-fno-omit-frame-pointer"]);
+    const r = await profile(["oncpu"], exe, 3); // the program runs 3.5 s
+    const folded = filesUnder(join(r.flame, "oncpu"));
+    const svgs = filesUnder(join(r.out, "oncpu"));
+    expect(folded.length).toBe(1);
+    expect(svgs.length).toBe(1);
+    expect(folded[0]).toMatch(/\/oncpu\/\d{8}-\d{6}\.folded$/);
+    expect(svgs[0]).toMatch(/\/oncpu\/\d{8}\/\d{6}\.svg$/);
+    const stacks = parseFolded(readFileSync(folded[0]!, "utf8"));
+    let total = 0;
+    let hot = 0;
+    for (const [stack, n] of stacks) {
+      expect(stack.startsWith(`[${r.pid}]hotpath;`)).toBe(true);
+      total += n;
+      if (/;main;hot_caller;hot_leaf$/.test(stack)) hot += n;
+    }
+    const top = [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    console.log(`hotpath: ${r.ticks} ticks of CPU time, ${total} samples, ${hot} (${((100 * hot) / total).toFixed(1)} %) on main;hot_caller;hot_leaf; top: ${JSON.stringify(top)}`);
+    // At 100 Hz one sample per 10 ms of CPU: as many samples as USER_HZ ticks of CPU time.
+    expect(r.ticks).toBeGreaterThan(30);
+    expect(Math.abs(total - r.ticks)).toBeLessThanOrEqual(r.ticks * 0.15 + 5);
+    expect(hot / total).toBeGreaterThanOrEqual(0.75);
+    const svg = readFileSync(svgs[0]!, "utf8");
+    expect(svg).toContain(">hot_leaf");
+    expect(svg).toContain("<title>hot_leaf (");
+    expect(r.ctx.parseErrors).toEqual([]);
+  }, 30_000);
+
+  test.if(can)("offcpu: a process sleeping 100 ms in a loop has ≈ all its off-CPU time under nanosleep", async () => {
+    const exe = compileFixture("sleeper", ["-O0", "-fno-omit-frame-pointer"]);
+    const r = await profile(["offcpu"], exe, 2);
+    const folded = filesUnder(join(r.flame, "offcpu"));
+    expect(folded.length).toBe(1);
+    const stacks = parseFolded(readFileSync(folded[0]!, "utf8"));
+    let total = 0;
+    let sleeping = 0;
+    for (const [stack, us] of stacks) {
+      expect(stack.startsWith(`[${r.pid}]sleeper;`)).toBe(true);
+      total += us;
+      if (/;clock_nanosleep;.*;do_nanosleep_\[k\];schedule_\[k\];__schedule_\[k\]$/.test(stack)) sleeping += us;
+    }
+    const top = [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    console.log(`sleeper: ${total} us off CPU, ${sleeping} us (${((100 * sleeping) / total).toFixed(1)} %) under nanosleep; top: ${JSON.stringify(top)}`);
+    // 2 s of 100 ms sleeps (the one in progress at the read is not counted yet).
+    expect(total).toBeGreaterThan(1_700_000);
+    expect(total).toBeLessThan(2_100_000);
+    expect(sleeping / total).toBeGreaterThanOrEqual(0.97);
+  }, 30_000);
+});

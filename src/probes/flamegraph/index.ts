@@ -1,0 +1,145 @@
+// flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
+// oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
+// each thread spends switched out (sched_switch). The kernel counts per (process, user
+// stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
+// reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
+// to the period's folded stacks; every svg_period seconds (checked at each collect) the
+// period is written as SVG and folded files per type (./output.ts) and starts over.
+import type { BpfScope } from "../../probe/bpf-scope.ts";
+import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
+import { FoldedStacks } from "./folded.ts";
+import { FlameKernel, flameUnsupported, type RawSample, type SampleKind } from "./kernel.ts";
+import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
+import { ProcessPrefixes } from "./process-prefix.ts";
+import { flameGraphSvg } from "./svg.ts";
+import { Symbolizer } from "./symbolize.ts";
+
+/** How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as microseconds. */
+const UNITS: Record<SampleKind, { unit: string; scale: number }> = { oncpu: { unit: "samples", scale: 1 }, offcpu: { unit: "us", scale: 1 / 1000 } };
+
+function strParam(ctx: ProbeContext, key: string): string {
+  const v = ctx.params[key];
+  return typeof v === "string" ? v : "";
+}
+
+export class FlameRun implements ProbeRun {
+  private readonly kernel: FlameKernel;
+  private readonly scope: BpfScope;
+  private readonly symbols: Symbolizer;
+  private readonly prefixes: ProcessPrefixes;
+  private readonly folded = new Map<SampleKind, FoldedStacks>();
+  private periodStart = Date.now();
+  private collecting = false;
+  /** Files written by the last flush (for logs and tests). */
+  lastFiles: string[] = [];
+
+  constructor(private readonly ctx: ProbeContext) {
+    const wanted = [...ctx.subitems];
+    const missing = wanted.filter((s) => !IMPLEMENTED_SUBITEMS.includes(s));
+    let oncpu = ctx.subitems.has("oncpu");
+    const offcpu = ctx.subitems.has("offcpu");
+    if (oncpu && !ctx.features.attach.perf_event.ok) {
+      if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
+      ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
+      oncpu = false;
+    }
+    if (!oncpu && !offcpu) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
+    if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
+    const onFull = ctx.drops("folded_full");
+    if (oncpu) this.folded.set("oncpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
+    if (offcpu) this.folded.set("offcpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
+    this.kernel = new FlameKernel({
+      bpf: ctx.bpf,
+      oncpu,
+      offcpu,
+      samplePeriodMs: ctx.num("perf_sample_period") || 10,
+      maxStacks: ctx.limit("max_stacks"),
+      maxSleepers: ctx.limit("max_sleepers"),
+    });
+    try {
+      this.scope = ctx.bpf.scopeSync(this.kernel.obj);
+    } catch (e) {
+      this.kernel[Symbol.dispose](); // its perf events are not owned by the object
+      throw e;
+    }
+    this.symbols = new Symbolizer({ host: ctx.host, log: ctx.log, maxSymbols: ctx.limit("max_symbols"), parseError: (i, d) => ctx.parseError(i, d) });
+    this.prefixes = new ProcessPrefixes(ctx.host, () => ctx.scope.containers());
+    ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
+  }
+
+  async collect(): Promise<void> {
+    if (this.collecting) return; // the previous read is still symbolizing
+    this.collecting = true;
+    try {
+      await this.readKernel();
+      if (Date.now() - this.periodStart >= (this.ctx.num("svg_period") || 180) * 1000) await this.flush(new Date());
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  /** Reads the kernel's finished map set into the period's folded stacks. */
+  async readKernel(): Promise<void> {
+    const ctx = this.ctx;
+    this.scope.drain();
+    this.symbols.beginPeriod();
+    this.prefixes.beginPeriod();
+    const raw: RawSample[] = [];
+    await this.kernel.readPeriod((s) => raw.push(s));
+    for (const s of raw) {
+      const folded = this.folded.get(s.kind);
+      if (!folded || !ctx.scope.includes(s.tgid)) continue;
+      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      folded.add(s.tgid, frames, s.value);
+    }
+    for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+  }
+
+  /** Writes the period's files (SVG and folded, per type and per process with multi_instance) and starts a new period. */
+  async flush(at: Date): Promise<void> {
+    const ctx = this.ctx;
+    const svgDir = strParam(ctx, "output_dir") || DEFAULT_SVG_DIR;
+    const foldedDir = strParam(ctx, "flame_dir") || "/var/log/gala-gopher/flamegraph";
+    const perProcess = ctx.num("multi_instance") === 1;
+    const files: OutputFile[] = [];
+    for (const [type, folded] of this.folded) {
+      if (folded.size === 0) continue;
+      const { unit, scale } = UNITS[type];
+      const o = { svgDir, foldedDir, type, at };
+      for (const pid of perProcess ? folded.pids() : [undefined]) {
+        const p = flamePaths(o, pid);
+        const title = `${type} ${pid === undefined ? "" : `[${pid}] `}${at.toISOString()}`;
+        files.push({ path: p.folded, text: folded.text(pid, scale) }, { path: p.svg, text: flameGraphSvg(folded.entries(pid, scale), { title, unit }) });
+      }
+      folded.clear();
+    }
+    this.periodStart = at.getTime();
+    this.lastFiles = files.map((f) => f.path);
+    if (files.length === 0) return;
+    try {
+      await writeFiles(files);
+    } catch (e) {
+      ctx.log.warn(`writing flame graphs: ${(e as Error).message}`);
+      ctx.drops("write_failed")(files.length);
+      return;
+    }
+    const dirs = [...this.folded.keys()].flatMap((t) => [`${svgDir}/${t}`, `${foldedDir}/${t}`]);
+    const removed = await enforceBudget(dirs, ctx.limit("disk_budget_mib") * 1024 * 1024);
+    if (removed > 0) ctx.log.debug(`removed ${removed} old flame graph files (disk budget ${ctx.limit("disk_budget_mib")} MiB)`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kernel[Symbol.dispose]();
+  }
+}
+
+export default defineProbe({
+  ...FLAMEGRAPH_FEATURE,
+  tables: [],
+  limits: FLAMEGRAPH_LIMITS,
+  requires: flameUnsupported,
+  open(ctx): ProbeRun {
+    return new FlameRun(ctx);
+  },
+});
