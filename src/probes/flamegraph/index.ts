@@ -129,8 +129,19 @@ export class FlameRun implements ProbeRun {
     if (removed > 0) ctx.log.debug(`removed ${removed} old flame graph files (disk budget ${ctx.limit("disk_budget_mib")} MiB)`);
   }
 
+  /** Stops sampling, then writes what the unfinished period holds (a stop or a reconfiguration loses nothing). */
   async [Symbol.asyncDispose](): Promise<void> {
-    this.kernel[Symbol.dispose]();
+    this.kernel.stopSampling();
+    try {
+      if (!this.collecting) {
+        await this.readKernel();
+        await this.flush(new Date());
+      }
+    } catch (e) {
+      this.ctx.log.warn(`writing the last period: ${(e as Error).message}`);
+    } finally {
+      this.kernel[Symbol.dispose]();
+    }
   }
 }
 

@@ -151,8 +151,13 @@ export class FlameKernel implements Disposable {
     return out;
   }
 
-  [Symbol.dispose](): void {
+  /** Detaches the perf events (no more oncpu samples); the maps stay readable. */
+  stopSampling(): void {
     this.perf?.[Symbol.dispose]();
     this.perf = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.stopSampling();
   }
 }

@@ -1,6 +1,8 @@
 /* Flame graph fixture: about 95 % of the CPU time in hot_leaf, called only through
- * hot_caller; the rest in cold_path. Runs for argv[1] seconds. Build with
+ * hot_caller; the rest in cold_path. Runs for argv[1] seconds, then prints how many rounds
+ * it made (bench/flamegraph.ts compares them with and without a profiler). Build with
  * -O0 -fno-omit-frame-pointer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -33,9 +35,12 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	double end = now() + (argc > 1 ? atof(argv[1]) : 2.0);
+	unsigned long rounds = 0;
 	while (now() < end) {
 		hot_caller();
 		cold_path();
+		rounds++;
 	}
+	printf("%lu\n", rounds);
 	return 0;
 }
