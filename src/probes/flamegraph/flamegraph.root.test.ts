@@ -66,7 +66,7 @@ async function profile(subitems: string[], exe: string, seconds: number, via: "c
     child.kill();
     ctx.kit.close();
   }
-  return { pid: child.pid, out, flame, ctx, ticks };
+  return { pid: child.pid, out, flame, ctx, ticks, drops: JSON.stringify(ctx.kit.dropCounts.snapshot()) };
 }
 
 describe("flamegraph probe", () => {
@@ -121,7 +121,7 @@ describe("flamegraph probe", () => {
       if (/;clock_nanosleep;.*;do_nanosleep_\[k\];schedule_\[k\];__schedule_\[k\]$/.test(stack)) sleeping += us;
     }
     const top = [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 3);
-    console.log(`sleeper: ${total} us off CPU, ${sleeping} us (${((100 * sleeping) / total).toFixed(1)} %) under nanosleep; top: ${JSON.stringify(top)}`);
+    console.log(`sleeper: ${total} us off CPU, ${sleeping} us (${((100 * sleeping) / total).toFixed(1)} %) under nanosleep; drops ${r.drops}; top: ${JSON.stringify(top)}`);
     // 2 s of 100 ms sleeps (the one in progress at the read is not counted yet).
     expect(total).toBeGreaterThan(1_700_000);
     expect(total).toBeLessThan(2_100_000);
