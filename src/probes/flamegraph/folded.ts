@@ -45,6 +45,13 @@ export class FoldedStacks {
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
+  /** [stack, raw value, pid] rows (of one process when `pid` is given), sorted by stack. */
+  rows(pid?: number): [string, number, number][] {
+    const out: [string, number, number][] = [];
+    for (const [k, e] of this.stacks) if (pid === undefined || e.pid === pid) out.push([k, e.value, e.pid]);
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
   /** The folded text ("stack value\n" per line). */
   text(pid?: number, scale = 1): string {
     return this.entries(pid, scale)

@@ -4,7 +4,7 @@
 // stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
-// period is written as SVG and folded files per type (./output.ts) and starts over.
+// period is written as SVG, folded and pprof files per type (./output.ts) and starts over.
 import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
@@ -12,6 +12,7 @@ import { FoldedStacks } from "./folded.ts";
 import { FlameKernel, flameUnsupported, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
+import { pprofProfile } from "./pprof.ts";
 import { flameGraphSvg } from "./svg.ts";
 import { Symbolizer } from "./symbolize.ts";
 
@@ -30,6 +31,7 @@ export class FlameRun implements ProbeRun {
   private readonly prefixes: ProcessPrefixes;
   private readonly folded = new Map<SampleKind, FoldedStacks>();
   private periodStart = Date.now();
+  private readonly samplePeriodMs: number;
   private collecting = false;
   /** Files written by the last flush (for logs and tests). */
   lastFiles: string[] = [];
@@ -46,6 +48,7 @@ export class FlameRun implements ProbeRun {
     }
     if (!oncpu && !offcpu) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
     if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
+    this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
     const onFull = ctx.drops("folded_full");
     if (oncpu) this.folded.set("oncpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
     if (offcpu) this.folded.set("offcpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
@@ -53,7 +56,7 @@ export class FlameRun implements ProbeRun {
       bpf: ctx.bpf,
       oncpu,
       offcpu,
-      samplePeriodMs: ctx.num("perf_sample_period") || 10,
+      samplePeriodMs: this.samplePeriodMs,
       maxStacks: ctx.limit("max_stacks"),
       maxSleepers: ctx.limit("max_sleepers"),
     });
@@ -110,7 +113,11 @@ export class FlameRun implements ProbeRun {
       for (const pid of perProcess ? folded.pids() : [undefined]) {
         const p = flamePaths(o, pid);
         const title = `${type} ${pid === undefined ? "" : `[${pid}] `}${at.toISOString()}`;
-        files.push({ path: p.folded, text: folded.text(pid, scale) }, { path: p.svg, text: flameGraphSvg(folded.entries(pid, scale), { title, unit }) });
+        files.push(
+          { path: p.folded, text: folded.text(pid, scale) },
+          { path: p.svg, text: flameGraphSvg(folded.entries(pid, scale), { title, unit }) },
+          { path: p.pprof, text: pprofProfile({ type, stacks: folded.rows(pid), periodNs: this.samplePeriodMs * 1_000_000, start: new Date(this.periodStart), end: at }) },
+        );
       }
       folded.clear();
     }

@@ -1,7 +1,8 @@
 // Writing a period's flame graphs as upstream lays them out: the SVG of each type under
 // <output_dir or /var/log/gala-gopher/stacktrace>/<type>/<YYYYMMDD>/<HHMMSS>.svg (and
 // <HHMMSS>-<pid>.svg per process when multi_instance is 1), the folded stacks under
-// <flame_dir>/<type>/<YYYYMMDD-HHMMSS>[-<pid>].folded. These are the agent's own output
+// <flame_dir>/<type>/<YYYYMMDD-HHMMSS>[-<pid>].folded, and the same as a pprof profile
+// (<...>.pb.gz, beyond upstream). These are the agent's own output
 // files, not host reads. After each write the two trees are kept within a disk budget,
 // oldest files removed first.
 import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
@@ -18,7 +19,7 @@ export function stamps(d: Date): { day: string; time: string } {
 
 export interface OutputFile {
   readonly path: string;
-  readonly text: string;
+  readonly text: string | Uint8Array;
 }
 
 export interface FlameFilesOptions {
@@ -29,10 +30,11 @@ export interface FlameFilesOptions {
 }
 
 /** The paths of a period's files (pid: the per-process file of multi_instance). */
-export function flamePaths(o: FlameFilesOptions, pid?: number): { svg: string; folded: string } {
+export function flamePaths(o: FlameFilesOptions, pid?: number): { svg: string; folded: string; pprof: string } {
   const { day, time } = stamps(o.at);
   const suffix = pid === undefined ? "" : `-${pid}`;
-  return { svg: join(o.svgDir, o.type, day, `${time}${suffix}.svg`), folded: join(o.foldedDir, o.type, `${day}-${time}${suffix}.folded`) };
+  const base = join(o.foldedDir, o.type, `${day}-${time}${suffix}`);
+  return { svg: join(o.svgDir, o.type, day, `${time}${suffix}.svg`), folded: `${base}.folded`, pprof: `${base}.pb.gz` };
 }
 
 /** Writes files, creating their directories; every file is written whole (temporary name, then rename). */

@@ -92,7 +92,11 @@ describe("ELF debug lookups", () => {
 describe("output files", () => {
   test("paths as upstream lays them out", () => {
     const at = new Date(2026, 11, 5, 7, 8, 9);
-    expect(flamePaths({ svgDir: "/s", foldedDir: "/f", type: "oncpu", at })).toEqual({ svg: "/s/oncpu/20261205/070809.svg", folded: "/f/oncpu/20261205-070809.folded" });
+    expect(flamePaths({ svgDir: "/s", foldedDir: "/f", type: "oncpu", at })).toEqual({
+      svg: "/s/oncpu/20261205/070809.svg",
+      folded: "/f/oncpu/20261205-070809.folded",
+      pprof: "/f/oncpu/20261205-070809.pb.gz",
+    });
     expect(flamePaths({ svgDir: "/s", foldedDir: "/f", type: "offcpu", at }, 42).svg).toBe("/s/offcpu/20261205/070809-42.svg");
   });
 
