@@ -88,6 +88,18 @@ describe("user-space symbolization", () => {
     expect(r.frames[2]).toMatch(/^hotpath\+0x[0-9a-f]+$/);
   });
 
+  test("JIT code named from /tmp/perf-<pid>.map in the process's root, under its namespace pid", async () => {
+    const procfs = join(scratch, "jit", "proc");
+    mkdirSync(join(procfs, "4243", "root", "tmp"), { recursive: true });
+    writeFileSync(join(procfs, "4243", "maps"), "7f0000000000-7f0000100000 rwxp 00000000 00:00 0 \n");
+    writeFileSync(join(procfs, "4243", "status"), "Name:\tjava\nNSpid:\t4243\t7\n");
+    writeFileSync(join(procfs, "4243", "root", "tmp", "perf-7.map"), "7f0000001000 100 LFoo;::hot\n7f0000002000 80 Interpreter\nnot a line\n");
+    const errors: string[] = [];
+    const s = new Symbolizer({ host: new HostFs({ procfs, sysfs: "/x", rootfs: "/x" }), log: quiet, maxSymbols: 10, parseError: (i, d) => void errors.push(`${i}: ${d}`) });
+    expect(await s.userFrames(4243, [0x7f0000001010n, 0x7f0000002050n, 0x7f0000003000n])).toEqual(["[unknown]", "Interpreter", "LFoo;::hot"]);
+    expect(errors).toEqual([`${join(procfs, "4243", "root", "tmp", "perf-7.map")}: 1 malformed lines`]);
+  });
+
   test("kernel frames from kallsyms, outermost first, without the probe's own tracepoint frames", () => {
     const procfs = join(scratch, "kallsyms");
     mkdirSync(procfs, { recursive: true });

@@ -2,7 +2,8 @@
 // once per run), user frames through /proc/<pid>/maps to a binary found through
 // /proc/<pid>/root (so containers' binaries are read), its .symtab/.dynsym or its separate
 // debug file (build-id, .gnu_debuglink). Binaries are cached by build-id (else by device
-// and inode) within a symbol budget, least recently used first out. A frame that cannot be
+// and inode) within a symbol budget, least recently used first out. Code outside any file
+// (JIT) is named from /tmp/perf-<pid>.map in the process's root (./perf-map.ts). A frame that cannot be
 // named shows as `<module>+0x<file offset>`, an address outside any file as [unknown].
 import { basename } from "node:path";
 import type { HostFs } from "../../host/fs.ts";
@@ -12,6 +13,7 @@ import type { Logger } from "../../log/logger.ts";
 import { BinarySymbols } from "./binary-symbols.ts";
 import { debugFileCandidates, readElfDebugInfo } from "./elf-debug.ts";
 import { KernelSymbols } from "./kallsyms.ts";
+import { PerfMaps } from "./perf-map.ts";
 
 export interface SymbolizerOptions {
   readonly host: HostFs;
@@ -35,11 +37,15 @@ export class Symbolizer {
   private readonly maps = new Map<number, MapsEntry[] | null>();
   private readonly keys = new Map<string, string>();
   private cachedSymbols = 0;
+  private readonly perfMaps: PerfMaps;
 
-  constructor(private readonly o: SymbolizerOptions) {}
+  constructor(private readonly o: SymbolizerOptions) {
+    this.perfMaps = new PerfMaps(o.host, o.parseError);
+  }
 
-  /** Forgets per-process state (maps change); binaries stay cached. */
+  /** Forgets per-process state (maps change); binaries stay cached, perf maps while their process is seen. */
   beginPeriod(): void {
+    this.perfMaps.retain(new Set(this.maps.keys()));
     this.maps.clear();
     this.keys.clear();
   }
@@ -102,7 +108,7 @@ export class Symbolizer {
 
   private async userFrame(pid: number, maps: MapsEntry[], ip: bigint): Promise<string> {
     const r = resolveUserAddress(maps, ip);
-    if (!r) return "[unknown]";
+    if (!r) return (ip <= BigInt(Number.MAX_SAFE_INTEGER) && this.perfMaps.of(pid)?.lookup(Number(ip))) || "[unknown]"; // JIT code
     const syms = await this.binary(pid, r.path);
     const vaddr = syms?.vaddrOf(r.fileOffset);
     const name = vaddr === undefined ? undefined : syms!.lookup(vaddr);
