@@ -12,6 +12,7 @@ import { FoldedStacks } from "./folded.ts";
 import { FlameKernel, flameUnsupported, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
+import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
 import { pprofProfile } from "./pprof.ts";
 import { flameGraphSvg } from "./svg.ts";
 import { Symbolizer } from "./symbolize.ts";
@@ -30,6 +31,11 @@ export class FlameRun implements ProbeRun {
   private readonly symbols: Symbolizer;
   private readonly prefixes: ProcessPrefixes;
   private readonly folded = new Map<SampleKind, FoldedStacks>();
+  /** Stacks since the last Pyroscope push (when pyroscope_server is usable). */
+  private readonly unpushed = new Map<SampleKind, FoldedStacks>();
+  private readonly pyroscope: string | undefined;
+  private lastPush = Date.now();
+  private warnedPush = false;
   private periodStart = Date.now();
   private readonly samplePeriodMs: number;
   private collecting = false;
@@ -50,8 +56,15 @@ export class FlameRun implements ProbeRun {
     if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
     this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
     const onFull = ctx.drops("folded_full");
-    if (oncpu) this.folded.set("oncpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
-    if (offcpu) this.folded.set("offcpu", new FoldedStacks(ctx.limit("max_folded"), onFull));
+    const server = strParam(ctx, "pyroscope_server");
+    const serverError = server ? pyroscopeServerError(server) : undefined;
+    if (serverError) ctx.log.warn(`${serverError}: nothing is pushed to Pyroscope`);
+    this.pyroscope = server && !serverError ? server : undefined;
+    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu]] as const) {
+      if (!on) continue;
+      this.folded.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
+      if (this.pyroscope) this.unpushed.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
+    }
     this.kernel = new FlameKernel({
       bpf: ctx.bpf,
       oncpu,
@@ -76,6 +89,7 @@ export class FlameRun implements ProbeRun {
     this.collecting = true;
     try {
       await this.readKernel();
+      if (this.pyroscope && Date.now() - this.lastPush >= PUSH_INTERVAL_MS) await this.push(new Date());
       if (Date.now() - this.periodStart >= (this.ctx.num("svg_period") || 180) * 1000) await this.flush(new Date());
     } finally {
       this.collecting = false;
@@ -95,8 +109,29 @@ export class FlameRun implements ProbeRun {
       if (!folded || !ctx.scope.includes(s.tgid)) continue;
       const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.user)), ...this.symbols.kernelFrames(s.kernel)];
       folded.add(s.tgid, frames, s.value);
+      this.unpushed.get(s.kind)?.add(s.tgid, frames, s.value);
     }
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+  }
+
+  /** Posts the stacks since the last push to Pyroscope (one try; a failure is counted and its data dropped). */
+  async push(until: Date): Promise<void> {
+    const ctx = this.ctx;
+    const from = new Date(this.lastPush);
+    this.lastPush = until.getTime();
+    const perProcess = ctx.num("multi_instance") === 1;
+    for (const [type, folded] of this.unpushed) {
+      const { scale } = UNITS[type];
+      for (const pid of folded.size === 0 ? [] : perProcess ? folded.pids() : [undefined]) {
+        const body = folded.text(pid, type === "offcpu" ? scale : 1);
+        const err = await pushFolded({ server: this.pyroscope!, type, pid, from, until, samplePeriodMs: this.samplePeriodMs, body }, ctx.signal);
+        if (err === undefined) continue;
+        ctx.drops("pyroscope_push_failed")(1);
+        if (!this.warnedPush) ctx.log.warn(`pushing ${type} to Pyroscope at ${this.pyroscope}: ${err} (counted in gala_gopher_agent_bpf_dropped_total{reason="pyroscope_push_failed"}; not retried)`);
+        this.warnedPush = true;
+      }
+      folded.clear();
+    }
   }
 
   /** Writes the period's files (SVG and folded, per type and per process with multi_instance) and starts a new period. */
