@@ -15,7 +15,11 @@ export class BinarySymbols {
 
   /** `binary` gives the segments; `symbolsFrom` (the binary itself or its debug file) the functions. */
   static of(binary: ElfFile, symbolsFrom: ElfFile = binary): BinarySymbols {
-    const fns = symbolsFrom.functions; // sorted by address
+    return BinarySymbols.table(binary.segments, symbolsFrom.functions);
+  }
+
+  /** From functions sorted by address (e.g. a Go binary's .gopclntab). */
+  static table(segments: readonly ElfSegment[], fns: readonly { value: number; size: number; name: string }[]): BinarySymbols {
     const enc = new TextEncoder();
     // Symbol versions ("clock_nanosleep@@GLIBC_2.17") are not part of the function's name.
     const encoded = fns.map((f) => enc.encode(f.name.replace(/@.*$/, "")));
@@ -32,7 +36,7 @@ export class BinarySymbols {
       off += encoded[i]!.length;
     }
     starts[fns.length] = off;
-    return new BinarySymbols(binary.segments.map((s) => ({ ...s })), addrs, sizes, starts, buf);
+    return new BinarySymbols(segments.map((s) => ({ ...s })), addrs, sizes, starts, buf);
   }
 
   get count(): number {

@@ -21,6 +21,10 @@ export interface ElfDebugInfo {
   readonly buildId: string;
   /** The file name in .gnu_debuglink, or "". */
   readonly debuglink: string;
+  /** Where .gopclntab is in the file (a Go binary), if it has one. */
+  readonly gopclntab?: { readonly offset: number; readonly size: number };
+  /** sh_addr of .text (0 when there is none): Go's function offsets count from it. */
+  readonly textAddr: number;
 }
 
 const SHT_SYMTAB = 2;
@@ -47,7 +51,7 @@ export async function readElfDebugInfo(path: string): Promise<ElfDebugInfo> {
   const shentsize = h.getUint16(0x3a, true);
   const shnum = h.getUint16(0x3c, true);
   const shstrndx = h.getUint16(0x3e, true);
-  if (shnum === 0) return { hasSymtab: false, buildId: "", debuglink: "" };
+  if (shnum === 0) return { hasSymtab: false, buildId: "", debuglink: "", textAddr: 0 };
   if (shentsize !== 64 || shnum > MAX_SECTIONS) throw new ElfDebugError(path, `section header table: ${shnum} entries of ${shentsize} bytes`);
   if (shstrndx >= shnum) throw new ElfDebugError(path, `e_shstrndx ${shstrndx} out of range (${shnum} sections)`);
   const sh = new DataView((await readAt(shoff, shnum * 64)).buffer);
@@ -56,6 +60,7 @@ export async function readElfDebugInfo(path: string): Promise<ElfDebugInfo> {
     type: sh.getUint32(i * 64 + 4, true),
     offset: Number(sh.getBigUint64(i * 64 + 0x18, true)),
     size: Number(sh.getBigUint64(i * 64 + 0x20, true)),
+    addr: Number(sh.getBigUint64(i * 64 + 0x10, true)),
   });
   const strtab = sec(shstrndx);
   if (strtab.size > 1 << 20) throw new ElfDebugError(path, `section name table of ${strtab.size} bytes`);
@@ -68,11 +73,18 @@ export async function readElfDebugInfo(path: string): Promise<ElfDebugInfo> {
   let hasSymtab = false;
   let buildId = "";
   let debuglink = "";
+  let gopclntab: { offset: number; size: number } | undefined;
+  let textAddr = 0;
   for (let i = 0; i < shnum; i++) {
     const s = sec(i);
     if (s.type === SHT_SYMTAB && s.size > 0) hasSymtab = true;
     const name = nameOf(s.name);
     if (s.type === SHT_NOTE && name === ".note.gnu.build-id" && s.size <= MAX_SMALL_SECTION) buildId = parseBuildIdNote(path, await readAt(s.offset, s.size));
+    if (name === ".text") textAddr = s.addr;
+    if (name === ".gopclntab" && s.type !== 8 /* SHT_NOBITS */ && s.size > 0) {
+      if (s.offset + s.size > size) throw new ElfDebugError(path, `.gopclntab (${s.size} bytes at ${s.offset}) lies outside the file`);
+      gopclntab = { offset: s.offset, size: s.size };
+    }
     if (name === ".gnu_debuglink" && s.size <= MAX_SMALL_SECTION) {
       const b = await readAt(s.offset, s.size);
       const end = b.indexOf(0);
@@ -80,7 +92,12 @@ export async function readElfDebugInfo(path: string): Promise<ElfDebugInfo> {
       if (debuglink.includes("/")) throw new ElfDebugError(path, `.gnu_debuglink names a path (${JSON.stringify(debuglink)}), not a file name`);
     }
   }
-  return { hasSymtab, buildId, debuglink };
+  return { hasSymtab, buildId, debuglink, gopclntab, textAddr };
+}
+
+/** The bytes of a section found by readElfDebugInfo. */
+export async function readSection(path: string, at: { offset: number; size: number }): Promise<Uint8Array> {
+  return new Uint8Array(await Bun.file(path).slice(at.offset, at.offset + at.size).arrayBuffer());
 }
 
 /** The build-id of a .note.gnu.build-id section's bytes (hex), or "" when there is none. @throws ElfDebugError */

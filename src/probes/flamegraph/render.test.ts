@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ElfDebugError, debugFileCandidates, parseBuildIdNote } from "./elf-debug.ts";
 import { FoldedStacks, parseFolded } from "./folded.ts";
+import { GoPclntabError, parseGoPclntab } from "./gopclntab.ts";
 import { KernelSymbols } from "./kallsyms.ts";
 import { enforceBudget, flamePaths } from "./output.ts";
 import { flameGraphSvg } from "./svg.ts";
@@ -80,12 +81,27 @@ describe("ELF debug lookups", () => {
   });
 
   test("debug file candidates in gdb's order", () => {
-    expect(debugFileCandidates("/usr/bin/app", { hasSymtab: false, buildId: "abcdef", debuglink: "app.debug" })).toEqual([
+    expect(debugFileCandidates("/usr/bin/app", { hasSymtab: false, buildId: "abcdef", debuglink: "app.debug", textAddr: 0 })).toEqual([
       "/usr/lib/debug/.build-id/ab/cdef.debug",
       "/usr/bin/app.debug",
       "/usr/bin/.debug/app.debug",
       "/usr/lib/debug/usr/bin/app.debug",
     ]);
+  });
+});
+
+describe(".gopclntab", () => {
+  test("garbage and truncated tables are errors naming the file", () => {
+    expect(() => parseGoPclntab("/bin/go", new Uint8Array(8))).toThrow(GoPclntabError);
+    const h = new Uint8Array(64);
+    const d = new DataView(h.buffer);
+    d.setUint32(0, 0xfffffff1, true);
+    d.setUint8(6, 1);
+    d.setUint8(7, 8);
+    d.setBigUint64(8, 5n, true); // 5 functions, table at offset 0: runs past the section
+    expect(() => parseGoPclntab("/bin/go", h)).toThrow(/function table runs past the section/);
+    d.setUint32(0, 0x12345678, true);
+    expect(() => parseGoPclntab("/bin/go", h)).toThrow(/unknown magic 0x12345678/);
   });
 });
 

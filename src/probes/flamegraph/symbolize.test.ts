@@ -16,6 +16,9 @@ import { compileFixture } from "./test-kit.ts";
 const tools = ["cc", "objcopy", "strip"].every((t) => Bun.spawnSync(["sh", "-c", `command -v ${t}`]).exitCode === 0);
 if (!tools) console.warn("symbolize.test: skipped: needs cc, objcopy and strip (apt-get install gcc binutils)");
 
+const go = Bun.spawnSync(["sh", "-c", "command -v go"]).stdout.toString().trim();
+if (!go) console.warn("symbolize.test: the Go test is skipped: no `go` on PATH");
+
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const scratch = mkdtempSync(join(tmpdir(), "gg-flame-sym-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -87,6 +90,30 @@ describe("user-space symbolization", () => {
     expect(r.frames[1]).toMatch(/^hotpath\+0x[0-9a-f]+$/);
     expect(r.frames[2]).toMatch(/^hotpath\+0x[0-9a-f]+$/);
   });
+
+  test.if(!!go)("a stripped Go binary is named from its .gopclntab", async () => {
+    const dir = join(scratch, "go");
+    mkdirSync(dir, { recursive: true });
+    const env = { ...process.env, GOTOOLCHAIN: "local", GO111MODULE: "off", GOCACHE: join(dir, "cache"), GOFLAGS: "" };
+    const src = join(import.meta.dir, "testdata", "gohot", "main.go");
+    const build = (out: string, flags: string[]) => {
+      const r = Bun.spawnSync([go, "build", ...flags, "-o", out, src], { env, stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`go build: ${r.stderr.toString()}`);
+    };
+    build(join(dir, "full"), []);
+    build(join(dir, "stripped"), ["-ldflags=-s -w"]);
+    const full = ElfFile.open(join(dir, "full"));
+    expect(ElfFile.open(join(dir, "stripped")).functions.length).toBe(0);
+    const procfs = join(dir, "proc");
+    mkdirSync(join(procfs, "4244", "root", "app"), { recursive: true });
+    copyFileSync(join(dir, "stripped"), join(procfs, "4244", "root", "app", "gohot"));
+    const stripped = ElfFile.open(join(dir, "stripped"));
+    const text = stripped.segments.find((seg) => seg.flags & 1)!;
+    writeFileSync(join(procfs, "4244", "maps"), `${text.vaddr.toString(16)}-${(text.vaddr + text.filesz).toString(16)} r-xp ${text.offset.toString(16).padStart(8, "0")} 08:01 99 /app/gohot\n`);
+    const s = new Symbolizer({ host: new HostFs({ procfs, sysfs: "/x", rootfs: "/x" }), log: quiet, maxSymbols: 100_000, parseError: (i, d) => void console.error(i, d) });
+    const at = (name: string, off: number) => BigInt(full.symbol(name)!.value + off);
+    expect(await s.userFrames(4244, [at("main.hotLoop", 5), at("main.main", 40), at("runtime.main", 60)])).toEqual(["runtime.main", "main.main", "main.hotLoop"]);
+  }, 120_000);
 
   test("JIT code named from /tmp/perf-<pid>.map in the process's root, under its namespace pid", async () => {
     const procfs = join(scratch, "jit", "proc");

@@ -1,17 +1,19 @@
 // Symbolization of a period's stacks, in user space: the kernel from /proc/kallsyms (parsed
 // once per run), user frames through /proc/<pid>/maps to a binary found through
-// /proc/<pid>/root (so containers' binaries are read), its .symtab/.dynsym or its separate
-// debug file (build-id, .gnu_debuglink). Binaries are cached by build-id (else by device
-// and inode) within a symbol budget, least recently used first out. Code outside any file
-// (JIT) is named from /tmp/perf-<pid>.map in the process's root (./perf-map.ts). A frame that cannot be
-// named shows as `<module>+0x<file offset>`, an address outside any file as [unknown].
+// /proc/<pid>/root (so containers' binaries are read), its .symtab/.dynsym, its separate
+// debug file (build-id, .gnu_debuglink) or, for a stripped Go binary, its .gopclntab.
+// Binaries are cached by device and inode within a symbol budget, least recently used
+// first out. Code outside any file (JIT) is named from /tmp/perf-<pid>.map in the
+// process's root (./perf-map.ts). A frame that cannot be named shows as
+// `<module>+0x<file offset>`, an address outside any file as [unknown].
 import { basename } from "node:path";
 import type { HostFs } from "../../host/fs.ts";
 import { ElfFile } from "../../libbpf/elf.ts";
 import { parseProcMaps, resolveUserAddress, type MapsEntry } from "../../libbpf/stacks.ts";
 import type { Logger } from "../../log/logger.ts";
 import { BinarySymbols } from "./binary-symbols.ts";
-import { debugFileCandidates, readElfDebugInfo } from "./elf-debug.ts";
+import { debugFileCandidates, readElfDebugInfo, readSection } from "./elf-debug.ts";
+import { parseGoPclntab } from "./gopclntab.ts";
 import { KernelSymbols } from "./kallsyms.ts";
 import { PerfMaps } from "./perf-map.ts";
 
@@ -26,6 +28,9 @@ export interface SymbolizerOptions {
 
 /** Kernel frames of the probe itself, innermost in a stack taken from a tracepoint program. */
 const PROBE_FRAMES = /^(bpf_prog_[0-9a-f]+_\w+|bpf_trace_run\d+|__bpf_trace_\w+|__traceiter_\w+|bpf_get_stackid\w*)$/;
+
+/** A .gopclntab larger than this is not read. */
+const MAX_GOPCLNTAB = 128 * 1024 * 1024;
 
 /** A binary that has no usable symbols is cached too (as null), so it is not re-read every period. */
 type CachedBinary = BinarySymbols | null;
@@ -153,6 +158,10 @@ export class Symbolizer {
     let from = elf;
     try {
       const info = await readElfDebugInfo(file);
+      if (elf.functions.length === 0 && info.gopclntab && info.gopclntab.size <= MAX_GOPCLNTAB) {
+        // A stripped Go binary: the runtime's own table still names every function.
+        return BinarySymbols.table(elf.segments, parseGoPclntab(file, await readSection(file, info.gopclntab), info.textAddr));
+      }
       if (!info.hasSymtab) {
         for (const cand of debugFileCandidates(path, info)) {
           const debugPath = this.o.host.proc(String(pid), "root", cand);
