@@ -93,13 +93,15 @@ describe("ELF debug lookups", () => {
 describe(".gopclntab", () => {
   test("garbage and truncated tables are errors naming the file", () => {
     expect(() => parseGoPclntab("/bin/go", new Uint8Array(8))).toThrow(GoPclntabError);
-    const h = new Uint8Array(64);
+    const h = new Uint8Array(72); // the Go 1.20 header: 8 bytes + 8 words
     const d = new DataView(h.buffer);
     d.setUint32(0, 0xfffffff1, true);
     d.setUint8(6, 1);
     d.setUint8(7, 8);
-    d.setBigUint64(8, 5n, true); // 5 functions, table at offset 0: runs past the section
+    d.setBigUint64(8, 5n, true); // 5 functions
+    d.setBigUint64(8 + 7 * 8, 40n, true); // their table at offset 40: 6 × 8 bytes run past the 72
     expect(() => parseGoPclntab("/bin/go", h)).toThrow(/function table runs past the section/);
+    expect(() => parseGoPclntab("/bin/go", h.subarray(0, 40))).toThrow(/header truncated/);
     d.setUint32(0, 0x12345678, true);
     expect(() => parseGoPclntab("/bin/go", h)).toThrow(/unknown magic 0x12345678/);
   });
