@@ -3,6 +3,7 @@
 // /proc/<pid>/maps into the address the symbols use. Built from src/libbpf/elf.ts's
 // reader; the symbols may come from a separate debug file of the same build.
 import type { ElfFile, ElfSegment } from "../../libbpf/elf.ts";
+import { demangle } from "./demangle.ts";
 
 export class BinarySymbols {
   private constructor(
@@ -21,8 +22,9 @@ export class BinarySymbols {
   /** From functions sorted by address (e.g. a Go binary's .gopclntab). */
   static table(segments: readonly ElfSegment[], fns: readonly { value: number; size: number; name: string }[]): BinarySymbols {
     const enc = new TextEncoder();
-    // Symbol versions ("clock_nanosleep@@GLIBC_2.17") are not part of the function's name.
-    const encoded = fns.map((f) => enc.encode(f.name.replace(/@.*$/, "")));
+    // Symbol versions ("clock_nanosleep@@GLIBC_2.17") are not part of the function's name;
+    // C++ and Rust names are shown demangled.
+    const encoded = fns.map((f) => enc.encode(demangle(f.name.replace(/@.*$/, ""))));
     const buf = new Uint8Array(encoded.reduce((s, e) => s + e.length, 0));
     const starts = new Uint32Array(fns.length + 1);
     const addrs = new Float64Array(fns.length);
