@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     let lastChange = performance.now();
     let longestStaleMs = 0;
     let freshScrapes = 0;
-    let probe503 = 0;
+    let freshFailed = 0;
     const end = started + o.durationS * 1000;
     const restLoop = (async () => {
       while (performance.now() < end) {
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
           }
         } else {
           await r?.text();
-          probe503++;
+          freshFailed++;
         }
         await Bun.sleep(250);
       }
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       restMaxMs: Math.round(pct(restMs, 100) * 10) / 10,
       longestStaleCpuS: Math.round(longestStaleMs / 100) / 10,
       freshScrapes,
-      probe503,
+      freshFailed,
       sigtermExitMs: Math.round(stopMs),
       exitCode: code,
       savedProbes: saved,

@@ -8,6 +8,7 @@ import { LibconfigSyntaxError } from "./config/libconfig.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { AgentConfig } from "./config/types.ts";
 import { startCtlServer } from "./ctl/server.ts";
+import { stateDumpLines } from "./ctl/state-dump.ts";
 import { AgentMetrics } from "./egress/agent-metrics.ts";
 import { EventLogSink, MetaLogSink, MetricLogSink, clearMetricDir } from "./egress/logs.ts";
 import { PrometheusRenderer } from "./egress/prometheus.ts";
@@ -37,6 +38,8 @@ export interface RunningAgent {
   metricsPort?: number;
   restPort?: number;
   stop(): Promise<void>;
+  /** SIGUSR1: logs probe states, series per table, memory and the running configuration. */
+  dumpState(): void;
 }
 
 type Env = Record<string, string | undefined>;
@@ -205,7 +208,10 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
       lock = undefined;
       log.info("stopped");
     })());
-  return { manager, metricsPort, restPort, stop };
+  const dumpState = () => {
+    for (const l of stateDumpLines({ manager, store, features: manager.catalog.features.map((f) => f.name) })) log.info(l);
+  };
+  return { manager, metricsPort, restPort, stop, dumpState };
 }
 
 /** Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
@@ -223,6 +229,9 @@ export async function runDaemon(opts: CliOptions, env: Env): Promise<number> {
   }
   process.on("SIGHUP", () => undefined);
   process.on("SIGPIPE", () => undefined);
+  // SIGUSR1/SIGUSR2 would terminate the process by default (leaving the pid file and socket).
+  process.on("SIGUSR1", () => agent.dumpState());
+  process.on("SIGUSR2", () => undefined);
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       const hard = setTimeout(() => process.exit(0), 5000);

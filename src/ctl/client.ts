@@ -17,6 +17,25 @@ export function parseCtlArgs(args: string[]): CtlRequest {
   throw new CtlUsageError("unrecognised command");
 }
 
+export class CtlConnectError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why the socket could not be reached, in words an operator can act on. */
+export function connectError(socketPath: string, e: Error): CtlConnectError {
+  const code = (e as NodeJS.ErrnoException).code ?? "ECONNECT";
+  if (code === "EACCES" || code === "EPERM") {
+    return new CtlConnectError(`permission denied on ${socketPath} (run gopher-ctl as root or as the agent's user)`, code);
+  }
+  if (code === "ENOENT") return new CtlConnectError(`no socket at ${socketPath}; is gala-gopher running?`, code);
+  return new CtlConnectError(`cannot connect to ${socketPath}: ${e.message} (${code}); is gala-gopher running?`, code);
+}
+
 export async function ctlExchange(socketPath: string, req: CtlRequest, timeoutMs = 60_000): Promise<string> {
   const record = encodeRequest(req);
   return await new Promise<string>((resolve, reject) => {
@@ -70,7 +89,7 @@ export async function ctlExchange(socketPath: string, req: CtlRequest, timeoutMs
           finish(() => reject(e));
         },
       },
-    }).catch((e: Error) => finish(() => reject(new Error(`cannot connect to ${socketPath}: ${e.message}; is gala-gopher running?`))));
+    }).catch((e: Error) => finish(() => reject(connectError(socketPath, e))));
   });
 }
 

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { AgentMetrics } from "../egress/agent-metrics.ts";
 import type { PrometheusRenderer } from "../egress/prometheus.ts";
+import { acceptMissingHost } from "./absolute-url.ts";
 import { ScrapeCache } from "./scrape-cache.ts";
 
 export const PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,5 +53,5 @@ export function metricsApp(d: MetricsAppDeps): Hono {
   app.all("/", (c) => c.text("method not allowed\n", 405, { Allow: "GET" }));
   app.all("/metrics", (c) => c.text("method not allowed\n", 405, { Allow: "GET" }));
   app.notFound((c) => c.text("not found\n", 404));
-  return app;
+  return acceptMissingHost(app);
 }

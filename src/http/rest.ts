@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { decodePutBody, translateLegacy } from "../probe/body.ts";
 import { envelope } from "../probe/request.ts";
+import { acceptMissingHost } from "./absolute-url.ts";
 import type { ProbeManager } from "../probe/manager.ts";
 
 /** Upstream matches at most 63 characters of the path, not percent-decoded. */
@@ -45,5 +46,5 @@ export function restApp(manager: ProbeManager): Hono {
     return c.body(r.body, r.status as 200, JSON_HEADERS);
   });
   app.onError((err, c) => c.body(envelope(false, `internal error: ${err.message}`), 400, JSON_HEADERS));
-  return app;
+  return acceptMissingHost(app);
 }

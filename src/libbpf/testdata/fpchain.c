@@ -1,12 +1,13 @@
 /* Test-only frame-pointer program (gcc -O0 -fno-omit-frame-pointer): main -> chain_a ->
- * chain_b -> chain_c, which spins for argv[1] milliseconds (src/libbpf/stacks.root.test.ts). */
+ * chain_b -> chain_c, which spins for argv[1] milliseconds of its own CPU time (not wall time, so a
+ * loaded machine still gets the same number of samples of it) (src/libbpf/stacks.root.test.ts). */
 #include <stdlib.h>
 #include <time.h>
 
 static long now_ms(void)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
