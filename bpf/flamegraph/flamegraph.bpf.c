@@ -1,4 +1,5 @@
-/* flamegraph: on-CPU samples (perf_event on every CPU) and off-CPU time (sched_switch) per
+/* flamegraph: on-CPU samples (perf_event on every CPU), off-CPU time (sched_switch) and
+ * user page faults (memory first touched: exceptions:page_fault_user, x86) per
  * (tgid, user stack, kernel stack), counted in the kernel.
  *
  * Two sets of maps alternate: the programs write the set named by flame_state.active;
@@ -14,6 +15,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define FLAME_MAX_DEPTH 127
 #define FLAME_ONCPU 0
 #define FLAME_OFFCPU 1
+#define FLAME_MEM 2
 
 enum flame_drop {
 	FLAME_DROP_COUNTS_FULL = 0,   /* the counts map of the active set is full */
@@ -33,7 +35,7 @@ struct flame_key {
 	__u32 tgid;
 	__s32 ustack;
 	__s32 kstack;
-	__u32 kind; /* FLAME_ONCPU (value: samples) or FLAME_OFFCPU (value: ns off the CPU) */
+	__u32 kind; /* FLAME_ONCPU (value: samples), FLAME_OFFCPU (ns off the CPU), FLAME_MEM (user page faults) */
 };
 
 #define STACK_MAP(name)                                         \
@@ -160,5 +162,20 @@ SEC("raw_tp/sched_switch")
 int flame_offcpu_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	flame_switch(ctx, (struct task_struct *)ctx->args[1], (struct task_struct *)ctx->args[2]);
+	return 0;
+}
+
+/* A user-mode page fault (args: address, regs, error_code): memory the process touches for
+ * the first time (or that was reclaimed), counted where it happened. */
+SEC("raw_tp/page_fault_user")
+int flame_mem(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 tgid = current_tgid();
+	if (tgid == 0 || !gopher_in_scope(tgid))
+		return 0;
+	__u32 set = flame_state.active & 1;
+	struct flame_key k = { .tgid = tgid, .kind = FLAME_MEM };
+	flame_stacks(ctx, set, &k.ustack, &k.kstack);
+	flame_add(set, &k, 1);
 	return 0;
 }

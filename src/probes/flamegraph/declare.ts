@@ -28,7 +28,7 @@ export const FLAMEGRAPH_FEATURE = {
 } as const satisfies FeatureDeclaration;
 
 /** The subitems this version samples; the others are accepted by REST and reported as not supported. */
-export const IMPLEMENTED_SUBITEMS: readonly string[] = ["oncpu", "offcpu"];
+export const IMPLEMENTED_SUBITEMS: readonly string[] = ["oncpu", "offcpu", "mem"];
 
 export const FLAMEGRAPH_LIMITS: Readonly<Record<string, LimitDecl>> = {
   max_stacks: {

@@ -7,13 +7,17 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { detectFeatures } from "../../host/features.ts";
 import { FlameRun } from "./index.ts";
+import { hasPageFaultTracepoint } from "./kernel.ts";
 import { parseFolded } from "./folded.ts";
 import { compileFixture, flameContext, ListScope, rootPreflight } from "./test-kit.ts";
 
 const go = Bun.spawnSync(["sh", "-c", "command -v go"]).stdout.toString().trim();
 if (!go) console.warn("flamegraph.root.test: the go tool pprof test is skipped: no `go` on PATH");
 const can = rootPreflight("flamegraph.root.test", (f) => (f.attach.perf_event.ok ? undefined : `perf_event programs unavailable: ${f.attach.perf_event.reason}`));
+const mem = can && hasPageFaultTracepoint(detectFeatures());
+if (can && !mem) console.warn("flamegraph.root.test: the mem test is skipped: no exceptions:page_fault_user tracepoint");
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -46,7 +50,7 @@ function cpuTicks(pid: number): number {
 async function profile(subitems: string[], exe: string, seconds: number, via: "collect" | "stop") {
   const out = tempDir();
   const flame = tempDir();
-  const child = Bun.spawn([exe, String(seconds + 0.5)]);
+  const child = Bun.spawn([exe, String(seconds + 0.5)], { stdout: "pipe" });
   let ticks = 0;
   const ctx = flameContext({ subitems, scope: new ListScope(new Set([child.pid])), params: { output_dir: out, flame_dir: flame, perf_sample_period: 10, svg_period: 1 } });
   try {
@@ -64,11 +68,12 @@ async function profile(subitems: string[], exe: string, seconds: number, via: "c
     } finally {
       await run[Symbol.asyncDispose]();
     }
+    if (via === "stop") await child.exited; // it prints its own count when done
   } finally {
     child.kill();
     ctx.kit.close();
   }
-  return { pid: child.pid, out, flame, ctx, ticks, drops: JSON.stringify(ctx.kit.dropCounts.snapshot()) };
+  return { pid: child.pid, out, flame, ctx, ticks, stdout: child.stdout, drops: JSON.stringify(ctx.kit.dropCounts.snapshot()) };
 }
 
 describe("flamegraph probe", () => {
@@ -126,6 +131,29 @@ describe("flamegraph probe", () => {
     expect(flatPct).toBeGreaterThanOrEqual(75);
     expect(text).toContain("Type: cpu");
   }, 240_000); // the first `go tool pprof` on a machine builds the tool (~2 min here)
+
+  test.if(can && mem)("mem: every page a program touches is one page fault under touch_pages", async () => {
+    const exe = compileFixture("toucher", ["-O0", "-fno-omit-frame-pointer"]);
+    const r = await profile(["mem"], exe, 2, "stop");
+    const rounds = Number((await new Response(r.stdout).text()).trim());
+    const folded = filesUnder(join(r.flame, "mem")).filter((f) => f.endsWith(".folded"));
+    expect(folded.length).toBe(1);
+    let total = 0;
+    let touched = 0;
+    for (const [stack, bytes] of parseFolded(readFileSync(folded[0]!, "utf8"))) {
+      expect(stack.startsWith(`[${r.pid}]toucher;`)).toBe(true);
+      total += bytes;
+      if (/;main;touch_pages(;|$)/.test(stack)) touched += bytes;
+    }
+    console.log(`toucher: ${rounds} rounds of 16 MiB, ${touched} bytes faulted in touch_pages of ${total}`);
+    expect(rounds).toBeGreaterThan(2);
+    // Each round is exactly 4096 faults; the program ran 2.5 s and was read after 2 s (rounds
+    // take the same time), so the rounds read are about 4/5 of its count, never more.
+    const read = touched / (16 * 1024 * 1024);
+    expect(read).toBeLessThanOrEqual(rounds + 1);
+    expect(read).toBeGreaterThanOrEqual(rounds * 0.6 - 2);
+    expect(touched / total).toBeGreaterThanOrEqual(0.97);
+  }, 30_000);
 
   test.if(can)("offcpu: a process sleeping 100 ms in a loop has ≈ all its off-CPU time under nanosleep", async () => {
     const exe = compileFixture("sleeper", ["-O0", "-fno-omit-frame-pointer"]);

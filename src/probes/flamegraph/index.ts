@@ -1,6 +1,6 @@
 // flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
 // oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
-// each thread spends switched out (sched_switch). The kernel counts per (process, user
+// each thread spends switched out (sched_switch); mem: user page faults (memory touched). The kernel counts per (process, user
 // stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
@@ -9,7 +9,7 @@ import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
 import { FoldedStacks } from "./folded.ts";
-import { FlameKernel, flameUnsupported, type RawSample, type SampleKind } from "./kernel.ts";
+import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
 import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
@@ -17,8 +17,16 @@ import { pprofProfile } from "./pprof.ts";
 import { flameGraphSvg } from "./svg.ts";
 import { Symbolizer } from "./symbolize.ts";
 
-/** How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as microseconds. */
-const UNITS: Record<SampleKind, { unit: string; scale: number }> = { oncpu: { unit: "samples", scale: 1 }, offcpu: { unit: "us", scale: 1 / 1000 } };
+/**
+ * How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as
+ * microseconds, mem page faults shown as bytes (4 KiB pages: x86, the only architecture
+ * with the tracepoint).
+ */
+const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
+  oncpu: { unit: "samples", scale: 1 },
+  offcpu: { unit: "us", scale: 1 / 1000 },
+  mem: { unit: "bytes", scale: 4096 },
+};
 
 function strParam(ctx: ProbeContext, key: string): string {
   const v = ctx.params[key];
@@ -47,12 +55,17 @@ export class FlameRun implements ProbeRun {
     const missing = wanted.filter((s) => !IMPLEMENTED_SUBITEMS.includes(s));
     let oncpu = ctx.subitems.has("oncpu");
     const offcpu = ctx.subitems.has("offcpu");
+    let mem = ctx.subitems.has("mem");
+    if (mem && !hasPageFaultTracepoint(ctx.features)) {
+      ctx.log.warn("mem is not sampled: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
+      mem = false;
+    }
     if (oncpu && !ctx.features.attach.perf_event.ok) {
       if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
       ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
       oncpu = false;
     }
-    if (!oncpu && !offcpu) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
+    if (!oncpu && !offcpu && !mem) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
     if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
     this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
     const onFull = ctx.drops("folded_full");
@@ -60,7 +73,7 @@ export class FlameRun implements ProbeRun {
     const serverError = server ? pyroscopeServerError(server) : undefined;
     if (serverError) ctx.log.warn(`${serverError}: nothing is pushed to Pyroscope`);
     this.pyroscope = server && !serverError ? server : undefined;
-    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu]] as const) {
+    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem]] as const) {
       if (!on) continue;
       this.folded.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
       if (this.pyroscope) this.unpushed.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
@@ -69,6 +82,7 @@ export class FlameRun implements ProbeRun {
       bpf: ctx.bpf,
       oncpu,
       offcpu,
+      mem,
       samplePeriodMs: this.samplePeriodMs,
       maxStacks: ctx.limit("max_stacks"),
       maxSleepers: ctx.limit("max_sleepers"),
@@ -123,7 +137,7 @@ export class FlameRun implements ProbeRun {
     for (const [type, folded] of this.unpushed) {
       const { scale } = UNITS[type];
       for (const pid of folded.size === 0 ? [] : perProcess ? folded.pids() : [undefined]) {
-        const body = folded.text(pid, type === "offcpu" ? scale : 1);
+        const body = folded.text(pid, type === "oncpu" ? 1 : scale);
         const err = await pushFolded({ server: this.pyroscope!, type, pid, from, until, samplePeriodMs: this.samplePeriodMs, body }, ctx.signal);
         if (err === undefined) continue;
         ctx.drops("pyroscope_push_failed")(1);

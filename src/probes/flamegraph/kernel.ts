@@ -11,7 +11,7 @@ import { StackTraceMap } from "../../libbpf/stacks.ts";
 import type { ProbeBpf } from "../../probe/define.ts";
 import { hasRawTracepoint } from "../../probe/probe-bpf.ts";
 
-export type SampleKind = "oncpu" | "offcpu";
+export type SampleKind = "oncpu" | "offcpu" | "mem";
 
 /** One (process, user stack, kernel stack) count of a period, innermost frame first. */
 export interface RawSample {
@@ -19,23 +19,29 @@ export interface RawSample {
   readonly tgid: number;
   readonly user: readonly bigint[];
   readonly kernel: readonly bigint[];
-  /** oncpu: samples; offcpu: nanoseconds off the CPU. */
+  /** oncpu: samples; offcpu: nanoseconds off the CPU; mem: user page faults. */
   readonly value: number;
 }
 
 /** drops map slots (enum flame_drop) and the reasons they are reported under. */
 const DROP_REASONS = ["counts_full", "stack_lost", "offcpu_start_full", "offcpu_period_boundary"] as const;
-const KINDS: readonly SampleKind[] = ["oncpu", "offcpu"];
+const KINDS: readonly SampleKind[] = ["oncpu", "offcpu", "mem"];
 const KEY_SIZE = 16;
 
 export interface FlameKernelOptions {
   readonly bpf: ProbeBpf;
   readonly oncpu: boolean;
   readonly offcpu: boolean;
+  readonly mem: boolean;
   /** perf_sample_period in ms: one sample per CPU every this many ms of CPU clock. */
   readonly samplePeriodMs: number;
   readonly maxStacks: number;
   readonly maxSleepers: number;
+}
+
+/** Whether this kernel has the user page fault tracepoint (x86: exceptions:page_fault_user). */
+export function hasPageFaultTracepoint(f: KernelFeatures): boolean {
+  return hasRawTracepoint(f, "page_fault_user", ["exceptions"]);
 }
 
 /** Why this kernel cannot sample at all, or undefined. */
@@ -92,6 +98,7 @@ export class FlameKernel implements Disposable {
     obj.program("flame_oncpu").setAutoload(this.o.oncpu);
     obj.program("flame_offcpu_btf").setAutoload(offcpu === "btf");
     obj.program("flame_offcpu_raw").setAutoload(offcpu === "raw");
+    obj.program("flame_mem").setAutoload(this.o.mem);
     try {
       bpf.load(obj);
     } catch (e) {
@@ -102,6 +109,10 @@ export class FlameKernel implements Disposable {
     if (offcpu === "btf") bpf.attach(obj, "flame_offcpu_btf");
     if (offcpu === "raw") bpf.attach(obj, "flame_offcpu_raw", "sched_switch");
     if (offcpu !== "none") this.attached.push(offcpu === "btf" ? "tp_btf/sched_switch" : "raw_tp/sched_switch");
+    if (this.o.mem) {
+      bpf.attach(obj, "flame_mem", "page_fault_user");
+      this.attached.push("raw_tp/page_fault_user");
+    }
     return obj;
   }
 
