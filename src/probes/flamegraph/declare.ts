@@ -40,5 +40,7 @@ export const FLAMEGRAPH_LIMITS: Readonly<Record<string, LimitDecl>> = {
   max_sleepers: { default: 16384, min: 256, max: 1 << 20, help: "threads switched out at once whose off-CPU time is being measured (offcpu)" },
   max_folded: { default: 20000, min: 100, max: 1 << 20, help: "distinct folded stacks kept per type and svg_period; more are counted as folded_full drops" },
   max_symbols: { default: 400_000, min: 10_000, max: 20_000_000, help: "user-space symbols cached across binaries (least recently used binaries are evicted)" },
+  page_periods: { default: 10, min: 1, max: 1000, help: "periods per type kept for the /flamegraph page" },
+  page_stacks: { default: 50_000, min: 100, max: 1 << 22, help: "stacks kept for the /flamegraph page in all (oldest periods out first)" },
   disk_budget_mib: { default: 256, min: 1, max: 1 << 20, help: "MiB of flame graph files kept under output_dir and flame_dir; the oldest are removed first" },
 };

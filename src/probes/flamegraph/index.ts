@@ -9,8 +9,10 @@ import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
 import { FoldedStacks } from "./folded.ts";
+import { FlameHistory } from "./history.ts";
 import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
+import { FLAME_PAGE_HTML } from "./page.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
 import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
 import { pprofProfile } from "./pprof.ts";
@@ -43,6 +45,9 @@ export class FlameRun implements ProbeRun {
   private readonly unpushed = new Map<SampleKind, FoldedStacks>();
   private readonly pyroscope: string | undefined;
   private lastPush = Date.now();
+  /** The last periods for the /flamegraph page, and its registration on the metrics port. */
+  private readonly history: FlameHistory;
+  private page: Disposable | undefined;
   private warnedPush = false;
   private periodStart = Date.now();
   private readonly samplePeriodMs: number;
@@ -95,7 +100,16 @@ export class FlameRun implements ProbeRun {
     }
     this.symbols = new Symbolizer({ host: ctx.host, log: ctx.log, maxSymbols: ctx.limit("max_symbols"), parseError: (i, d) => ctx.parseError(i, d) });
     this.prefixes = new ProcessPrefixes(ctx.host, () => ctx.scope.containers());
+    this.history = new FlameHistory(ctx.limit("page_periods"), ctx.limit("page_stacks"));
+    this.page = ctx.servePage?.((sub) => this.servePage(sub));
     ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
+  }
+
+  /** GET /flamegraph (the page) and /flamegraph/data (the kept periods as JSON). */
+  private servePage(sub: string): Response {
+    if (sub === "" || sub === "/") return new Response(FLAME_PAGE_HTML, { headers: { "Content-Type": "text/html; charset=utf-8" } });
+    if (sub === "/data") return Response.json({ periods: this.history.all() });
+    return new Response("not found\n", { status: 404 });
   }
 
   async collect(): Promise<void> {
@@ -168,6 +182,7 @@ export class FlameRun implements ProbeRun {
           { path: p.pprof, text: pprofProfile({ type, stacks: folded.rows(pid), periodNs: this.samplePeriodMs * 1_000_000, start: new Date(this.periodStart), end: at }) },
         );
       }
+      this.history.add({ type, at: at.getTime(), unit, stacks: folded.rows().map(([s, v, pid]) => [s, Math.max(1, Math.round(v * scale)), pid] as const) });
       folded.clear();
     }
     this.periodStart = at.getTime();
@@ -196,6 +211,7 @@ export class FlameRun implements ProbeRun {
     } catch (e) {
       this.ctx.log.warn(`writing the last period: ${(e as Error).message}`);
     } finally {
+      this.page?.[Symbol.dispose]();
       this.kernel[Symbol.dispose]();
     }
   }

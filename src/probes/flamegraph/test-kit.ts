@@ -10,6 +10,7 @@ import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
+import type { PageRoutes } from "../../probe/pages.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
 import { testKit, type TestKit } from "../../probe/test-kit.ts";
 import flamegraph from "./index.ts";
@@ -81,7 +82,15 @@ export interface FlameTestContext extends ProbeContext {
   readonly logs: string[];
 }
 
-export function flameContext(o: { subitems: string[]; params: ParamValues; scope: ScopeView; limits?: Record<string, number>; dropCounts?: BpfDropCounts }): FlameTestContext {
+export function flameContext(o: {
+  subitems: string[];
+  params: ParamValues;
+  scope: ScopeView;
+  limits?: Record<string, number>;
+  dropCounts?: BpfDropCounts;
+  /** Where ctx.servePage registers (absent: no servePage, as without a metrics port). */
+  pages?: PageRoutes;
+}): FlameTestContext {
   const params: ParamValues = { report_period: 60, svg_period: 180, perf_sample_period: 10, multi_instance: 0, output_dir: "", flame_dir: "", ...o.params };
   const logs: string[] = [];
   const log: Logger = {
@@ -113,5 +122,6 @@ export function flameContext(o: { subitems: string[]; params: ParamValues; scope
     event: () => undefined,
     parseError: (item, detail) => void parseErrors.push(`${item}: ${detail ?? ""}`),
     num: (k) => (typeof params[k] === "number" ? (params[k] as number) : 0),
+    servePage: o.pages ? (h) => o.pages!.serve("flamegraph", h) : undefined,
   };
 }
