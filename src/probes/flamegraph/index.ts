@@ -9,7 +9,7 @@ import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
 import { FoldedStacks } from "./folded.ts";
-import { FlameHistory } from "./history.ts";
+import { FlameHistory, type PeriodStacks } from "./history.ts";
 import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { FLAME_PAGE_HTML } from "./page.ts";
@@ -29,6 +29,11 @@ const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
   offcpu: { unit: "us", scale: 1 / 1000 },
   mem: { unit: "bytes", scale: 4096 },
 };
+
+/** A period's rows with values in the written unit. */
+function scaledRows(folded: FoldedStacks, scale: number): [string, number, number][] {
+  return folded.rows().map(([s, v, pid]) => [s, Math.max(1, Math.round(v * scale)), pid]);
+}
 
 function strParam(ctx: ProbeContext, key: string): string {
   const v = ctx.params[key];
@@ -105,10 +110,18 @@ export class FlameRun implements ProbeRun {
     ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
   }
 
+  /** The period in progress (what the last collections read), marked partial. */
+  private currentPeriods(): (PeriodStacks & { partial: true })[] {
+    const now = Date.now();
+    return [...this.folded]
+      .filter(([, f]) => f.size > 0)
+      .map(([type, f]) => ({ type, at: now, unit: UNITS[type].unit, partial: true as const, stacks: scaledRows(f, UNITS[type].scale) }));
+  }
+
   /** GET /flamegraph (the page) and /flamegraph/data (the kept periods as JSON). */
   private servePage(sub: string): Response {
     if (sub === "" || sub === "/") return new Response(FLAME_PAGE_HTML, { headers: { "Content-Type": "text/html; charset=utf-8" } });
-    if (sub === "/data") return Response.json({ periods: this.history.all() });
+    if (sub === "/data") return Response.json({ periods: [...this.history.all(), ...this.currentPeriods()] });
     return new Response("not found\n", { status: 404 });
   }
 
@@ -182,7 +195,7 @@ export class FlameRun implements ProbeRun {
           { path: p.pprof, text: pprofProfile({ type, stacks: folded.rows(pid), periodNs: this.samplePeriodMs * 1_000_000, start: new Date(this.periodStart), end: at }) },
         );
       }
-      this.history.add({ type, at: at.getTime(), unit, stacks: folded.rows().map(([s, v, pid]) => [s, Math.max(1, Math.round(v * scale)), pid] as const) });
+      this.history.add({ type, at: at.getTime(), unit, stacks: scaledRows(folded, scale) });
       folded.clear();
     }
     this.periodStart = at.getTime();

@@ -42,7 +42,7 @@ describe("flame graph page", () => {
         await run.collect(); // svg_period 1 s has passed: the period is written and kept for the page
         const url = `http://127.0.0.1:${server.port}/flamegraph`;
         const data = (await (await fetch(`${url}/data`)).json()) as { periods: { type: string; stacks: unknown[] }[] };
-        expect(data.periods.map((p) => p.type)).toEqual(["oncpu"]);
+        expect(data.periods.map((p) => p.type)).toEqual(["oncpu"]); // the written period (nothing read since)
         const dom = await chrome(["--dump-dom", url]);
         expect(dom).toContain('data-ready="1"');
         expect(/<body[^>]*data-hottest="([^"]*)"/.exec(dom)?.[1]).toBe("hot_leaf");

@@ -1,6 +1,7 @@
 // The flame graph page the agent serves at /flamegraph on the metrics port (beyond
 // upstream, which needs a Pyroscope server for this): plain HTML and JS in this file, no
-// CDN, no build step. It reads /flamegraph/data (the last periods, see ./history.ts):
+// CDN, no build step. It reads /flamegraph/data (the last periods, see ./history.ts, and
+// the one in progress):
 // pick the type, the process and how many of the last periods to merge; click a frame to
 // zoom into it (click the root to zoom out); search highlights matching frames and shows
 // their share. Frames carry data-name / data-value / data-self; the body carries
