@@ -1,6 +1,7 @@
 // The Bun.build options every compiled executable of this repository shares: the agent
 // (scripts/build.ts) and the bench's runtime floor (bench/floor.ts), so that the floor is
-// measured with exactly the agent's bundling and runtime settings.
+// measured with exactly the agent's bundling and runtime settings (and the same runtime,
+// DEFAULT_COMPILE_TARGET).
 import type { BuildConfig } from "bun";
 
 export const SHARED_BUILD_OPTIONS = {
@@ -12,3 +13,6 @@ export const SHARED_BUILD_OPTIONS = {
   // Bytecode builds default to CommonJS; the entry point uses top-level await.
   format: "esm",
 } as const satisfies Partial<BuildConfig>;
+
+/** The runtime every package uses: Bun's baseline runtime on x86-64 (see scripts/build.ts). */
+export const DEFAULT_COMPILE_TARGET: Bun.Build.CompileTarget = process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64-baseline";

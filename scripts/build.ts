@@ -10,23 +10,22 @@
 // runtime, and which CPUs were tried: bench/baseline.ts, docs/performance-baseline.md.
 //
 // Usage: bun run scripts/build.ts [--target <bun-linux-...>] [--outfile <path>]
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { BunPlugin } from "bun";
 import { bpfSources, ensureBpf } from "./bpf.ts";
-import { SHARED_BUILD_OPTIONS } from "./build-options.ts";
+import { DEFAULT_COMPILE_TARGET, SHARED_BUILD_OPTIONS } from "./build-options.ts";
 
 const root = join(import.meta.dir, "..");
+const bytecodeOrder = join(root, "scripts", "bytecode.order");
 
-/** The runtime every package uses: baseline on x86-64 (see above). */
-const DEFAULT_TARGET = process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64-baseline";
 
 class BuildArgumentError extends Error {
   readonly code = "BUILD_ARGUMENT";
 }
 
 function buildArgs(argv: string[]): { target: Bun.Build.CompileTarget; outfile: string } {
-  let target: string = DEFAULT_TARGET;
+  let target: string = DEFAULT_COMPILE_TARGET;
   let outfile = join(root, "dist/gala-gopher");
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -83,7 +82,8 @@ const embedBpf: BunPlugin = {
 };
 const result = await Bun.build({
   entrypoints: [join(root, "src/main.ts")],
-  compile: { outfile: args.outfile, target: args.target },
+  // The bytecode baseinfo cpu,mem runs, first (scripts/record-bytecode-order.ts): RssFile −2 MiB.
+  compile: { outfile: args.outfile, target: args.target, bytecodeOrder: existsSync(bytecodeOrder) && bytecodeOrder },
   ...SHARED_BUILD_OPTIONS,
   define: { GALA_GOPHER_COMMIT: JSON.stringify(commit) },
   plugins: [embedBpf],

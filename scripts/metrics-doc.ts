@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { metricName } from "../src/egress/prometheus.ts";
-import { PROBES } from "../src/probes/index.ts";
+import { PROBES } from "../src/probes/registered.ts";
 
 export function metricsReference(): string {
   let out = "# Metrics reference\n\nGenerated from the probes' table definitions by `bun run docs`; do not edit.\n";

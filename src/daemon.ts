@@ -25,7 +25,7 @@ import { DropTally } from "./log/drops.ts";
 import { LogSink, type Logger } from "./log/logger.ts";
 import { ProbeManager } from "./probe/manager.ts";
 import { applyProbesInit } from "./probe/probes-init.ts";
-import { PROBES } from "./probes/index.ts";
+import { PROBES } from "./probes/registered.ts";
 import { reportKernelFeaturesLater } from "./host/features-later.ts";
 import { setLibbpfLogger } from "./libbpf/ffi.ts";
 import { BpfDropCounts } from "./probe/bpf-drops.ts";
@@ -91,7 +91,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   log.info(`machine_id ${ident.machineId} (uuid from ${ident.source})`);
   if (ident.persistError) log.warn(`machine_id not persisted: ${ident.persistError}`);
 
-  const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum });
+  const store = new MetricStore({ maxRowsPerTable: cfg.imdb.maxRecordsNum, log: log.child("store") });
   const agentMetrics = new AgentMetrics(store, { version: VERSION, commit: commit() });
   logDrops.attach(agentMetrics.dropped);
   const bpfDrops = new BpfDropCounts();

@@ -5,6 +5,7 @@ import { basename } from "node:path";
 import { USAGE, parseCli } from "./cli.ts";
 import { runCtl } from "./ctl/client.ts";
 import { runDaemon } from "./daemon.ts";
+import { FEATURES_CHILD_ENV, runFeaturesChild } from "./host/features-child.ts";
 import { VERSION, commit } from "./version.ts";
 
 /** The name this executable was invoked as (argv[0] survives a symlink). */
@@ -15,6 +16,7 @@ function invokedAs(): string {
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const env = process.env;
+  if (env[FEATURES_CHILD_ENV] === "1") return runFeaturesChild();
   if (invokedAs() === "gopher-ctl") return runCtl(args, env);
   if (args[0] === "ctl") return runCtl(args.slice(1), env);
   const cli = parseCli(args, env);

@@ -28,10 +28,13 @@ enum gopher_proc_kind {
 	GOPHER_PROC_EXIT = 3,
 };
 
-/* Written by user space (mode) and by the kernel (lost) through the mmapped section. */
+/* Written by user space (mode, synced) and by the kernel (lost) through the mmapped section. */
 struct gopher_scope_state {
 	__u32 mode;
-	__u32 pad;
+	/* 0 until user space has written the mode word and the map for the first time: the
+	 * programs are attached before that (a fresh object's mode word reads 0, "every
+	 * process"), and a probe must not take in the whole host meanwhile. */
+	__u32 synced;
 	__u64 lost; /* process events that found the ring full */
 };
 struct gopher_scope_state gopher_scope_state SEC(".data.gscope") = {};
@@ -60,6 +63,8 @@ struct {
 
 static __always_inline bool gopher_in_scope(__u32 tgid)
 {
+	if (!gopher_scope_state.synced)
+		return false;
 	__u32 mode = gopher_scope_state.mode;
 	if (mode == GOPHER_SCOPE_ALL)
 		return true;

@@ -19,6 +19,8 @@ export class AgentMetrics {
   private readonly series: Gauge<"table">;
   private readonly tableDrops: Counter<"table" | "reason">;
   private readonly tableDropsSeen = new Map<string, number>();
+  private labelsLeftOutSeen = 0;
+  private labelsDuplicatedSeen = 0;
   private lastCollectSeconds = 0;
 
   constructor(
@@ -90,6 +92,12 @@ export class AgentMetrics {
         this.tableDropsSeen.set(key, d[reason]);
       }
     }
+    const leftOut = this.store.labelsLeftOut - this.labelsLeftOutSeen;
+    if (leftOut > 0) this.dropped.inc({ channel: "series_labels", reason: "invalid_label_name" }, leftOut);
+    this.labelsLeftOutSeen = this.store.labelsLeftOut;
+    const duplicated = this.store.labelsDuplicated - this.labelsDuplicatedSeen;
+    if (duplicated > 0) this.dropped.inc({ channel: "series_labels", reason: "duplicate_label_name" }, duplicated);
+    this.labelsDuplicatedSeen = this.store.labelsDuplicated;
     const g = this.registry.getSingleMetric("gala_gopher_agent_scrape_render_seconds") as Gauge<string> | undefined;
     g?.set(this.lastCollectSeconds);
     return this.registry.metrics();

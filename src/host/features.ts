@@ -64,6 +64,17 @@ export interface KernelFeatures {
   bpfUnavailable(): string | undefined;
 }
 
+/** The detected facts without the BTF-backed lookups: what the report and the gauges need (JSON-safe). */
+export type KernelFeatureFacts = Pick<
+  KernelFeatures,
+  "release" | "arch" | "vmlinuxBtf" | "btfCustomPath" | "libbpf" | "tracefs" | "cgroupV2" | "progTypes" | "mapTypes" | "helpers" | "attach"
+>;
+
+export function featureFacts(f: KernelFeatureFacts): KernelFeatureFacts {
+  const { release, arch, vmlinuxBtf, btfCustomPath, libbpf, tracefs, cgroupV2, progTypes, mapTypes, helpers, attach } = f;
+  return { release, arch, vmlinuxBtf, btfCustomPath, libbpf, tracefs, cgroupV2, progTypes, mapTypes, helpers, attach };
+}
+
 /** Returns freed heap memory to the system (glibc malloc_trim); libbpf's BTF parsing leaves a lot. */
 export function trimHeap(): void {
   try {
@@ -178,7 +189,17 @@ function attachProbe(kind: AttachKind, bytes: Uint8Array, btfCustomPath: string 
 let cached: KernelFeatures | undefined;
 let logged = false;
 
-function logSummary(f: KernelFeatures, log: Logger | undefined): void {
+/** The detection of this process, if one was made. */
+export function detectedFeatures(): KernelFeatures | undefined {
+  return cached;
+}
+
+/** The summary was logged from another source (the detection child): detectFeatures() does not log it again. */
+export function markFeatureSummaryLogged(): void {
+  logged = true;
+}
+
+function logSummary(f: KernelFeatureFacts, log: Logger | undefined): void {
   if (!log || logged) return;
   logged = true;
   log.info(describeFeatures(f));
@@ -282,6 +303,11 @@ export function detectFeatures(log?: Logger): KernelFeatures {
   return f;
 }
 
+/** Logs the summary of facts detected elsewhere (the detection child), once. */
+export function logFeatureSummary(f: KernelFeatureFacts, log: Logger): void {
+  logSummary(f, log);
+}
+
 /** Replaces the cached detection (tests). */
 export function setFeaturesForTest(f: KernelFeatures | undefined): void {
   cached = f;
@@ -289,7 +315,7 @@ export function setFeaturesForTest(f: KernelFeatures | undefined): void {
 }
 
 /** One log line: `kernel 6.18 x64: BTF vmlinux, libbpf 1.1 (embedded), tracefs /sys/kernel/tracing; hooks: +tracepoint +raw_tracepoint -kprobe …`. */
-export function describeFeatures(f: KernelFeatures): string {
+export function describeFeatures(f: KernelFeatureFacts): string {
   const btf = f.vmlinuxBtf ? "BTF vmlinux" : f.btfCustomPath ? `BTF ${f.btfCustomPath}` : "no BTF";
   const lib = f.libbpf.ok ? `libbpf ${f.libbpf.version} (${f.libbpf.source})` : `libbpf unavailable (${f.libbpf.error})`;
   const tfs = f.tracefs.path ? `tracefs ${f.tracefs.path}${f.tracefs.mountedByUs ? " (mounted)" : ""}` : `no tracefs (${f.tracefs.error})`;
@@ -303,7 +329,7 @@ export function describeFeatures(f: KernelFeatures): string {
 }
 
 /** Flat 0/1 list: `attach_<kind>`, `prog_<type>`, `map_<type>`, `helper_<name>`, `btf`, `tracefs`, `libbpf`. */
-export function featureFlags(f: KernelFeatures): Record<string, boolean> {
+export function featureFlags(f: KernelFeatureFacts): Record<string, boolean> {
   const out: Record<string, boolean> = { btf: f.vmlinuxBtf || !!f.btfCustomPath, tracefs: !!f.tracefs.path, libbpf: f.libbpf.ok, cgroup2: !!f.cgroupV2 };
   for (const [k, a] of Object.entries(f.attach)) out[`attach_${k}`] = a.ok;
   for (const [k, v] of Object.entries(f.progTypes)) out[`prog_${k}`] = v;
@@ -316,7 +342,7 @@ export function featureFlags(f: KernelFeatures): Record<string, boolean> {
  * Registers `gala_gopher_agent_kernel_feature{feature="…"}` (1 available, 0 not) and
  * `gala_gopher_agent_kernel_info{release,btf,libbpf,libbpf_source}` (value 1) on `registry`.
  */
-export function registerKernelFeatureMetrics(registry: Registry, f: KernelFeatures): void {
+export function registerKernelFeatureMetrics(registry: Registry, f: KernelFeatureFacts): void {
   const g = new Gauge({
     name: "gala_gopher_agent_kernel_feature",
     help: "kernel and eBPF features detected at start (1 available, 0 not)",

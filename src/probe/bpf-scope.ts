@@ -57,6 +57,7 @@ export class BpfScope implements Disposable {
   private readonly listed = new Set<number>();
   private mode: ScopeMode = 0;
   private readonly modeOff: number;
+  private readonly syncedOff: number;
   private readonly lostOff: number;
   private unsubscribe: () => void = () => undefined;
   private readonly ring: RingHandle;
@@ -75,8 +76,14 @@ export class BpfScope implements Disposable {
       using btf = KernelBtf.ofObject(obj.handle);
       const st = btf?.structLayout("gopher_scope_state");
       if (!st) throw new Error(`${obj.name}.bpf.o carries no BTF for struct gopher_scope_state`);
-      this.modeOff = st.members.get("mode")!.offset;
-      this.lostOff = st.members.get("lost")!.offset;
+      const member = (name: string) => {
+        const m = st.members.get(name);
+        if (!m) throw new Error(`${obj.name}.bpf.o: struct gopher_scope_state has no member ${name} (scope.h out of date)`);
+        return m.offset;
+      };
+      this.modeOff = member("mode");
+      this.syncedOff = member("synced");
+      this.lostOff = member("lost");
     }
     this.state = obj.map(SCOPE_STATE).data();
     this.mapFull = deps.drops("scope_map_full");
@@ -98,6 +105,15 @@ export class BpfScope implements Disposable {
     return this.mode;
   }
 
+  /** Whether the kernel side observes `tgid` now: the mode word and the map, read back from the kernel. */
+  observes(tgid: number): boolean {
+    if (this.state.getUint32(this.syncedOff, true) === 0) return false;
+    const mode = this.state.getUint32(this.modeOff, true);
+    if (mode === 0) return true;
+    const listed = this.obj.map(SCOPE_MAP).lookup(new Uint32Array([tgid]), new Uint8Array(1));
+    return mode === 1 ? listed : !listed;
+  }
+
   /** Subscribes to the probe's current scope and pushes it (again after ctx.scope was replaced). */
   watch(): void {
     this.unsubscribe();
@@ -115,6 +131,8 @@ export class BpfScope implements Disposable {
     if (modeChanged) this.replace(new Set());
     const r = this.replace(new Set(mode === 0 ? [] : mode === 1 ? s.pids() : excluded));
     this.setMode(mode);
+    // From now on the kernel answers from the mode word and the map (nothing before).
+    this.state.setUint32(this.syncedOff, 1, true);
     if (r.refused) this.mapFull(r.refused);
     const joined = mode === 1 ? r.added : r.removed;
     const left = mode === 1 ? r.removed : r.added;

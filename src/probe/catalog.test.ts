@@ -8,7 +8,7 @@ import { SinkSet } from "../egress/sink.ts";
 import { DEFAULT_HOST_PATHS, HostFs } from "../host/fs.ts";
 import { stderrLogger } from "../log/logger.ts";
 import { CATALOG } from "../probes/catalog.ts";
-import { PROBES } from "../probes/index.ts";
+import { PROBES } from "../probes/registered.ts";
 import { MetricStore } from "../store/store.ts";
 import { defineTable } from "../store/table.ts";
 import { FeatureCatalog } from "./catalog.ts";

@@ -75,6 +75,35 @@ describe("ctx.bpf (root)", () => {
     await m.shutdown();
   });
 
+  test.if(!why)("a loaded and attached object observes no process until its scope is pushed", async () => {
+    // A fresh object's mode word reads 0 ("every process"): without scope.h's `synced`
+    // word, the programs took in the whole host between attach() and scopeSync() (a small
+    // tcp conns map filled with other processes' connections and a process in scope got none).
+    const scope = new TestScope([process.pid]);
+    const kit = testKit({ feature: "tcp", log, scope: () => scope });
+    const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const open: { end(): void }[] = [];
+    try {
+      const obj = kit.bpf.open("tcp");
+      for (const [name, p] of obj.programs) if (!name.startsWith("gopher_scope_") && name !== "on_state") p.setAutoload(false);
+      kit.bpf.load(obj);
+      kit.bpf.attach(obj, "on_state", "inet_sock_set_state");
+      const conns = obj.map("conns");
+      const connect = async () => open.push(await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } }));
+      await connect(); // connect() of this process (in ctx.scope), before the scope was pushed
+      expect(conns.keys().length).toBe(0);
+      expect(kit.bpf.observes(process.pid)).toBe(false);
+      kit.bpf.scopeSync(obj);
+      expect(kit.bpf.observes(process.pid)).toBe(true);
+      await connect();
+      expect(conns.keys().length).toBe(1);
+    } finally {
+      for (const s of open) s.end();
+      server.stop(true);
+      kit.close();
+    }
+  });
+
   test.if(!why)("the scope map and mode follow ctx.scope, and a replaced scope after rescope()", () => {
     let scope: import("./define.ts").ScopeView = new TestScope([101, 102]);
     const kit = testKit({ feature: "tcp", log, scope: () => scope });
@@ -91,9 +120,14 @@ describe("ctx.bpf (root)", () => {
       (scope as TestScope).add(103);
       (scope as TestScope).remove(101);
       expect([inMap(101), inMap(102), inMap(103)]).toEqual([false, true, true]);
+      // observes() answers from the kernel's map and mode word (what a test waits for).
+      expect([kit.bpf.observes(101), kit.bpf.observes(102), kit.bpf.observes(103)]).toEqual([false, true, true]);
+      obj.map(SCOPE_MAP).delete(new Uint32Array([102])); // behind the binding's back
+      expect(kit.bpf.observes(102)).toBe(false);
       scope = wholeHostScope();
       kit.bpf.rescope();
       expect(mode()).toBe(0);
+      expect(kit.bpf.observes(101)).toBe(true);
       expect([inMap(102), inMap(103)]).toEqual([false, false]);
       expect([...bound.inMap]).toEqual([]);
       expect(changes).toEqual(["1! +101,102 -", "1 +103 -", "1 + -101", "0! + -"]);

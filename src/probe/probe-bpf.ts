@@ -123,6 +123,17 @@ export class ProbeBpfSet implements ProbeBpf, Disposable {
     return scope;
   }
 
+  /**
+   * Whether every scope binding's kernel side observes `tgid` now (false without a binding).
+   * A test starts a process's traffic only once this holds, so nothing slips through before
+   * the kernel knows the process.
+   */
+  observes(tgid: number): boolean {
+    if (this.scopes.size === 0) return false;
+    for (const s of this.scopes) if (!s.observes(tgid)) return false;
+    return true;
+  }
+
   /** ctx.scope was replaced (reconfiguration): every binding follows the new one. */
   rescope(): void {
     for (const s of this.scopes) s.watch();

@@ -254,7 +254,7 @@ function applyLabels(next: ProbeSettings, obj: Record<string, unknown>, scope: S
   }
   // These keys become label names of every series: refused before anything is kept.
   // (pod_labels names are Kubernetes label keys, accepted as upstream; the store leaves out
-  // any that is not a Prometheus label name.)
+  // any that is not a Prometheus label name, counted in gala_gopher_agent_dropped_total.)
   const bad = checkExtraLabels(
     [
       { where: "snoopers.custom_labels", names: Object.keys(custom) },

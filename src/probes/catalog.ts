@@ -4,7 +4,7 @@ import { FeatureCatalog } from "../probe/catalog.ts";
 import { NOT_BUILT } from "../probe/not-built.ts";
 import type { ParamDef, ParamTable } from "../probe/params.ts";
 import type { FeatureDef, ParamValues } from "../probe/settings.ts";
-import { PROBES } from "./index.ts";
+import { PROBES } from "./registered.ts";
 
 export { L7_PROTOCOLS } from "../probe/not-built.ts";
 

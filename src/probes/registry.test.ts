@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CATALOG, findFeature } from "./catalog.ts";
-import { PROBES } from "./index.ts";
+import { PROBES } from "./registered.ts";
 
 const here = import.meta.dir;
 const bpfDir = join(here, "..", "..", "bpf");
@@ -40,13 +40,22 @@ const FORBIDDEN: [RegExp, string][] = [
   [/\bBpfObject\.open\(/, "BpfObject.open() (use ctx.bpf.open)"],
   [/\bnew RingBufferReader\(/, "RingBufferReader (use ctx.bpf.ringbuf)"],
   [/\bsetInterval\(/, "a periodic timer (collect() runs every report_period; rings are polled by the agent)"],
-  [/probe\/manager\.ts"|probes\/index\.ts"|probes\/catalog\.ts"|daemon\.ts"/, "the agent's wiring"],
+  [/probe\/manager\.ts"|probes\/index\.ts"|probes\/registered\.ts"|probes\/catalog\.ts"|daemon\.ts"/, "the agent's wiring"],
 ];
 
 describe("probe registry", () => {
   test("folders and registrations match one to one", () => {
     expect(PROBES.map((p) => p.feature).sort()).toEqual([...folders].sort());
     expect(new Set(PROBES.map((p) => p.feature)).size).toBe(PROBES.length);
+  });
+
+  test("index.ts is one line per probe folder and nothing else", () => {
+    const lines = readFileSync(join(here, "index.ts"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("//"));
+    const named = lines.map((l) => /^export \{ default as ([a-z0-9_]+) \} from "\.\/([a-z0-9_]+)\/index\.ts";$/.exec(l));
+    expect(named.every((m) => m !== null && m[1] === m[2])).toBe(true);
+    expect(named.map((m) => m![1]).sort()).toEqual([...folders].sort());
   });
 
   test("every probe is a REST feature", () => {

@@ -21,6 +21,8 @@ const EMPTY_PIDS: ReadonlySet<number> = new Set();
 /** One probe's live scope. */
 export class SnooperScope implements ScopeView {
   readonly wholeHost: boolean;
+  /** Whole host without a blacklist: matches nothing, so it needs no periodic scan. */
+  readonly passive: boolean;
   readonly podLabelNames: readonly string[];
   private readonly compiled: CompiledScope;
   private readonly blacklist: boolean;
@@ -39,6 +41,7 @@ export class SnooperScope implements ScopeView {
   ) {
     this.wholeHost = observesWholeHost(settings);
     this.blacklist = settings.mode === "blacklist";
+    this.passive = this.wholeHost && !this.blacklist;
     this.compiled = compileScope(settings.scope);
     this.podLabelNames = [...settings.podLabels];
   }

@@ -22,8 +22,12 @@
 //   that keeps the comm of an old process is seen only through an event;
 // * resolution: only the pids that changed are matched again, unless the container set
 //   changed.
-// Scans run only while at least one scope is open. `pushEvent` lets an exec/exit event
-// source (eBPF) update the table between scans.
+// Periodic scans run only while a scope that selects processes is open (a whitelist with
+// entries, or a blacklist). A whole-host scope (no snoopers) needs no matching: the table
+// is brought up to date when a consumer reads it (labels of a process-level row, the
+// container list), at most once per interval, so a probe that never asks (baseinfo cpu,mem)
+// costs no scans. `pushEvent` lets an exec/exit event source (eBPF) update the table
+// between scans.
 import type { HostFs } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ContainerInfo, ScopeView } from "../probe/define.ts";
@@ -192,8 +196,19 @@ class SnooperImpl implements Snooper {
     for (const s of this.scopes) s.resolve(delta);
   }
 
+  /** Whether some open scope matches processes, which needs the periodic scan. */
+  private needsScans(): boolean {
+    for (const s of this.scopes) if (!s.passive) return true;
+    return false;
+  }
+
+  /** Brings the table up to date on a read when no periodic scan does, at most once per interval. */
+  private refreshOnRead(): void {
+    if (!this.timer && !this.closed && this.now() - this.lastRefreshAt >= this.intervalMs) this.refresh();
+  }
+
   private ensureTimer(): void {
-    if (this.timer || this.closed) return;
+    if (this.timer || this.closed || !this.needsScans()) return;
     this.timer = setInterval(() => {
       try {
         this.refresh();
@@ -205,7 +220,7 @@ class SnooperImpl implements Snooper {
   }
 
   private stopTimerIfIdle(): void {
-    if (this.scopes.size === 0 && this.timer) {
+    if (!this.needsScans() && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
@@ -215,11 +230,11 @@ class SnooperImpl implements Snooper {
 
   private createScope(feature: string, settings: ProbeSettings, scopeKind: ScopeKind | undefined): ScopeView {
     if (this.closed || !scopeKind || scopeKind === "NONE") return wholeHostScope();
-    const wasEmpty = this.scopes.size === 0;
+    const wasScanning = this.needsScans();
     const scope = new SnooperScope(this, feature, settings);
     this.scopes.add(scope);
     this.byOwner.set(feature, scope);
-    if (wasEmpty) this.refresh();
+    if (!scope.passive && !wasScanning) this.refresh();
     scope.resolve();
     this.ensureTimer();
     return scope;
@@ -250,6 +265,7 @@ class SnooperImpl implements Snooper {
   }
 
   containers(): Map<string, ContainerInfo> {
+    this.refreshOnRead();
     return this.table.containers();
   }
 
@@ -275,9 +291,9 @@ class SnooperImpl implements Snooper {
 
   /** A process by pid: from the table, else read now (a process newer than the last scan). */
   private lookup(pid: number): ProcRecord | undefined {
-    // No scope open means no periodic scan (e.g. only NONE-kind probes run): keep the
-    // table current from here instead, at most once per interval.
-    if (!this.timer && !this.closed && this.now() - this.lastRefreshAt >= this.intervalMs) this.refresh();
+    // No periodic scan (only whole-host scopes, or NONE-kind probes): keep the table
+    // current from here instead, at most once per interval.
+    this.refreshOnRead();
     const e = this.table.procs.get(pid);
     if (e) return e;
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;

@@ -49,8 +49,14 @@ export function wellFormedValue(v: string): string {
   return v.isWellFormed() ? v : v.toWellFormed();
 }
 
-/** Extra labels (enrichers, custom labels) whose name is not a Prometheus label name are left out. */
+/**
+ * Extra labels (enrichers, custom labels) whose name is not a Prometheus label name
+ * (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, which Prometheus reserves) are left
+ * out of the series: counted in `labelsLeftOut`, logged once per name.
+ */
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Distinct left-out names logged (each once); beyond this they are only counted. */
+const LOGGED_NAMES_LIMIT = 256;
 
 const LABEL_TEXT_LIMIT = 1023;
 
@@ -62,8 +68,13 @@ export class MetricStore {
   /** Extra labels by probe owner (custom_labels), already sorted by name. */
   private readonly ownerLabels = new Map<string, readonly (readonly [string, string])[]>();
   private enrichers: LabelEnricher[] = [];
+  /** Extra labels left out of a series because their name is not a label name, since start. */
+  labelsLeftOut = 0;
+  /** Extra labels left out because the series already has a label of that name, since start. */
+  labelsDuplicated = 0;
+  private readonly loggedLeftOut = new Set<string>();
 
-  constructor(private readonly opts: { maxRowsPerTable: number }) {}
+  constructor(private readonly opts: { maxRowsPerTable: number; log?: { warn(message: string): void } }) {}
 
   table(def: TableDef): TableState {
     let t = this.tables.get(def.name);
@@ -100,6 +111,33 @@ export class MetricStore {
     return d;
   }
 
+  /**
+   * Whether an extra label `name` can join a series that already has `pairs`: its name must
+   * be a label name and not one the series has (Prometheus refuses a whole scrape with a
+   * repeated label name). When not, it is counted (and logged once).
+   */
+  private acceptExtra(name: string, owner: string, pairs: readonly (readonly [string, string])[]): boolean {
+    const invalid = !LABEL_NAME_RE.test(name) || name.startsWith("__");
+    if (!invalid && !pairs.some((p) => p[0] === name)) return true;
+    if (invalid) this.labelsLeftOut++;
+    else this.labelsDuplicated++;
+    const reason = invalid ? "invalid_label_name" : "duplicate_label_name";
+    const logKey = `${reason}\0${name}`;
+    if (this.opts.log && !this.loggedLeftOut.has(logKey) && this.loggedLeftOut.size <= LOGGED_NAMES_LIMIT) {
+      this.loggedLeftOut.add(logKey);
+      const shown = JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}…` : name);
+      const why = invalid
+        ? "is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
+        : "repeats a label the series already has";
+      this.opts.log.warn(
+        this.loggedLeftOut.size > LOGGED_NAMES_LIMIT
+          ? `more than ${LOGGED_NAMES_LIMIT} distinct extra label names were left out; further ones are only counted in gala_gopher_agent_dropped_total{channel="series_labels"}`
+          : `extra label ${shown} (probe ${owner}) ${why}: left out of the series, each time counted in gala_gopher_agent_dropped_total{channel="series_labels",reason="${reason}"}; logged once`,
+      );
+    }
+    return false;
+  }
+
   /** Stores a row; returns it, or undefined when it was dropped (and counted). */
   upsert(def: TableDef, row: Row, owner: string, cycle: number, now: number): StoredRow | undefined {
     const t = this.table(def);
@@ -112,9 +150,9 @@ export class MetricStore {
     for (const e of this.enrichers) {
       const extra = e(def, row, owner);
       if (extra === null) return undefined;
-      for (const p of extra) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
+      for (const p of extra) if (this.acceptExtra(p[0], owner, pairs)) pairs.push([p[0], wellFormedValue(p[1])]);
     }
-    for (const p of this.ownerLabels.get(owner) ?? []) if (LABEL_NAME_RE.test(p[0])) pairs.push([p[0], wellFormedValue(p[1])]);
+    for (const p of this.ownerLabels.get(owner) ?? []) if (this.acceptExtra(p[0], owner, pairs)) pairs.push([p[0], wellFormedValue(p[1])]);
     let labels = "";
     for (const [k, v] of pairs) labels += `${labels ? "," : ""}${k}="${escapeLabelValue(v)}"`;
     if (labels.length > LABEL_TEXT_LIMIT) {

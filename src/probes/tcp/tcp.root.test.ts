@@ -13,18 +13,22 @@ import { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ProbeRun } from "../../probe/define.ts";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import tcp from "./index.ts";
-import { Proc, rootPreflight, testContext, TestScope } from "./test-kit.ts";
+import { Proc, retransByClientPort, rootPreflight, testContext, TestScope, type TestContext } from "./test-kit.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
 const { can, bin } = rootPreflight("tcp.root.test");
 const hasIp = can && Bun.spawnSync(["sh", "-c", "command -v ip"]).exitCode === 0;
 if (can && !hasIp) console.warn("tcp.root.test: netns/veth tests skipped: no `ip` command (apt-get install iproute2)");
 
-const NS = `ggtcp${process.pid % 10000}`;
-const VETH_HOST = `ggh${process.pid % 10000}`;
-const VETH_NS = `ggn${process.pid % 10000}`;
-const HOST_IP = "10.213.7.1";
-const NS_IP = "10.213.7.2";
+// Names and the /24 are this run's own (from its pid): runs of this file in other
+// worktrees may be at it at the same time, and a shared subnet routes one run's
+// connections into the other's namespace.
+const NS = `ggtcp${process.pid}`;
+const VETH_HOST = `ggh${process.pid}`;
+const VETH_NS = `ggn${process.pid}`;
+const SUBNET = `10.${64 + ((process.pid >> 8) & 127)}.${process.pid & 255}`;
+const HOST_IP = `${SUBNET}.1`;
+const NS_IP = `${SUBNET}.2`;
 
 function sh(cmd: string): void {
   const r = Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });
@@ -72,15 +76,22 @@ function rowsOf(rows: { table: string; row: Row }[], table: string, pid: number)
   return rows.filter((r) => r.table === table && r.row.tgid === String(pid)).map((r) => r.row);
 }
 const hist = (v: Row[string]) => v as HistogramValue;
+/** Puts the processes in scope and waits until the probe's kernel side observes them. */
+async function enter(ctx: TestContext, scope: TestScope, ...pids: number[]): Promise<void> {
+  for (const pid of pids) scope.add(pid);
+  for (const pid of pids) await ctx.inKernelScope(pid);
+}
 const count = (h: HistogramValue) => h.cumulative[h.cumulative.length - 1] ?? 0;
 
-/** Runs a server and a client to completion; returns their pids. */
-async function transfer(o: { server: string[]; client: (port: number) => string[]; beforeGo?: (client: Proc, server: Proc) => void; settleMs?: number }) {
+/**
+ * Runs a server and a client to completion; returns their pids. The client connects only
+ * after `beforeGo` (which puts processes in scope and waits until the kernel has them).
+ */
+async function transfer(o: { server: string[]; client: (port: number) => string[]; beforeGo: (client: Proc, server: Proc) => Promise<void> }) {
   const server = spawn(o.server);
   const port = Number((await server.waitFor(/listening (\d+)/))[1]);
   const client = spawn(o.client(port));
-  o.beforeGo?.(client, server);
-  if (o.settleMs) await Bun.sleep(o.settleMs);
+  await o.beforeGo(client, server);
   client.send();
   await client.waitFor(/done tx=\d+ rx=\d+/);
   await server.waitFor(/done rx=\d+/);
@@ -112,13 +123,17 @@ describe("tcp probe (root)", () => {
     const { client, server, port } = await transfer({
       server: [bin, "server", "127.0.0.1", "0", String(N), String(REPLY)],
       client: (p) => [bin, "client", "127.0.0.1", String(p), String(N), String(SEND)],
-      beforeGo: (c) => scope.add(c.pid),
+      beforeGo: (c) => enter(ctx, scope, c.pid),
     });
     ctx.rec.rows.length = 0;
     await run.collect();
     const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
     expect(rows.length).toBe(N);
     expect(new Set(rows.map((r) => r.client_port)).size).toBe(N);
+    // Loopback can retransmit too (tail loss probes on a loaded machine): each link's count
+    // is the kernel's own for that connection (tcpi_total_retrans, printed by tcpgen).
+    const retrans = retransByClientPort(client.output);
+    expect([...retrans.keys()].sort()).toEqual(rows.map((r) => String(r.client_port)).sort());
     for (const r of rows) {
       expect(r).toMatchObject({ comm: "tcpgen", role: "client", client_ip: "127.0.0.1", server_ip: "127.0.0.1", server_port: String(port), protocol: "2" });
       expect(r.rx_bytes).toBe(REPLY);
@@ -133,7 +148,7 @@ describe("tcp probe (root)", () => {
       expect(Number(r.syn_srtt_max)).toBeGreaterThan(0);
       expect(Number(r.syn_srtt_max)).toBeLessThan(50_000);
       expect(count(hist(r.rto))).toBeGreaterThan(0);
-      expect(r.retran_packets).toBe(0);
+      expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!);
     }
     expect(rowsOf(ctx.rec.rows, "tcp_metric", server.pid)).toEqual([]);
     expect(rowsOf(ctx.rec.rows, "proc_flow_perf", server.pid)).toEqual([]);
@@ -152,7 +167,7 @@ describe("tcp probe (root)", () => {
     const server = spawn([bin, "server", "127.0.0.1", "0", "1", "31337"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
     const client = spawn([bin, "client", "127.0.0.1", String(port), "1", "77777", "hold"]);
-    scope.add(client.pid);
+    await enter(ctx, scope, client.pid);
     client.send();
     await client.waitFor(/held tx=77777 rx=31337/);
     await run.collect();
@@ -181,10 +196,7 @@ describe("tcp probe (root)", () => {
     const { client, server, port } = await transfer({
       server: [bin, "server", "::1", "0", String(N), String(REPLY)],
       client: (p) => [bin, "client", "::1", String(p), String(N), String(SEND)],
-      beforeGo: (c, s) => {
-        scope.add(c.pid);
-        scope.add(s.pid);
-      },
+      beforeGo: (c, s) => enter(ctx, scope, c.pid, s.pid),
     });
     await run.collect();
     const c = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
@@ -204,12 +216,9 @@ describe("tcp probe (root)", () => {
     const scope = new TestScope([]);
     const { ctx, run } = await open(ALL, scope, { report_cport: 1 });
     const { client, server, port } = await transfer({
-      server: ["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY)],
+      server: ["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY), "settle"],
       client: (p) => [bin, "client", NS_IP, String(p), String(N), String(SEND)],
-      beforeGo: (c, s) => {
-        scope.add(c.pid);
-        scope.add(s.pid);
-      },
+      beforeGo: (c, s) => enter(ctx, scope, c.pid, s.pid),
     });
     await run.collect();
     const c = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
@@ -224,6 +233,12 @@ describe("tcp probe (root)", () => {
       expect(srtt.max).toBeLessThan(100_000);
     }
     expect(new Set(c.map((r) => r.client_port))).toEqual(new Set(s.map((r) => r.client_port)));
+    // Retransmissions per link, each side: exactly the kernel's count of the connection.
+    for (const [rows, proc] of [[c, client], [s, server]] as const) {
+      const retrans = retransByClientPort(proc.output);
+      expect(retrans.size).toBe(N);
+      for (const r of rows) expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!);
+    }
   });
 
   test.if(can && hasIp)("forced loss on the veth: retransmissions counted and the loss event raised", async () => {
@@ -231,9 +246,9 @@ describe("tcp probe (root)", () => {
     const REPLY = 30_000_000;
     const scope = new TestScope([]);
     const { ctx, run } = await open(["tcp_stats", "tcp_abnormal"], scope, { report_cport: 1, drops_thr: 10, report_event: 1 });
-    const server = spawn(["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY)]);
+    const server = spawn(["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", String(N), String(REPLY), "settle"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
-    scope.add(server.pid);
+    await enter(ctx, scope, server.pid);
     // Drop 5 % of the server's data packets as they arrive on this side (network loss).
     using dropper = BpfObject.open(bpfObjectBytes("dropper"), { name: "dropper" });
     dropper.load();
@@ -247,15 +262,19 @@ describe("tcp probe (root)", () => {
       const client = spawn([bin, "client", NS_IP, String(port), String(N), "100"]);
       client.send();
       await client.waitFor(/done tx=\d+ rx=\d+/, 60_000);
+      await server.waitFor(/done rx=\d+/, 60_000);
       await Promise.all([client.proc.exited, server.proc.exited]);
       await Bun.sleep(300);
       await run.collect();
       expect(Number(g.getBigUint64(8, true))).toBeGreaterThan(0); // the dropper did drop
       const rows = rowsOf(ctx.rec.rows, "tcp_metric", server.pid);
       expect(rows.length).toBe(N);
+      const retrans = retransByClientPort(server.output);
+      expect(retrans.size).toBe(N);
       for (const r of rows) {
         expect(r.tx_bytes).toBe(REPLY);
         expect(Number(r.retran_packets)).toBeGreaterThan(0);
+        expect(r.retran_packets).toBe(retrans.get(String(r.client_port))!); // the kernel's own count
         expect(r.retrans_ratio).toBe((Number(r.retran_packets) / Number(r.segs_out)).toFixed(2));
       }
       const loss = ctx.rec.events.filter((e) => e.pid === String(server.pid) && (e.metric === "lost_out" || e.metric === "sacked_out"));
@@ -276,11 +295,14 @@ describe("tcp probe (root)", () => {
   test.if(can)("an aborted connection: the RST is counted on both sides", async () => {
     const scope = new TestScope([]);
     const { ctx, run } = await open(["tcp_stats", "tcp_abnormal"], scope, { report_cport: 1 });
-    const server = spawn([bin, "server", "127.0.0.1", "0", "1", "0"]);
+    const server = spawn([bin, "server", "127.0.0.1", "0", "1", "0", "tell"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
     const client = spawn([bin, "client", "127.0.0.1", String(port), "1", "1000", "rst"]);
-    scope.add(client.pid);
-    scope.add(server.pid);
+    await enter(ctx, scope, client.pid, server.pid);
+    client.send();
+    // The RST goes out once the server has read the data: an RST that overtakes the read
+    // discards the unread bytes (the server never reads, so nothing is its to report).
+    await server.waitFor(/got 1000/);
     client.send();
     await client.waitFor(/done/);
     await server.waitFor(/done rx=\d+/);
@@ -301,11 +323,12 @@ describe("tcp probe (root)", () => {
     const { ctx, run } = await open(["tcp_stats"], scope);
     const server = spawn([bin, "server", "127.0.0.1", "0", "-1", "16"]);
     const port = Number((await server.waitFor(/listening (\d+)/))[1]);
-    scope.add(server.pid);
-    const churn = Bun.spawn([bin, "churn", "127.0.0.1", String(port), "2"], { stdout: "pipe" });
-    scope.add(churn.pid);
-    await churn.exited;
-    const conns = Number(/conns=(\d+)/.exec(await new Response(churn.stdout).text())![1]);
+    // The churn client opens its first connection only once the kernel has it in scope.
+    const churn = spawn([bin, "churn", "127.0.0.1", String(port), "2", "wait"]);
+    await enter(ctx, scope, server.pid, churn.pid);
+    churn.send();
+    const conns = Number((await churn.waitFor(/done conns=(\d+)/))[1]);
+    await churn.proc.exited;
     expect(conns).toBeGreaterThan(1000);
     await Bun.sleep(300);
     await run.collect();
@@ -324,7 +347,7 @@ describe("tcp probe (root)", () => {
     const { client } = await transfer({
       server: [bin, "server", "127.0.0.1", "0", "100", "10"],
       client: (p) => [bin, "client", "127.0.0.1", String(p), "100", "10", "parallel"],
-      beforeGo: (c) => scope.add(c.pid),
+      beforeGo: (c) => enter(ctx, scope, c.pid),
     });
     await run.collect();
     const rows = rowsOf(ctx.rec.rows, "tcp_metric", client.pid);
@@ -349,7 +372,11 @@ describe("tcp probe (root)", () => {
     const { client, server } = await transfer({
       server: [bin, "server", "127.0.0.1", "0", "1", "10"],
       client: (p) => [bin, "client", "127.0.0.1", String(p), "1", "4321"],
-      settleMs: 300, // the exec events are drained every 100 ms
+      // No scope.add: the exec events must bring both in (the poller drains them).
+      beforeGo: async (c, s) => {
+        await ctx.inKernelScope(c.pid);
+        await ctx.inKernelScope(s.pid);
+      },
     });
     await run.collect();
     expect(rowsOf(ctx.rec.rows, "tcp_metric", client.pid)[0]).toMatchObject({ role: "client", tx_bytes: 4321, rx_bytes: 10 });
@@ -364,7 +391,7 @@ describe("tcp probe (root)", () => {
     const { client } = await transfer({
       server: ["ip", "netns", "exec", NS, bin, "server", NS_IP, "0", "2", "200000"],
       client: (p) => [bin, "client", NS_IP, String(p), "2", "1000"],
-      beforeGo: (c) => scope.add(c.pid),
+      beforeGo: (c) => enter(ctx, scope, c.pid),
     });
     await run.collect();
     expect(rowsOf(ctx.rec.rows, "tcp_metric", client.pid)).toEqual([]); // only tcp_delay enabled

@@ -95,6 +95,16 @@ export interface Recorded {
   events: ProbeEvent[];
 }
 
+export interface TestContext extends ProbeContext {
+  rec: Recorded;
+  /**
+   * Resolves once the probe's kernel side observes `pid` (scope.h's map and mode word, read
+   * back from the kernel); rejects after `timeoutMs`. A test lets a process start its
+   * traffic only after this, so no connection slips through before the kernel knows it.
+   */
+  inKernelScope(pid: number, timeoutMs?: number): Promise<void>;
+}
+
 export function testContext(o: {
   subitems: string[];
   params?: ParamValues;
@@ -102,7 +112,7 @@ export function testContext(o: {
   log?: Logger;
   limits?: Record<string, number>;
   dropCounts?: BpfDropCounts;
-}): ProbeContext & { rec: Recorded } {
+}): TestContext {
   const params: ParamValues = {
     report_period: 60,
     sample_period: 100,
@@ -127,8 +137,9 @@ export function testContext(o: {
     },
   };
   const settings = { name: "tcp", subitems: o.subitems, mode: "whitelist", params } as unknown as ProbeSettings;
-  const ctx: ProbeContext & { rec: Recorded } = {
-    ...testKit({ feature: "tcp", log, scope: () => ctx.scope, definition: tcp, limits: o.limits, dropCounts: o.dropCounts }),
+  const kit = testKit({ feature: "tcp", log, scope: () => ctx.scope, definition: tcp, limits: o.limits, dropCounts: o.dropCounts });
+  const ctx: TestContext = {
+    ...kit,
     feature: "tcp",
     settings,
     subitems: new Set(o.subitems),
@@ -142,6 +153,13 @@ export function testContext(o: {
     parseError: () => undefined,
     num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
     rec,
+    async inKernelScope(pid, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      while (!kit.bpf.observes(pid)) {
+        if (Date.now() > end) throw new Error(`pid ${pid} not in the probe's kernel scope after ${timeoutMs} ms`);
+        await Bun.sleep(10);
+      }
+    },
   };
   return ctx;
 }
@@ -193,4 +211,18 @@ export class Proc {
       /* gone */
     }
   }
+}
+
+/**
+ * The per-connection retransmission counts tcpgen printed ("retrans <client_port> <n>":
+ * the kernel's tcpi_total_retrans since connect()/accept()), by client port. Throws on a
+ * port seen twice (the counts would be ambiguous).
+ */
+export function retransByClientPort(output: string): Map<string, number> {
+  const byPort = new Map<string, number>();
+  for (const m of output.matchAll(/^retrans (\d+) (\d+)$/gm)) {
+    if (byPort.has(m[1]!)) throw new Error(`tcpgen reported client port ${m[1]} twice: ${output}`);
+    byPort.set(m[1]!, Number(m[2]));
+  }
+  return byPort;
 }
