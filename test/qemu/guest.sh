@@ -77,6 +77,22 @@ printf '[Service]\nEnvironment=GOPHER_METRIC_ADDR=0.0.0.0 GOPHER_REST_ADDR=0.0.0
   > /etc/systemd/system/gala-gopher.service.d/10-listen.conf
 systemctl daemon-reload
 
+# ---- block devices for the io probe, made before any probe runs: udev's own reads of the
+# error target (blkid) must not be what the io_err event reports.
+modprobe loop 2>/dev/null
+truncate -s 16M /root/gg-loop.img
+loopdev=$(losetup -f --show /root/gg-loop.img) || fail "losetup"
+put loop_name "${loopdev#/dev/}"
+modprobe dm-mod || fail "modprobe dm-mod"
+dmsetup create gg-err --table "0 2048 error" || fail "dmsetup create"
+udevadm settle --timeout=30
+dmname=$(basename "$(readlink -f /dev/mapper/gg-err)")
+put dm_name "$dmname"
+put dm_dev "$(cat "/sys/block/$dmname/dev")"
+
+# Sectors written to a block device so far (/proc/diskstats, field 10).
+sectors_written() { awk -v d="$1" '$3 == d { print $10 }' /proc/diskstats; }
+
 # ---- step 1: systemctl start; the host scrapes and PUTs a probe
 t0=$(ms)
 systemctl start gala-gopher || fail "systemctl start"
@@ -88,6 +104,62 @@ put main_pid_1 "$(systemctl show -p MainPID --value gala-gopher)"
 ls -l /run/gala_gopher/ > "$H/run-dir.txt" 2>&1
 put machine_id_file "$(cat /opt/gala-gopher/machine_id 2>&1)"
 touch "$H/READY1"
+
+# ---- io (the host started io_trace, io_err, io_count, page_cache over REST): 8 MiB of
+# direct writes to the loop device, and one failing direct read of the dm error target.
+wait_host IOGO
+w0=$(sectors_written "${loopdev#/dev/}")
+dd if=/dev/zero of="$loopdev" bs=1M count=8 oflag=direct 2> "$H/dd-loop.err"
+put loop_dd_rc $?
+put loop_sectors_written $(( $(sectors_written "${loopdev#/dev/}") - w0 ))
+dd if=/dev/mapper/gg-err of=/dev/null bs=4k count=1 iflag=direct 2> "$H/dd-err.err" &
+ddpid=$!
+wait "$ddpid"
+put err_dd_rc $?
+put err_dd_pid "$ddpid"
+# The event is written at the probe's next collection (report_period 5 s).
+n=0
+until grep -qs gala_gopher_block_err_code /var/log/gala-gopher/event/gopher_event_0; do
+  sleep 0.5; n=$((n + 1))
+  [ "$n" -lt 60 ] || break
+done
+cp /var/log/gala-gopher/event/gopher_event_0 "$H/events.log" 2>/dev/null || echo "(no event file)" > "$H/events.log"
+touch "$H/IODONE"
+
+# ---- proc (the host started proc_syscall for the whole host): a static program fails
+# open() exactly 1001 times, then lives two more report periods.
+wait_host PROCGO
+"$H/ggload" fail 1001 11 > "$H/ggload-fail.out" 2>&1 &
+put proc_pid $!
+touch "$H/PROCSTARTED"
+wait $!
+put proc_rc $?
+touch "$H/PROCDONE"
+
+# ---- flamegraph: oncpu for the busy ggload (scoped by proc_name, collected every 5 s),
+# then stopped over REST while it still runs (its stacks are symbolized from its live
+# /proc/<pid>/maps), which writes the period's folded file.
+wait_host FLAMEGO
+"$H/ggload" spin 22 > "$H/ggload-spin.out" 2>&1 &
+spinpid=$!
+put spin_pid "$spinpid"
+sleep 1
+put flame_start "$(curl -s -X PUT --data-binary 'json={"cmd":{"probe":["oncpu"]},"snoopers":{"proc_name":[{"comm":"^ggload$","cmdline":"spin"}]},"params":{"perf_sample_period":10,"report_period":5},"state":"running"}' http://127.0.0.1:9999/flamegraph | tr -d '\n')"
+sleep 13
+put spin_alive_at_stop "$([ -d "/proc/$spinpid" ] && echo yes || echo no)"
+put flame_stop "$(curl -s -X PUT --data-binary 'json={"state":"stopped"}' http://127.0.0.1:9999/flamegraph | tr -d '\n')"
+wait "$spinpid"
+put spin_rc $?
+n=0
+until ls /var/log/gala-gopher/flamegraph/oncpu/*.folded >/dev/null 2>&1; do
+  sleep 0.5; n=$((n + 1))
+  [ "$n" -lt 40 ] || break
+done
+mkdir -p "$H/flame"
+cp /var/log/gala-gopher/flamegraph/oncpu/*.folded "$H/flame/" 2>/dev/null
+put flame_files "$(cd /var/log/gala-gopher/flamegraph 2>/dev/null && ls oncpu/*.folded 2>&1 | tr '\n' ' ')"
+put flame_grep_hot "$(grep -h 'spin_caller;spin_leaf' /var/log/gala-gopher/flamegraph/oncpu/*.folded 2>/dev/null | wc -l)"
+touch "$H/FLAMEDONE"
 wait_host GO1
 
 # ---- step 2: probes.init written by the operator, then systemctl restart

@@ -53,15 +53,16 @@ fi
 
 # Leave out documentation and the driver modules a virtio guest never loads; the
 # initramfs gets only the virtio and ext4 modules (built before the kernel is installed).
+# drivers/md stays: the io probe's test makes a device-mapper error target (dm-mod).
 excludes=()
 for d in drivers/gpu drivers/net/wireless drivers/net/ethernet drivers/media drivers/infiniband sound \
-  drivers/staging drivers/bluetooth drivers/usb drivers/hid drivers/iio drivers/scsi drivers/ata drivers/md \
+  drivers/staging drivers/bluetooth drivers/usb drivers/hid drivers/iio drivers/scsi drivers/ata \
   drivers/mtd drivers/isdn drivers/hwmon net/wireless net/mac80211 net/bluetooth; do
   excludes+=("--dpkgopt=path-exclude=/lib/modules/*/kernel/$d/*")
 done
 
 mmdebstrap --mode=root --variant=minbase --quiet \
-  --include=systemd,systemd-sysv,udev,dbus,kmod,procps,iproute2,curl,rpm,linux-image-amd64 \
+  --include=systemd,systemd-sysv,udev,dbus,kmod,procps,iproute2,curl,rpm,dmsetup,linux-image-amd64 \
   --aptopt='Acquire::Check-Valid-Until "false"' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' "${excludes[@]}" \

@@ -2,15 +2,20 @@
 // installed with rpm -i, `systemctl start gala-gopher`, and from the host: scrape the
 // guest's :8888 and PUT to its :9999 through qemu's user-mode port forwarding; then
 // probes.init + `systemctl restart`, the GOPHER_SAVE_PROBES=1 opt-in, Restart=on-failure,
-// `systemctl stop` timing and `rpm -e`; the eBPF tcp probe runs inside the unit. test/qemu/guest.sh is the guest's half.
+// `systemctl stop` timing and `rpm -e`; the eBPF tcp probe runs inside the unit. On the
+// guest's Debian 6.1 kernel, with real activity in the guest: socket (the agent's own
+// listener), io (8 MiB of direct writes to a loop device, exact; one failing read of a
+// device-mapper error target, exactly one io_err event), proc (a static program's 1001
+// failed open() calls, exact) and flamegraph oncpu (its busy loop named in the folded
+// file). test/qemu/guest.sh is the guest's half, test/qemu/ggload.c the workload.
 //
 // Gate: GG_QEMU=1 runs it (a missing tool is then a failure), GG_QEMU=0 skips it; unset,
 // it runs in CI (CI=true) when qemu-system-x86_64, mmdebstrap, mkfs.ext4 and rpmbuild are
 // installed and we are root, and is skipped with the reason otherwise (it keeps both
 // cores busy for about two minutes). The guest image is cached (test/qemu/image.sh);
-// 85-110 s end to end with a warm cache on 2 cores, plus ~40 s to build the image once.
+// about 150 s end to end with a warm cache on 2 cores, plus ~40-55 s to build the image once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, rmrf, tempDir, which } from "../harness.ts";
 import { buildRpm, packageVersion, rpmSkipReason, run } from "../rpm/build.ts";
@@ -22,7 +27,7 @@ function skipReason(): string | undefined {
   if (gate === "0") return "GG_QEMU=0";
   if (gate !== "1" && process.env.CI !== "true") return "not in CI; set GG_QEMU=1 to run it (about 2 minutes)";
   if (process.arch !== "x64") return "the guest is x86_64 and TCG on another architecture is too slow";
-  const missing = ["qemu-system-x86_64", "mmdebstrap", "mkfs.ext4"].filter((t) => !which(t));
+  const missing = ["qemu-system-x86_64", "mmdebstrap", "mkfs.ext4", "cc"].filter((t) => !which(t));
   if (missing.length) return `${missing.join(", ")} not installed (apt-get install qemu-system-x86 mmdebstrap e2fsprogs)`;
   return rpmSkipReason();
 }
@@ -65,6 +70,10 @@ beforeAll(async () => {
   console.log(`guest image ${imageDir}: ${timings.image}; rpm ${timings.rpm}`);
   copyFileSync(pkg.path, join(share, "gala-gopher.rpm"));
   copyFileSync(join(HERE, "guest.sh"), join(share, "test.sh"));
+  // The guest's probe workload: static (no loader, so no failed syscalls of its own),
+  // frame pointers in every function (the flamegraph names the hot path).
+  const cc = await run(["cc", "-static", "-O0", "-g", "-fno-omit-frame-pointer", "-o", join(share, "ggload"), join(HERE, "ggload.c")], { timeoutMs: 60_000 });
+  if (cc.code !== 0) throw new Error(`cc -static test/qemu/ggload.c failed (needs libc6-dev):\n${cc.stderr}`);
 }, 900_000);
 
 afterAll(async () => {
@@ -151,6 +160,42 @@ async function scrapeUntil(series: string | RegExp, timeoutMs = 30_000): Promise
   throw new Error(`no ${series} in the guest's metrics; the agent's probe lines:\n${agent.join("\n")}`);
 }
 
+/**
+ * Watches per-period gauges from the guest: scrapes every 200 ms and keeps, per series
+ * (the `key` capture group of `line`), the runs of values seen. A probe's gauge holds the
+ * last report period's value, so the sum of the runs is the total over the periods seen
+ * (two consecutive periods with the same value would count once: the checks below use
+ * totals that cannot split into equal halves, or confirm them another way).
+ */
+class PeriodWatch {
+  private readonly runs = new Map<string, number[]>();
+  private stopped = false;
+  private readonly loop: Promise<void>;
+  constructor(private readonly line: RegExp) {
+    this.loop = this.poll();
+  }
+  private async poll(): Promise<void> {
+    while (!this.stopped) {
+      const r = await hostGet(metricsPort, "/metrics").catch(() => undefined);
+      if (r?.status === 200) {
+        for (const m of r.body.matchAll(this.line)) {
+          const key = m.groups!.key!;
+          const v = Number(m.groups!.value);
+          const runs = this.runs.get(key) ?? [];
+          if (runs.at(-1) !== v) runs.push(v);
+          this.runs.set(key, runs);
+        }
+      }
+      await Bun.sleep(200);
+    }
+  }
+  async stop(): Promise<Map<string, number[]>> {
+    this.stopped = true;
+    await this.loop;
+    return this.runs;
+  }
+}
+
 function results(): Record<string, string> {
   const out: Record<string, string> = {};
   const f = join(share, "results.txt");
@@ -160,6 +205,90 @@ function results(): Record<string, string> {
     if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
   }
   return out;
+}
+
+const running = (probe: string) => new RegExp(`^gala_gopher_agent_probe_state\\{probe="${probe}",state="running"\\} 1$`, "m");
+const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * io on the guest's kernel: 8 MiB of direct writes to a loop device are exactly the
+ * write_bytes summed over the report periods (and the guest's /proc/diskstats agrees);
+ * one failing direct read of a device-mapper error target is exactly one io_err event in
+ * upstream's words, in the event log.
+ */
+async function checkIo(): Promise<void> {
+  const put = await hostPut("/io", { cmd: { probe: ["io_trace", "io_err", "io_count", "page_cache"] }, params: { report_event: 1, report_period: 5 }, state: "running" });
+  expect(put.body).toContain('"result": "success"');
+  await scrapeUntil(running("io"), 60_000);
+  const watch = new PeriodWatch(/^gala_gopher_block_write_bytes\{[^}]*blk_name="(?<key>[^"]+)"[^}]*\} (?<value>\S+)$/gm);
+  writeFileSync(join(share, "IOGO"), "");
+  await waitGuest("IODONE", 90_000);
+  await Bun.sleep(11_000); // two more report periods: the one holding the writes is shown
+  const runs = await watch.stop();
+  const r = results();
+  const loopRuns = runs.get(r.loop_name!) ?? [];
+  console.log(`io: ${r.loop_name} write_bytes per period ${JSON.stringify(loopRuns)}; diskstats sectors written ${r.loop_sectors_written}; dd rc ${r.loop_dd_rc}`);
+  expect(r.loop_dd_rc).toBe("0");
+  expect(Number(r.loop_sectors_written) * 512).toBe(8 << 20);
+  expect(total(loopRuns)).toBe(8 << 20);
+  // The failing read: dd failed, and the event log holds exactly one io_err event for it.
+  expect(r.err_dd_rc).not.toBe("0");
+  const [major, minor] = r.dm_dev!.split(":");
+  const events = readFileSync(join(share, "events.log"), "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const errs = events.filter((e) => e.Resource?.metric === "gala_gopher_block_err_code");
+  console.log(`io_err events: ${JSON.stringify(errs.map((e) => e.Body))}`);
+  expect(errs.length).toBe(1);
+  expect(errs[0].Resource.labels.Device).toBe(r.dm_name);
+  expect(errs[0].Body).toMatch(
+    new RegExp(
+      `IO errors occured\\.\\(Disk ${r.dm_name}\\(${major}:${minor}\\), COMM dd, PID ${r.err_dd_pid}, op: R\\S*, datalen 4096, ` +
+        `blk_err\\(10\\) 'I/O error', scsi_err\\(0\\) 'UNKNOW', timestamp \\d+\\.\\d{6}\\)$`,
+    ),
+  );
+}
+
+/** proc for the whole host: a static program's 1001 failed open() calls, exactly (odd: no equal split). */
+async function checkProc(): Promise<void> {
+  const put = await hostPut("/proc", { cmd: { probe: ["proc_syscall"] }, params: { report_period: 5 }, state: "running" });
+  expect(put.body).toContain('"result": "success"');
+  await scrapeUntil(running("proc"), 60_000);
+  const watch = new PeriodWatch(/^gala_gopher_proc_syscall_failed\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
+  writeFileSync(join(share, "PROCGO"), "");
+  await waitGuest("PROCDONE", 90_000); // the program lives 11 s after its failures
+  const runs = await watch.stop();
+  const r = results();
+  const mine = runs.get(r.proc_pid!) ?? [];
+  console.log(`proc: ggload (pid ${r.proc_pid}) syscall_failed per period ${JSON.stringify(mine)}; it printed ${readFileSync(join(share, "ggload-fail.out"), "utf8").trim()}`);
+  expect(r.proc_rc).toBe("0");
+  expect(total(mine)).toBe(1001);
+}
+
+/** flamegraph oncpu on the guest's kernel: the busy program's folded stacks name its hot function. */
+async function checkFlamegraph(): Promise<void> {
+  writeFileSync(join(share, "FLAMEGO"), "");
+  await waitGuest("FLAMEDONE", 120_000);
+  const r = results();
+  console.log(`flamegraph: start ${r.flame_start}; stop ${r.flame_stop}; files ${r.flame_files}; lines with spin_caller;spin_leaf: ${r.flame_grep_hot}`);
+  expect(r.flame_start).toContain('"result": "success"');
+  expect(r.flame_stop).toContain('"result": "success"');
+  expect(r.spin_rc).toBe("0");
+  expect(r.spin_alive_at_stop).toBe("yes"); // else the test itself is wrong: its stacks cannot be symbolized
+  expect(r.flame_files).toMatch(/^oncpu\/\d{8}-\d{6}(-\d+)?\.folded/);
+  expect(Number(r.flame_grep_hot)).toBeGreaterThanOrEqual(1);
+  // Of the program's samples, most are in main -> spin_caller -> spin_leaf.
+  let all = 0;
+  let hot = 0;
+  for (const f of readdirSync(join(share, "flame"))) {
+    for (const l of readFileSync(join(share, "flame", f), "utf8").split("\n")) {
+      const m = /^(.*) (\d+)$/.exec(l);
+      if (!m || !m[1]!.includes("ggload")) continue;
+      all += Number(m[2]);
+      if (/;main;spin_caller;spin_leaf(;|$)/.test(m[1]!)) hot += Number(m[2]);
+    }
+  }
+  console.log(`flamegraph: ggload samples ${all}, in spin_leaf ${hot}`);
+  expect(all).toBeGreaterThan(0);
+  expect(hot / all).toBeGreaterThanOrEqual(0.5);
 }
 
 describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the host", () => {
@@ -206,6 +335,12 @@ describe.skipIf(!!skip)("qemu guest: yum-style install, systemctl, curl from the
       for (let i = 0; i < 5; i++) await fetch(`http://127.0.0.1:${metricsPort}/healthz`, { headers: { Connection: "close" }, keepalive: false }).then((r) => r.text());
       await scrapeUntil(/^gala_gopher_endpoint_tcp_passive_open\{[^}]*comm="gala-gopher",role="server"[^}]*server_port="8888"[^}]*\} [1-9]/m, 90_000);
       timings.socket_probe = lap();
+      await checkIo();
+      timings.io_probe = lap();
+      await checkProc();
+      timings.proc_probe = lap();
+      await checkFlamegraph();
+      timings.flamegraph_probe = lap();
       writeFileSync(join(share, "probes.init"), '# written by the operator\nbaseinfo {"cmd":{"probe":["cpu"]},"params":{"report_period":5},"state":"running"}\n');
       writeFileSync(join(share, "GO1"), "");
 
