@@ -18,6 +18,7 @@ import { HostFs, hostPathsFrom } from "./host/fs.ts";
 import { resolveMachineIdentity, type MachineIdentity } from "./host/machine-id.ts";
 import { acquirePidLock, type PidLock } from "./host/pidfile.ts";
 import { metricsApp, scrapeText } from "./http/metrics.ts";
+import { PageRoutes } from "./probe/pages.ts";
 import { restApp } from "./http/rest.ts";
 import { tlsOptions } from "./http/tls.ts";
 import { DropTally } from "./log/drops.ts";
@@ -107,7 +108,9 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
   const sinks = await outputSinks(cfg, ident, log, agentMetrics.registry, logDrops);
   startup.defer(() => sinks.close());
 
+  const pages = new PageRoutes();
   const manager = new ProbeManager({
+    pages,
     definitions: PROBES,
     store,
     metrics: agentMetrics,
@@ -134,7 +137,7 @@ export async function startAgent(opts: CliOptions, env: Env): Promise<RunningAge
     // serves the same snapshot plus the gala_gopher_agent_kafka_* queue and drop counters
     // (docs/compatibility.md). In kafka mode a port that cannot be bound is not fatal.
     if (cfg.metric.outChannel === "web_server" || cfg.metric.outChannel === "kafka") {
-      const app = metricsApp({ renderer, agent: agentMetrics, healthy: () => true });
+      const app = metricsApp({ renderer, agent: agentMetrics, healthy: () => true, pages });
       try {
         const s = Bun.serve({
           hostname: cfg.webServer.bindAddr,

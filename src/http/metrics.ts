@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { AgentMetrics } from "../egress/agent-metrics.ts";
 import type { PrometheusRenderer } from "../egress/prometheus.ts";
+import type { PageRoutes } from "../probe/pages.ts";
 import { acceptMissingHost } from "./absolute-url.ts";
 import { ScrapeCache } from "./scrape-cache.ts";
 
@@ -18,6 +19,8 @@ export interface MetricsAppDeps {
   healthy: () => boolean;
   /** Shared with gopher-ctl's `metrics`; one is made when absent. */
   cache?: ScrapeCache;
+  /** Pages probes serve (GET /<feature>[/...], e.g. /flamegraph). */
+  pages?: PageRoutes;
 }
 
 /** The exposition text as the endpoint serves it now (gopher-ctl). */
@@ -52,6 +55,10 @@ export function metricsApp(d: MetricsAppDeps): Hono {
   app.get("/healthz", (c) => (d.healthy() ? c.text("ok\n") : c.text("unhealthy\n", 503)));
   app.all("/", (c) => c.text("method not allowed\n", 405, { Allow: "GET" }));
   app.all("/metrics", (c) => c.text("method not allowed\n", 405, { Allow: "GET" }));
+  if (d.pages) {
+    const pages = d.pages;
+    app.get("*", async (c, next) => (await pages.handle(new URL(c.req.url))) ?? next());
+  }
   app.notFound((c) => c.text("not found\n", 404));
   return acceptMissingHost(app);
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { RingPoller } from "../libbpf/poller.ts";
 import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
 import type { BpfDropCounts } from "./bpf-drops.ts";
+import type { PageRoutes } from "./pages.ts";
 import type { ProbeContext, ProbeDefinition, ScopeView } from "./define.ts";
 import { ProbeBpfSet } from "./probe-bpf.ts";
 import type { ProbeSettings } from "./settings.ts";
@@ -54,6 +55,8 @@ export interface ContextDeps {
   drops: BpfDropCounts;
   limits?: Readonly<Record<string, number>>;
   metrics: AgentMetrics;
+  /** Pages on the metrics port (ctx.servePage); absent: none. */
+  pages?: PageRoutes;
   emit(table: TableDef, row: Row): void;
   event(e: ProbeEvent): void;
 }
@@ -85,6 +88,7 @@ export function createProbeContext(d: ContextDeps): MutableContext {
     }),
     drops: (reason: string) => d.drops.counter(feature, reason),
     limit: (name: string) => probeLimit(def, name, d.limits?.[name]),
+    servePage: d.pages ? (handler) => d.pages!.serve(feature, handler) : undefined,
     emit: (table: TableDef, row: Row) => {
       if (!allowed.has(table.name)) throw new Error(`probe ${feature} emitted a row of foreign table ${table.name}`);
       d.emit(table, row);

@@ -7,6 +7,7 @@ import type { HostFs } from "../host/fs.ts";
 import type { KernelFeatures } from "../host/features.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
+import type { PageHandler } from "./pages.ts";
 import type { ProbeBpf } from "./probe-bpf.ts";
 import type { ParamDef } from "./params.ts";
 import type { ParamValues, ProbeSettings, ScopeKind, Subitem } from "./settings.ts";
@@ -90,6 +91,11 @@ export interface ProbeContext {
   num(key: string): number;
   /** The value of one of the definition's `limits` (its default unless the agent overrides it). */
   limit(name: string): number;
+  /**
+   * Serves GET /<feature> and /<feature>/<rest> on the metrics port while the returned
+   * handle lives (dispose it when the run ends). Absent when the agent serves no metrics port.
+   */
+  readonly servePage?: (handler: PageHandler) => Disposable;
 }
 
 export interface ProbeRun extends AsyncDisposable {

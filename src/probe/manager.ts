@@ -16,6 +16,7 @@ import { BpfDropCounts } from "./bpf-drops.ts";
 import { NotSupported, type ProbeContext, type ProbeDefinition, type ProbeRun } from "./define.ts";
 import type { RingPoller } from "../libbpf/poller.ts";
 import { agentRingPoller, createProbeContext, type MutableContext } from "./context.ts";
+import type { PageRoutes } from "./pages.ts";
 import { FeatureCatalog } from "./catalog.ts";
 import { NOT_BUILT } from "./not-built.ts";
 import { reservedLabelNames } from "./labels.ts";
@@ -50,6 +51,8 @@ export interface ManagerDeps {
   poller?: RingPoller;
   /** Overrides of probes' declared limits (feature → limit name → value), already validated. */
   limits?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Pages probes serve on the metrics port (ctx.servePage); absent: none. */
+  pages?: PageRoutes;
 }
 
 export interface Reply {
@@ -299,6 +302,7 @@ export class ProbeManager {
       drops: this.drops,
       limits: this.deps.limits?.[feature],
       metrics: this.deps.metrics,
+      pages: this.deps.pages,
       emit: (table, row) => this.emit(rt, table, row),
       event: (e) => this.event(rt, e),
     });

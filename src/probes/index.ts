@@ -2,6 +2,8 @@
 // `export { default as <feature> } from "./<feature>/index.ts";` (src/probes/registered.ts
 // turns these lines into the PROBES list).
 export { default as baseinfo } from "./baseinfo/index.ts";
+export { default as flamegraph } from "./flamegraph/index.ts";
+export { default as io } from "./io/index.ts";
 export { default as proc } from "./proc/index.ts";
 export { default as socket } from "./socket/index.ts";
 export { default as tcp } from "./tcp/index.ts";

@@ -1,0 +1,241 @@
+// flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
+// oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
+// each thread spends switched out (sched_switch); mem: user page faults (memory touched). The kernel counts per (process, user
+// stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
+// reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
+// to the period's folded stacks; every svg_period seconds (checked at each collect) the
+// period is written as SVG, folded and pprof files per type (./output.ts) and starts over.
+import type { BpfScope } from "../../probe/bpf-scope.ts";
+import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
+import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
+import { FoldedStacks } from "./folded.ts";
+import { FlameHistory, type PeriodStacks } from "./history.ts";
+import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
+import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
+import { FLAME_PAGE_HTML } from "./page.ts";
+import { ProcessPrefixes } from "./process-prefix.ts";
+import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
+import { pprofProfile } from "./pprof.ts";
+import { flameGraphSvg } from "./svg.ts";
+import { Symbolizer } from "./symbolize.ts";
+
+/**
+ * How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as
+ * microseconds, mem page faults shown as bytes (4 KiB pages: x86, the only architecture
+ * with the tracepoint).
+ */
+const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
+  oncpu: { unit: "samples", scale: 1 },
+  offcpu: { unit: "us", scale: 1 / 1000 },
+  mem: { unit: "bytes", scale: 4096 },
+};
+
+/** A period's rows with values in the written unit. */
+function scaledRows(folded: FoldedStacks, scale: number): [string, number, number][] {
+  return folded.rows().map(([s, v, pid]) => [s, Math.max(1, Math.round(v * scale)), pid]);
+}
+
+function strParam(ctx: ProbeContext, key: string): string {
+  const v = ctx.params[key];
+  return typeof v === "string" ? v : "";
+}
+
+export class FlameRun implements ProbeRun {
+  private readonly kernel: FlameKernel;
+  private readonly scope: BpfScope;
+  private readonly symbols: Symbolizer;
+  private readonly prefixes: ProcessPrefixes;
+  private readonly folded = new Map<SampleKind, FoldedStacks>();
+  /** Stacks since the last Pyroscope push (when pyroscope_server is usable). */
+  private readonly unpushed = new Map<SampleKind, FoldedStacks>();
+  private readonly pyroscope: string | undefined;
+  private lastPush = Date.now();
+  /** The last periods for the /flamegraph page, and its registration on the metrics port. */
+  private readonly history: FlameHistory;
+  private page: Disposable | undefined;
+  private warnedPush = false;
+  private periodStart = Date.now();
+  private readonly samplePeriodMs: number;
+  private collecting = false;
+  /** Files written by the last flush (for logs and tests). */
+  lastFiles: string[] = [];
+
+  constructor(private readonly ctx: ProbeContext) {
+    const wanted = [...ctx.subitems];
+    const missing = wanted.filter((s) => !IMPLEMENTED_SUBITEMS.includes(s));
+    let oncpu = ctx.subitems.has("oncpu");
+    const offcpu = ctx.subitems.has("offcpu");
+    let mem = ctx.subitems.has("mem");
+    if (mem && !hasPageFaultTracepoint(ctx.features)) {
+      ctx.log.warn("mem is not sampled: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
+      mem = false;
+    }
+    if (oncpu && !ctx.features.attach.perf_event.ok) {
+      if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
+      ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
+      oncpu = false;
+    }
+    if (!oncpu && !offcpu && !mem) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
+    if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
+    this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
+    const onFull = ctx.drops("folded_full");
+    const server = strParam(ctx, "pyroscope_server");
+    const serverError = server ? pyroscopeServerError(server) : undefined;
+    if (serverError) ctx.log.warn(`${serverError}: nothing is pushed to Pyroscope`);
+    this.pyroscope = server && !serverError ? server : undefined;
+    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem]] as const) {
+      if (!on) continue;
+      this.folded.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
+      if (this.pyroscope) this.unpushed.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
+    }
+    this.kernel = new FlameKernel({
+      bpf: ctx.bpf,
+      oncpu,
+      offcpu,
+      mem,
+      samplePeriodMs: this.samplePeriodMs,
+      maxStacks: ctx.limit("max_stacks"),
+      maxSleepers: ctx.limit("max_sleepers"),
+    });
+    try {
+      this.scope = ctx.bpf.scopeSync(this.kernel.obj);
+    } catch (e) {
+      this.kernel[Symbol.dispose](); // its perf events are not owned by the object
+      throw e;
+    }
+    this.symbols = new Symbolizer({ host: ctx.host, log: ctx.log, maxSymbols: ctx.limit("max_symbols"), parseError: (i, d) => ctx.parseError(i, d) });
+    this.prefixes = new ProcessPrefixes(ctx.host, () => ctx.scope.containers());
+    this.history = new FlameHistory(ctx.limit("page_periods"), ctx.limit("page_stacks"));
+    this.page = ctx.servePage?.((sub) => this.servePage(sub));
+    ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
+  }
+
+  /** The period in progress (what the last collections read), marked partial. */
+  private currentPeriods(): (PeriodStacks & { partial: true })[] {
+    const now = Date.now();
+    return [...this.folded]
+      .filter(([, f]) => f.size > 0)
+      .map(([type, f]) => ({ type, at: now, unit: UNITS[type].unit, partial: true as const, stacks: scaledRows(f, UNITS[type].scale) }));
+  }
+
+  /** GET /flamegraph (the page) and /flamegraph/data (the kept periods as JSON). */
+  private servePage(sub: string): Response {
+    if (sub === "" || sub === "/") return new Response(FLAME_PAGE_HTML, { headers: { "Content-Type": "text/html; charset=utf-8" } });
+    if (sub === "/data") return Response.json({ periods: [...this.history.all(), ...this.currentPeriods()] });
+    return new Response("not found\n", { status: 404 });
+  }
+
+  async collect(): Promise<void> {
+    if (this.collecting) return; // the previous read is still symbolizing
+    this.collecting = true;
+    try {
+      await this.readKernel();
+      if (this.pyroscope && Date.now() - this.lastPush >= PUSH_INTERVAL_MS) await this.push(new Date());
+      if (Date.now() - this.periodStart >= (this.ctx.num("svg_period") || 180) * 1000) await this.flush(new Date());
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  /** Reads the kernel's finished map set into the period's folded stacks. */
+  async readKernel(): Promise<void> {
+    const ctx = this.ctx;
+    this.scope.drain();
+    this.symbols.beginPeriod();
+    this.prefixes.beginPeriod();
+    const raw: RawSample[] = [];
+    await this.kernel.readPeriod((s) => raw.push(s));
+    for (const s of raw) {
+      const folded = this.folded.get(s.kind);
+      if (!folded || !ctx.scope.includes(s.tgid)) continue;
+      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      folded.add(s.tgid, frames, s.value);
+      this.unpushed.get(s.kind)?.add(s.tgid, frames, s.value);
+    }
+    for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+  }
+
+  /** Posts the stacks since the last push to Pyroscope (one try; a failure is counted and its data dropped). */
+  async push(until: Date): Promise<void> {
+    const ctx = this.ctx;
+    const from = new Date(this.lastPush);
+    this.lastPush = until.getTime();
+    const perProcess = ctx.num("multi_instance") === 1;
+    for (const [type, folded] of this.unpushed) {
+      const { scale } = UNITS[type];
+      for (const pid of folded.size === 0 ? [] : perProcess ? folded.pids() : [undefined]) {
+        const body = folded.text(pid, type === "oncpu" ? 1 : scale);
+        const err = await pushFolded({ server: this.pyroscope!, type, pid, from, until, samplePeriodMs: this.samplePeriodMs, body }, ctx.signal);
+        if (err === undefined) continue;
+        ctx.drops("pyroscope_push_failed")(1);
+        if (!this.warnedPush) ctx.log.warn(`pushing ${type} to Pyroscope at ${this.pyroscope}: ${err} (counted in gala_gopher_agent_bpf_dropped_total{reason="pyroscope_push_failed"}; not retried)`);
+        this.warnedPush = true;
+      }
+      folded.clear();
+    }
+  }
+
+  /** Writes the period's files (SVG and folded, per type and per process with multi_instance) and starts a new period. */
+  async flush(at: Date): Promise<void> {
+    const ctx = this.ctx;
+    const svgDir = strParam(ctx, "output_dir") || DEFAULT_SVG_DIR;
+    const foldedDir = strParam(ctx, "flame_dir") || "/var/log/gala-gopher/flamegraph";
+    const perProcess = ctx.num("multi_instance") === 1;
+    const files: OutputFile[] = [];
+    for (const [type, folded] of this.folded) {
+      if (folded.size === 0) continue;
+      const { unit, scale } = UNITS[type];
+      const o = { svgDir, foldedDir, type, at };
+      for (const pid of perProcess ? folded.pids() : [undefined]) {
+        const p = flamePaths(o, pid);
+        const title = `${type} ${pid === undefined ? "" : `[${pid}] `}${at.toISOString()}`;
+        files.push(
+          { path: p.folded, text: folded.text(pid, scale) },
+          { path: p.svg, text: flameGraphSvg(folded.entries(pid, scale), { title, unit }) },
+          { path: p.pprof, text: pprofProfile({ type, stacks: folded.rows(pid), periodNs: this.samplePeriodMs * 1_000_000, start: new Date(this.periodStart), end: at }) },
+        );
+      }
+      this.history.add({ type, at: at.getTime(), unit, stacks: scaledRows(folded, scale) });
+      folded.clear();
+    }
+    this.periodStart = at.getTime();
+    this.lastFiles = files.map((f) => f.path);
+    if (files.length === 0) return;
+    try {
+      await writeFiles(files);
+    } catch (e) {
+      ctx.log.warn(`writing flame graphs: ${(e as Error).message}`);
+      ctx.drops("write_failed")(files.length);
+      return;
+    }
+    const dirs = [...this.folded.keys()].flatMap((t) => [`${svgDir}/${t}`, `${foldedDir}/${t}`]);
+    const removed = await enforceBudget(dirs, ctx.limit("disk_budget_mib") * 1024 * 1024);
+    if (removed > 0) ctx.log.debug(`removed ${removed} old flame graph files (disk budget ${ctx.limit("disk_budget_mib")} MiB)`);
+  }
+
+  /** Stops sampling, then writes what the unfinished period holds (a stop or a reconfiguration loses nothing). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kernel.stopSampling();
+    try {
+      if (!this.collecting) {
+        await this.readKernel();
+        await this.flush(new Date());
+      }
+    } catch (e) {
+      this.ctx.log.warn(`writing the last period: ${(e as Error).message}`);
+    } finally {
+      this.page?.[Symbol.dispose]();
+      this.kernel[Symbol.dispose]();
+    }
+  }
+}
+
+export default defineProbe({
+  ...FLAMEGRAPH_FEATURE,
+  tables: [],
+  limits: FLAMEGRAPH_LIMITS,
+  requires: flameUnsupported,
+  open(ctx): ProbeRun {
+    return new FlameRun(ctx);
+  },
+});

@@ -1,0 +1,174 @@
+// The kernel side of the flamegraph probe (bpf/flamegraph/flamegraph.bpf.c): the object,
+// the perf events on every CPU (oncpu), the sched_switch hook (offcpu), and the read of a
+// period: flip the active map set, then read and clear the other one. Stack ids are
+// resolved to instruction pointers here; symbols are ./symbolize.ts's job.
+import type { KernelFeatures } from "../../host/features.ts";
+import type { BpfObject } from "../../libbpf/object.ts";
+import { sumPerCpuU64 } from "../../libbpf/percpu.ts";
+import { openPerfOnAllCpus, type PerfEventSet } from "../../libbpf/perf-cpus.ts";
+import { PerfSwConfig, PerfType } from "../../libbpf/perf.ts";
+import { StackTraceMap } from "../../libbpf/stacks.ts";
+import type { ProbeBpf } from "../../probe/define.ts";
+import { hasRawTracepoint } from "../../probe/probe-bpf.ts";
+
+export type SampleKind = "oncpu" | "offcpu" | "mem";
+
+/** One (process, user stack, kernel stack) count of a period, innermost frame first. */
+export interface RawSample {
+  readonly kind: SampleKind;
+  readonly tgid: number;
+  readonly user: readonly bigint[];
+  readonly kernel: readonly bigint[];
+  /** oncpu: samples; offcpu: nanoseconds off the CPU; mem: user page faults. */
+  readonly value: number;
+}
+
+/** drops map slots (enum flame_drop) and the reasons they are reported under. */
+const DROP_REASONS = ["counts_full", "stack_lost", "offcpu_start_full", "offcpu_period_boundary"] as const;
+const KINDS: readonly SampleKind[] = ["oncpu", "offcpu", "mem"];
+const KEY_SIZE = 16;
+
+export interface FlameKernelOptions {
+  readonly bpf: ProbeBpf;
+  readonly oncpu: boolean;
+  readonly offcpu: boolean;
+  readonly mem: boolean;
+  /** perf_sample_period in ms: one sample per CPU every this many ms of CPU clock. */
+  readonly samplePeriodMs: number;
+  readonly maxStacks: number;
+  readonly maxSleepers: number;
+}
+
+/** Whether this kernel has the user page fault tracepoint (x86: exceptions:page_fault_user). */
+export function hasPageFaultTracepoint(f: KernelFeatures): boolean {
+  return hasRawTracepoint(f, "page_fault_user", ["exceptions"]);
+}
+
+/** Why this kernel cannot sample at all, or undefined. */
+export function flameUnsupported(f: KernelFeatures): string | undefined {
+  const noBpf = f.bpfUnavailable();
+  if (noBpf) return noBpf;
+  if (!f.attach.perf_event.ok && !hasRawTracepoint(f, "sched_switch", ["sched"])) {
+    return `neither perf_event programs (${f.attach.perf_event.reason}) nor the sched_switch tracepoint are available`;
+  }
+  return undefined;
+}
+
+export class FlameKernel implements Disposable {
+  readonly obj: BpfObject;
+  /** What is attached, for the start-up log. */
+  readonly attached: string[] = [];
+  private perf: PerfEventSet | undefined;
+  private readonly state: DataView;
+  private readonly stacks: [StackTraceMap, StackTraceMap];
+  private readonly dropsSeen = new Array<bigint>(DROP_REASONS.length).fill(0n);
+
+  constructor(private readonly o: FlameKernelOptions) {
+    const stack = new DisposableStack();
+    try {
+      this.obj = this.openObject(o.offcpu ? "btf" : "none");
+      if (o.oncpu) {
+        const perf = openPerfOnAllCpus({ type: PerfType.SOFTWARE, config: PerfSwConfig.CPU_CLOCK, period: o.samplePeriodMs * 1_000_000 });
+        stack.use(perf);
+        perf.attach(this.obj.program("flame_oncpu"));
+        this.perf = perf;
+        this.attached.push(`perf_event cpu-clock every ${o.samplePeriodMs} ms on CPUs ${perf.cpus.join(",")}`);
+      }
+      this.state = this.obj.map(".data.flame").data();
+      this.stacks = [new StackTraceMap(this.obj.map("stacks_a")), new StackTraceMap(this.obj.map("stacks_b"))];
+      stack.move();
+    } catch (e) {
+      stack.dispose();
+      throw e;
+    }
+  }
+
+  /** Opens and loads the object with the sched_switch hook of `offcpu` ("btf": tp_btf, falling back to the raw tracepoint). */
+  private openObject(offcpu: "btf" | "raw" | "none"): BpfObject {
+    const { bpf } = this.o;
+    const obj = bpf.open("flamegraph", {
+      maps: {
+        stacks_a: { maxEntries: this.o.maxStacks },
+        stacks_b: { maxEntries: this.o.maxStacks },
+        counts_a: { maxEntries: this.o.maxStacks },
+        counts_b: { maxEntries: this.o.maxStacks },
+        offcpu_start: { maxEntries: this.o.maxSleepers },
+      },
+    });
+    obj.program("flame_oncpu").setAutoload(this.o.oncpu);
+    obj.program("flame_offcpu_btf").setAutoload(offcpu === "btf");
+    obj.program("flame_offcpu_raw").setAutoload(offcpu === "raw");
+    obj.program("flame_mem").setAutoload(this.o.mem);
+    try {
+      bpf.load(obj);
+    } catch (e) {
+      bpf.close(obj);
+      if (offcpu === "btf") return this.openObject("raw");
+      throw e;
+    }
+    if (offcpu === "btf") bpf.attach(obj, "flame_offcpu_btf");
+    if (offcpu === "raw") bpf.attach(obj, "flame_offcpu_raw", "sched_switch");
+    if (offcpu !== "none") this.attached.push(offcpu === "btf" ? "tp_btf/sched_switch" : "raw_tp/sched_switch");
+    if (this.o.mem) {
+      bpf.attach(obj, "flame_mem", "page_fault_user");
+      this.attached.push("raw_tp/page_fault_user");
+    }
+    return obj;
+  }
+
+  /**
+   * Ends the period: the programs move to the other map set, then this one is read
+   * (counts and stacks) and cleared. `visit` sees every count with its stacks.
+   */
+  async readPeriod(visit: (s: RawSample) => void): Promise<number> {
+    const was = this.state.getUint32(0, true) & 1;
+    this.state.setUint32(0, was ^ 1, true);
+    await Bun.sleep(1); // programs that fetched the old set finish (they run for microseconds)
+    const counts = this.obj.map(was ? "counts_b" : "counts_a");
+    const stacks = this.stacks[was]!;
+    const memo = new Map<number, bigint[]>();
+    const frames = (id: number): bigint[] => {
+      if (id < 0) return [];
+      let f = memo.get(id);
+      if (!f) memo.set(id, (f = stacks.read(id) ?? []));
+      return f;
+    };
+    let n = 0;
+    counts.lookupAndDeleteBatch(({ keys, values, count }) => {
+      const k = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+      const v = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      for (let i = 0; i < count; i++) {
+        const o = i * KEY_SIZE;
+        const kind = KINDS[k.getUint32(o + 12, true)];
+        if (!kind) continue;
+        n++;
+        visit({ kind, tgid: k.getUint32(o, true), user: frames(k.getInt32(o + 4, true)), kernel: frames(k.getInt32(o + 8, true)), value: Number(v.getBigUint64(i * 8, true)) });
+      }
+    }, 4096);
+    stacks.clear();
+    return n;
+  }
+
+  /** What the kernel refused since the last call, per drop reason. */
+  dropDeltas(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const map = this.obj.map("drops");
+    for (let i = 0; i < DROP_REASONS.length; i++) {
+      const total = sumPerCpuU64(map, new Uint32Array([i]))[0]!;
+      const d = total - this.dropsSeen[i]!;
+      this.dropsSeen[i] = total;
+      if (d > 0n) out[DROP_REASONS[i]!] = Number(d);
+    }
+    return out;
+  }
+
+  /** Detaches the perf events (no more oncpu samples); the maps stay readable. */
+  stopSampling(): void {
+    this.perf?.[Symbol.dispose]();
+    this.perf = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.stopSampling();
+  }
+}
