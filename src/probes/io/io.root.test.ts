@@ -1,10 +1,12 @@
 // The io probe against real kernel activity on a loop device of its own: exact bytes with
 // O_DIRECT, every request of the device counted (checked against /proc/diskstats), the
 // periods adding up to the activity, page-cache loads and dirtied pages of buffered writes,
-// a forced I/O error (the loop device's backing file on a full tmpfs) as an io_err event
-// in upstream's words, and the same for a bio-based device (zram over its memory limit:
+// a request held in flight by a frozen file system under the loop device's backing file as a
+// latency event in upstream's words, a forced I/O error (the loop device's backing file on a
+// full tmpfs) as an io_err event in upstream's words, and the same for a bio-based device (zram over its memory limit:
 // the path device mapper takes). Gated on root, the BPF objects, a kernel that runs the
-// probe, losetup and dd (the zram case also on the zram module); reasons are printed.
+// probe, losetup and dd (the latency event case also on fsfreeze and mkfs.ext4, the zram case
+// on the zram module); reasons are printed.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -190,6 +192,71 @@ describe("io probe (root)", () => {
         new RegExp(`^IO latency occured\\.\\(Disk ${dev.name}\\(${dev.major}:${dev.minor}\\), COMM dd, PID ${dd.pid}, op: W#[#A][#S]#, datalen 65536, drv_latency \\d+, dev_latency \\d+\\)$`),
       );
     }
+  });
+
+  // A request that really takes long: loop A's backing file lives on an ext4 file system
+  // (on loop B) that is frozen while a write to A is in flight. Loop A writes its backing
+  // file through the page cache (dio 0), so its worker waits in the frozen file system's
+  // sb_start_write until the thaw; the request stays in flight that long.
+  const slowWhy = !can ? "" : ["fsfreeze", "mkfs.ext4"].find((t) => !sh(["sh", "-c", `command -v ${t}`]).ok);
+  if (slowWhy) console.warn(`io probe (root): latency event case skipped: ${slowWhy} not installed`);
+  test.if(can && !slowWhy)("a request held by a frozen file system raises exactly one latency event in upstream's words; a higher latency_thr none", async () => {
+    const lower = join(work, "frozen.img");
+    if (!sh(["truncate", "-s", "64M", lower]).ok) throw new Error(`truncate ${lower} failed`);
+    const mkfs = sh(["mkfs.ext4", "-q", "-F", lower]);
+    if (!mkfs.ok) throw new Error(`mkfs.ext4: ${mkfs.err}`);
+    const fsDev = loopDevice(lower, 64); // same size: truncate keeps the file system
+    const mnt = join(work, "frozen");
+    sh(["mkdir", "-p", mnt]);
+    const m = sh(["mount", "-t", "ext4", fsDev.path, mnt]);
+    if (!m.ok) throw new Error(`mount ext4 ${fsDev.path}: ${m.err}`);
+    cleanups.push(() => void (sh(["umount", mnt]).ok || sh(["umount", "-l", mnt])));
+    const dev = loopDevice(join(mnt, "backing.img"), 16);
+    expect(sh(["cat", `/sys/block/${dev.name}/loop/dio`]).out.trim()).toBe("0");
+    const thaw = () => void sh(["fsfreeze", "-u", mnt]);
+    cleanups.push(thaw); // runs first: nothing below can be released while frozen
+
+    const fires = await open(["io_trace"], { latency_thr: 10, dev_name: dev.name });
+    const quiet = await open(["io_trace"], { latency_thr: 1000, dev_name: dev.name });
+    for (const p of [fires, quiet]) {
+      await p.run.collect();
+      p.rows.length = 0;
+      p.events.length = 0;
+    }
+    const inflightWrites = () => Number(sh(["cat", `/sys/block/${dev.name}/inflight`]).out.trim().split(/\s+/)[1]);
+    const freeze = sh(["fsfreeze", "-f", mnt]);
+    if (!freeze.ok) throw new Error(`fsfreeze -f ${mnt}: ${freeze.err}`);
+    let dd: ReturnType<typeof Bun.spawn>;
+    try {
+      dd = Bun.spawn(["dd", "if=/dev/zero", `of=${dev.path}`, "bs=64k", "count=1", "oflag=direct"], { stdout: "ignore", stderr: "ignore" });
+      const deadline = Date.now() + 5000;
+      while (inflightWrites() !== 1 && Date.now() < deadline) await Bun.sleep(1);
+      expect(inflightWrites()).toBe(1);
+      await Bun.sleep(60);
+      // Still held: the loop worker is blocked on the frozen file system, dd waits for it.
+      expect(inflightWrites()).toBe(1);
+      expect(dd.exitCode).toBeNull();
+    } finally {
+      thaw();
+    }
+    expect(await dd.exited).toBe(0);
+    for (const p of [fires, quiet]) await p.run.collect();
+
+    for (const p of [fires, quiet]) {
+      const lat = of(p.rows, "io_latency", dev);
+      expect(lat.length).toBe(1);
+      expect(Number(lat[0]!.count_latency_req)).toBe(1);
+      expect(Number(lat[0]!.latency_req_max)).toBeGreaterThanOrEqual(60_000_000);
+      expect(Number(lat[0]!.latency_req_max)).toBeLessThan(1000_000_000); // below the quiet probe's latency_thr
+      expect(p.rows.every((r) => r.row.blk_name === dev.name)).toBe(true); // dev_name: not loop B
+    }
+    expect(quiet.events).toEqual([]);
+    expect(fires.events.length).toBe(1);
+    const ev = fires.events[0]!;
+    expect(ev).toMatchObject({ entity: "block", metric: "latency_req_max", key: `${dev.major}_${dev.minor}`, device: dev.name });
+    expect(ev.message).toMatch(
+      new RegExp(`^IO latency occured\\.\\(Disk ${dev.name}\\(${dev.major}:${dev.minor}\\), COMM dd, PID ${dd!.pid}, op: W#[#A][#S]#, datalen 65536, drv_latency \\d+, dev_latency \\d+\\)$`),
+    );
   });
 
   test.if(can)("buffered writes and reads: pages loaded into and dirtied in the page cache of the device", async () => {
