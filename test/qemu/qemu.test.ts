@@ -211,6 +211,19 @@ const running = (probe: string) => new RegExp(`^gala_gopher_agent_probe_state\\{
 const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 /**
+ * Waits until the probe's next collection ends (its collect-duration gauge changes); at
+ * most 15 s, then goes on (the checks do not depend on it, it only makes a split of the
+ * guest's activity over two periods unlikely).
+ */
+async function nextCollection(probe: string): Promise<void> {
+  const series = new RegExp(`^gala_gopher_agent_probe_collect_duration_seconds\\{probe="${probe}"\\} (\\S+)$`, "m");
+  const value = async () => series.exec((await hostGet(metricsPort, "/metrics")).body)?.[1];
+  const first = await value();
+  const end = Date.now() + 15_000;
+  while (Date.now() < end && (await value()) === first) await Bun.sleep(100);
+}
+
+/**
  * io on the guest's kernel: 8 MiB of direct writes to a loop device are exactly the
  * write_bytes summed over the report periods (and the guest's /proc/diskstats agrees);
  * one failing direct read of a device-mapper error target is exactly one io_err event in
@@ -220,6 +233,8 @@ async function checkIo(): Promise<void> {
   const put = await hostPut("/io", { cmd: { probe: ["io_trace", "io_err", "io_count", "page_cache"] }, params: { report_event: 1, report_period: 5 }, state: "running" });
   expect(put.body).toContain('"result": "success"');
   await scrapeUntil(running("io"), 60_000);
+  // Start the writes just after a collection, so they normally fall in one period.
+  await nextCollection("io");
   const watch = new PeriodWatch(/^gala_gopher_block_write_bytes\{[^}]*blk_name="(?<key>[^"]+)"[^}]*\} (?<value>\S+)$/gm);
   writeFileSync(join(share, "IOGO"), "");
   await waitGuest("IODONE", 90_000);
