@@ -1,92 +1,39 @@
 // Test helpers of the proc probe: a ProbeContext that records rows and events over a
 // controllable scope, the procload activity program (built with the host's cc), and the
-// root preflight that prints why a root test is skipped.
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+// root preflight that prints why a root test is skipped (the shared parts are in
+// src/probe/test-bpf-kit.ts).
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
-import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
-import type { Logger } from "../../log/logger.ts";
-import type { ProbeContext, ProbeRun, ScopeView } from "../../probe/define.ts";
-import { testKit, type TestKit } from "../../probe/test-kit.ts";
-import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
+import type { ProbeRun, ScopeView } from "../../probe/define.ts";
+import type { ParamValues } from "../../probe/settings.ts";
+import { bpfRootPreflight, buildTestProgram, recordingContext, type RecordingContext } from "../../probe/test-bpf-kit.ts";
+import type { Row } from "../../store/table.ts";
 import { procUnsupported } from "./bpf.ts";
 import proc from "./index.ts";
 
-export { Proc, TestScope } from "../tcp/test-kit.ts";
-
-const ROOT = join(import.meta.dir, "..", "..", "..");
+export { LineProcess as Proc, TestScope, type Recorded } from "../../probe/test-bpf-kit.ts";
 
 /** Whether a root test can run here; prints the reason under the test's name when not. */
 export function procPreflight(test: string, extra?: () => string | undefined): { can: boolean; bin: string } {
-  let why = process.getuid?.() === 0 ? "" : "not root";
   let bin = "";
-  if (!why) {
-    try {
-      ensureBpf({ quiet: true });
-      bin = procload();
-      why = procUnsupported(detectFeatures()) ?? extra?.() ?? "";
-    } catch (e) {
-      why = (e as Error).message;
-    }
-  }
-  if (why) console.warn(`${test}: skipped: ${why}`);
-  return { can: !why, bin };
+  const can = bpfRootPreflight(test, () => {
+    bin = procload();
+    return procUnsupported(detectFeatures()) ?? extra?.();
+  });
+  return { can, bin };
 }
 
 /** Builds dist/bpf/procload from testdata/procload.c when missing or stale. */
 export function procload(): string {
-  const src = join(import.meta.dir, "testdata", "procload.c");
-  const out = join(process.env.GOPHER_BPF_OUT || join(ROOT, "dist", "bpf"), "procload");
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(join(out, ".."), { recursive: true });
-    const compiler = Bun.which("cc") ?? Bun.which("clang");
-    if (!compiler) throw new Error("no C compiler (cc or clang) to build procload");
-    const r = Bun.spawnSync([compiler, "-O2", "-o", out, src], { stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`building procload: ${r.stderr.toString()}`);
-  }
-  return out;
+  return buildTestProgram(join(import.meta.dir, "testdata", "procload.c"), ["-O2"], ["cc", "clang"]);
 }
 
-export interface Recorded {
-  rows: { table: string; row: Row }[];
-  events: ProbeEvent[];
-}
-
-export type ProcTestContext = ProbeContext & { rec: Recorded; kit: TestKit };
+export type ProcTestContext = RecordingContext;
 
 export function procContext(o: { subitems: string[]; scope: ScopeView; params?: ParamValues }): ProcTestContext {
   const params: ParamValues = { report_period: 60, latency_thr: 0, report_event: 1, ...o.params };
-  const rec: Recorded = { rows: [], events: [] };
-  const log: Logger = {
-    debug() {},
-    info() {},
-    warn: (m) => console.warn(`[proc test] ${m}`),
-    error: (m) => console.error(`[proc test] ${m}`),
-    child() {
-      return log;
-    },
-  };
-  const kit = testKit({ feature: "proc", log, scope: () => ctx.scope, definition: proc });
-  const ctx: ProcTestContext = {
-    ...kit,
-    kit,
-    feature: "proc",
-    settings: { name: "proc", subitems: o.subitems, mode: "whitelist", params } as unknown as ProbeSettings,
-    subitems: new Set(o.subitems),
-    params,
-    host: new HostFs(DEFAULT_HOST_PATHS),
-    log,
-    signal: new AbortController().signal,
-    scope: o.scope,
-    emit: (t: TableDef, row: Row) => void rec.rows.push({ table: t.name, row }),
-    event: (e: ProbeEvent) => void rec.events.push(e),
-    parseError: () => undefined,
-    num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
-    rec,
-  };
-  return ctx;
+  return recordingContext({ feature: "proc", definition: proc, subitems: o.subitems, scope: o.scope, params });
 }
 
 /** Opens the probe on `ctx`; disposing closes the run and everything it opened. */
