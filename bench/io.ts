@@ -16,8 +16,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { agentFiles, cliArgs, DIST_BIN, hasDist, put, ROOT, rmrf, scrape, spawnAgent, waitFor, type Child } from "../test/harness.ts";
+import { CLK_TCK, cpuTicks as ticks, median, memMiB as mem, positiveArg } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGET_RATIO = 0.98;
 const TARGET_RSS_MIB = 3;
 /** The probe's programs (either set), by full name and by the 15 characters the kernel keeps. */
@@ -41,11 +41,7 @@ function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 7, requests: 100_000, settleS: 6, out: join(ROOT, ".bench-out", "io.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
+    const num = () => positiveArg(argv, i++);
     if (a === "--reps") o.reps = num();
     else if (a === "--requests") o.requests = num();
     else if (a === "--settle") o.settleS = num();
@@ -64,11 +60,6 @@ function sh(cmd: string[]): string {
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
   return r.stdout.toString();
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** Waits until `pid` uses less than 5 % of a core over half a second (at most 15 s). */
 async function quiet(pid: number): Promise<void> {
   const end = performance.now() + 15_000;
@@ -79,17 +70,6 @@ async function quiet(pid: number): Promise<void> {
   }
 }
 
-/** utime + stime of a process, clock ticks. */
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function mem(pid: number): { rssMiB: number; hwmMiB: number } {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 };
-}
 
 type Workload = "direct-write" | "direct-read" | "buffered-write";
 const WORKLOADS: Workload[] = ["direct-write", "direct-read", "buffered-write"];

@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { procload } from "../src/probes/proc/test-kit.ts";
 import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which } from "../test/harness.ts";
+import { CLK_TCK, cpuTicks, memMiB, redisBenchmark, positiveArg } from "./lib.ts";
 
 const SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_net", "proc_offcpu", "proc_pagecache", "proc_dns"];
 
@@ -31,11 +32,7 @@ function parseArgs(argv: string[]): Opts {
   const o: Opts = { loops: 1_000_000, requests: 100_000, settleS: 4, rssOnly: false, out: join(ROOT, ".bench-out", "proc.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
+    const num = () => positiveArg(argv, i++);
     if (a === "--loops") o.loops = num();
     else if (a === "--requests") o.requests = num();
     else if (a === "--settle") o.settleS = num();
@@ -49,11 +46,8 @@ function parseArgs(argv: string[]): Opts {
   return o;
 }
 
+const rssMiB = (pid: number) => memMiB(pid).rssMiB;
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-function rssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(s)?.[1] ?? NaN) / 1024;
-}
 
 /** The getppid loop: one long-lived process, one measurement per line sent. */
 class Loop {
@@ -100,26 +94,11 @@ class Loop {
   }
 }
 
-const CLK_TCK = 100;
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
 
 /** Requests/s and CPU µs per request (redis-server + redis-benchmark). */
 function redisRun(port: number, serverPid: number, requests: number): { rps: number; cpuUs: number } {
-  const t0 = cpuTicks(serverPid);
-  const r = Bun.spawnSync(["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(requests), "-c", "20", "-q", "--csv"], { stdout: "pipe", stderr: "pipe" });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = ((cpuTicks(serverPid) - t0) / CLK_TCK) * 1e6;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
-  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUs: (serverUs + clientUs) / (requests * rps.length) };
+  const { rps, cpuUsPerReq } = redisBenchmark({ port, serverPid, requests, clients: 20 });
+  return { rps, cpuUs: cpuUsPerReq };
 }
 
 /** Ids of the BPF programs process `pid` holds (program and link fds show `prog_id` in fdinfo). */

@@ -13,8 +13,8 @@ import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { sockgen } from "../src/probes/socket/test-kit.ts";
 import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
+import { CLK_TCK, cpus, cpuTicks as ticks, median, memMiB, pin, redisBenchmark as redisRun, positiveArg } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGETS = { ratio: 0.98, extraRssMiB: 3 } as const;
 const SOCKET_DOC = { cmd: { probe: ["tcp_socket", "udp_socket"] }, params: { report_period: 5 }, state: "running" };
 const FOUNDATION_DOC = { cmd: { probe: ["cpu", "mem"] }, params: { report_period: 5 }, state: "running" };
@@ -32,11 +32,7 @@ function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 7, settleS: 10, requests: 300_000, clients: 50, datagrams: 200_000, out: join(ROOT, ".bench-out", "socket.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
+    const num = () => positiveArg(argv, i++);
     if (a === "--reps") o.reps = num();
     else if (a === "--requests") o.requests = num();
     else if (a === "--settle") o.settleS = num();
@@ -55,22 +51,6 @@ function parseArgs(argv: string[]): Opts {
   return o;
 }
 
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function rssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(s)?.[1] ?? NaN) / 1024;
-}
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
-const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
 interface BenchRun {
   rps: number;
@@ -79,20 +59,7 @@ interface BenchRun {
 
 let redisPid = 0;
 function redisBenchmark(port: number, o: Opts): BenchRun {
-  const before = ticks(redisPid);
-  const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = ((ticks(redisPid) - before) / CLK_TCK) * 1e6;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
-  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+  return redisRun({ port, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 });
 }
 
 /** ns per datagram of one sockgen sender (200k datagrams of 64 bytes to a reader that drains them). */
@@ -249,7 +216,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < o.reps; i++) {
       for (const [kind, start] of [["foundation", foundationAgent], ["socket", socketAgent]] as const) {
         const agent = await start(o.settleS);
-        rss[kind].push(rssMiB(agent.pid));
+        rss[kind].push(memMiB(agent.pid).rssMiB);
         await agent.stop();
       }
     }

@@ -10,8 +10,8 @@ import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { tcpgen } from "../src/probes/tcp/test-kit.ts";
 import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
+import { CLK_TCK, cpus, cpuTicks as ticks, median, memMiB as mem, pin, redisBenchmark as redisRun, positiveArg } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGET_RATIO = 0.98;
 
 interface Opts {
@@ -29,11 +29,7 @@ function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 9, settleS: 10, requests: 500_000, clients: 50, delay: false, churnS: 10, out: join(ROOT, ".bench-out", "tcp.json") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
+    const num = () => positiveArg(argv, i++);
     if (a === "--reps") o.reps = num();
     else if (a === "--requests") o.requests = num();
     else if (a === "--settle") o.settleS = num();
@@ -54,24 +50,6 @@ function parseArgs(argv: string[]): Opts {
   return o;
 }
 
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function mem(pid: number): { rssMiB: number; hwmMiB: number } {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 };
-}
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
-/** Pins to one CPU when there are at least two (redis-server on 0, the load on 1). */
-const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
 /** Steal ticks of all CPUs (time the hypervisor gave to others: noise on a shared VM). */
 function stealTicks(): number {
@@ -89,23 +67,11 @@ interface BenchRun {
 
 let redisPid = 0;
 function redisBenchmark(port: number, o: Opts): BenchRun {
-  const before = redisPid ? ticks(redisPid) : 0;
   const steal0 = stealTicks();
   const w0 = performance.now();
-  const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = redisPid ? ((ticks(redisPid) - before) / CLK_TCK) * 1e6 : 0;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
+  const run = redisRun({ port, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 });
   const stealPct = ((stealTicks() - steal0) / CLK_TCK / ((performance.now() - w0) / 1000) / cpus()) * 100;
-  return { stealPct, rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+  return { stealPct, ...run };
 }
 
 interface BpfStat {
