@@ -9,7 +9,7 @@ import { SinkSet } from "../egress/sink.ts";
 import { detectFeatures } from "../host/features.ts";
 import { DEFAULT_HOST_PATHS, HostFs } from "../host/fs.ts";
 import { stderrLogger } from "../log/logger.ts";
-import { TestScope } from "../probes/tcp/test-kit.ts";
+import { TestScope } from "./test-root.ts";
 import { MetricStore } from "../store/store.ts";
 import { SCOPE_MAP, SCOPE_STATE } from "./bpf-scope.ts";
 import { defineProbe } from "./define.ts";

@@ -17,6 +17,7 @@
 //   os_btime    /proc/stat btime
 import type { HostFs } from "../../host/fs.ts";
 import { parseFibTrieLocal } from "../../host/machine-id.ts";
+import { ipText } from "../../host/ip.ts";
 import type { ProbeContext } from "../../probe/define.ts";
 import type { Row } from "../../store/table.ts";
 import { parseCpuList } from "./cpulist.ts";
@@ -95,32 +96,7 @@ export function osVersion(rel: OsRelease | undefined, latestFile: (id: string) =
 /** IPv6 text in RFC 5952 form (as inet_ntop prints it) from 32 hex digits. */
 export function formatIpv6(hex32: string): string | undefined {
   if (!/^[0-9a-fA-F]{32}$/.test(hex32)) return undefined;
-  const groups: number[] = [];
-  for (let i = 0; i < 32; i += 4) groups.push(Number.parseInt(hex32.slice(i, i + 4), 16));
-  // IPv4-mapped ::ffff:a.b.c.d
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    const g6 = groups[6] ?? 0;
-    const g7 = groups[7] ?? 0;
-    return `::ffff:${g6 >> 8}.${g6 & 255}.${g7 >> 8}.${g7 & 255}`;
-  }
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hx = (a: number[]): string => a.map((g) => g.toString(16)).join(":");
-  if (best < 0) return hx(groups);
-  return `${hx(groups.slice(0, best))}::${hx(groups.slice(best + bestLen))}`;
+  return ipText(10, Uint8Array.from(hex32.match(/../g)!, (h) => Number.parseInt(h, 16)));
 }
 
 export interface Inet6Addr {

@@ -9,7 +9,7 @@ import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
 import type { PageRoutes } from "../../probe/pages.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import { bpfRootPreflight } from "../../probe/test-bpf-kit.ts";
+import { bpfRootPreflight } from "../../probe/test-root.ts";
 import { testKit, type TestKit } from "../../probe/test-kit.ts";
 import { ccPath, compileTestProgram } from "../../libbpf/testdata/cc.ts";
 import flamegraph from "./index.ts";

@@ -16,7 +16,7 @@ import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ProbeRun, ScopeView } from "../../probe/define.ts";
 import type { ParamValues } from "../../probe/settings.ts";
-import { bpfRootPreflight, recordingContext, testLog } from "../../probe/test-bpf-kit.ts";
+import { bpfRootPreflight, recordingContext } from "../../probe/test-root.ts";
 import type { ProbeEvent, Row } from "../../store/table.ts";
 import { ioUnsupported } from "./bpf.ts";
 import probe from "./index.ts";
@@ -80,9 +80,8 @@ const wholeHost: ScopeView = {
 async function open(subitems: string[], extra: ParamValues = {}, limits: Record<string, number> = {}): Promise<{ rows: { table: string; row: Row }[]; events: ProbeEvent[]; run: ProbeRun; infos: string[] }> {
   const params: ParamValues = { report_period: 60, sample_period: 5000, latency_thr: 0, report_event: 1, dev_name: "", ...extra };
   const infos: string[] = [];
-  const log: Logger = { ...testLog("io"), info: (m) => void infos.push(m) };
-  log.child = () => log;
-  const ctx = recordingContext({ feature: "io", definition: probe, subitems, scope: wholeHost, params, log, limits });
+  const log: Logger = { debug() {}, info: (m) => void infos.push(m), warn: (m) => console.warn(`[io test] ${m}`), error: (m) => console.error(`[io test] ${m}`), child: () => log };
+  const ctx = recordingContext({ definition: probe, subitems, scope: wholeHost, params, log, limits });
   const { rows, events } = ctx.rec;
   const kit = ctx.kit;
   const run = await probe.open(ctx);

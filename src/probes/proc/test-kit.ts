@@ -1,39 +1,32 @@
 // Test helpers of the proc probe: a ProbeContext that records rows and events over a
 // controllable scope, the procload activity program (built with the host's cc), and the
-// root preflight that prints why a root test is skipped (the shared parts are in
-// src/probe/test-bpf-kit.ts).
+// root preflight that prints why a root test is skipped.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { detectFeatures } from "../../host/features.ts";
-import type { ProbeRun, ScopeView } from "../../probe/define.ts";
+import type { ProbeContext, ProbeRun, ScopeView } from "../../probe/define.ts";
 import type { ParamValues } from "../../probe/settings.ts";
-import { bpfRootPreflight, buildTestProgram, recordingContext, type RecordingContext } from "../../probe/test-bpf-kit.ts";
+import { buildTestProgram, probeRootPreflight, recordingContext, type RecordingContext } from "../../probe/test-root.ts";
 import type { Row } from "../../store/table.ts";
 import { procUnsupported } from "./bpf.ts";
 import proc from "./index.ts";
 
-export { LineProcess as Proc, TestScope, type Recorded } from "../../probe/test-bpf-kit.ts";
+export { Proc, TestScope, type Recorded } from "../../probe/test-root.ts";
 
 /** Whether a root test can run here; prints the reason under the test's name when not. */
 export function procPreflight(test: string, extra?: () => string | undefined): { can: boolean; bin: string } {
-  let bin = "";
-  const can = bpfRootPreflight(test, () => {
-    bin = procload();
-    return procUnsupported(detectFeatures()) ?? extra?.();
-  });
-  return { can, bin };
+  return probeRootPreflight(test, { build: procload, unsupported: procUnsupported, extra });
 }
 
 /** Builds dist/bpf/procload from testdata/procload.c when missing or stale. */
 export function procload(): string {
-  return buildTestProgram(join(import.meta.dir, "testdata", "procload.c"), ["-O2"], ["cc", "clang"]);
+  return buildTestProgram(join(import.meta.dir, "testdata", "procload.c"), { compilers: ["cc", "clang"], flags: ["-O2"] });
 }
 
 export type ProcTestContext = RecordingContext;
 
 export function procContext(o: { subitems: string[]; scope: ScopeView; params?: ParamValues }): ProcTestContext {
   const params: ParamValues = { report_period: 60, latency_thr: 0, report_event: 1, ...o.params };
-  return recordingContext({ feature: "proc", definition: proc, subitems: o.subitems, scope: o.scope, params });
+  return recordingContext({ definition: proc, subitems: o.subitems, scope: o.scope, params });
 }
 
 /** Opens the probe on `ctx`; disposing closes the run and everything it opened. */

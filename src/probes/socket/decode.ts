@@ -3,7 +3,7 @@
 // copy of their layout here; the enum values below mirror the header and their counts
 // are checked against the BTF sizes.
 import type { MemberLayout } from "../../libbpf/btf.ts";
-import { ipText } from "./ip.ts";
+import { ipText } from "../../host/ip.ts";
 
 /** enum gsock_ctr: counters of one endpoint_tcp key. */
 export const C = {

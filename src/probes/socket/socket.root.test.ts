@@ -179,8 +179,8 @@ describe("socket probe (root)", () => {
     for (let batch = 1; batch <= 2; batch++) {
       toSink.send();
       toReader.send();
-      await toSink.waitFor(/sent total=\d+/, batch);
-      await toReader.waitFor(/sent total=\d+/, batch);
+      await toSink.waitForNth(/sent total=\d+/, batch);
+      await toReader.waitForNth(/sent total=\d+/, batch);
       await Bun.sleep(100);
       await run.collect();
     }

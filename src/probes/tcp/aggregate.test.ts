@@ -1,11 +1,11 @@
-// Pure parts of the tcp probe: address text, per-period deltas per link, row columns by
+// Pure parts of the tcp probe: per-period deltas per link, row columns by
 // subitem, histograms, proc_flow_perf merging, events (texts and thresholds), and the
 // tables against the spec.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Aggregator, entityKey, flowRows, linkEvents, linkRow, type LinkStats } from "./aggregate.ts";
-import { C, type ConnRecord, formatIp, H, HIST_SLOTS, M_LOST_OUT, M_SACKED_OUT, N_CTR, N_HIST, N_MAX } from "./decode.ts";
+import { C, type ConnRecord, H, HIST_SLOTS, M_LOST_OUT, M_SACKED_OUT, N_CTR, N_HIST, N_MAX } from "./decode.ts";
 import { procFlowPerfTable, SUBITEM_COLUMNS, tcpMetricTable } from "./tables.ts";
 
 const ALL = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", "tcp_delay"];
@@ -39,29 +39,6 @@ function rec(o: Omit<Partial<ConnRecord>, "ctr" | "hist" | "max"> & { key: strin
     max,
   } as ConnRecord;
 }
-
-describe("formatIp", () => {
-  const v6 = (s: string) => {
-    const groups = s.split(":").map((g) => parseInt(g, 16));
-    const b = new Uint8Array(16);
-    groups.forEach((g, i) => {
-      b[2 * i] = g >> 8;
-      b[2 * i + 1] = g & 0xff;
-    });
-    return b;
-  };
-  test("IPv4 and the IPv6 forms inet_ntop prints", () => {
-    expect(formatIp(2, new Uint8Array([192, 168, 1, 20]))).toBe("192.168.1.20");
-    expect(formatIp(10, v6("0:0:0:0:0:0:0:1"))).toBe("::1");
-    expect(formatIp(10, v6("0:0:0:0:0:0:0:0"))).toBe("::");
-    expect(formatIp(10, v6("2001:db8:0:0:0:0:0:1"))).toBe("2001:db8::1");
-    expect(formatIp(10, v6("2001:db8:0:1:1:1:1:1"))).toBe("2001:db8:0:1:1:1:1:1");
-    expect(formatIp(10, v6("fe80:0:0:1:0:0:0:1"))).toBe("fe80:0:0:1::1");
-    expect(formatIp(10, v6("1:0:0:2:0:0:3:4"))).toBe("1::2:0:0:3:4");
-    expect(formatIp(10, v6("0:0:0:0:0:ffff:c0a8:114"))).toBe("::ffff:192.168.1.20");
-    expect(formatIp(10, v6("0:0:0:0:0:0:0:2"))).toBe("::2");
-  });
-});
 
 describe("Aggregator", () => {
   test("per-period deltas per link; sockets of one link add up; closed sockets report once", () => {

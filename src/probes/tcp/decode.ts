@@ -2,6 +2,7 @@
 // offsets come from the object's BTF (ConnLayout.fromBtf), so the C struct can change
 // without a second copy of its layout here; the enum sizes below are checked against it.
 import type { MemberLayout } from "../../libbpf/btf.ts";
+import { ipText } from "../../host/ip.ts";
 
 /** enum gtcp_hist */
 export const H = {
@@ -137,36 +138,6 @@ function cString(b: Uint8Array): string {
   return dec.decode(end < 0 ? b : b.subarray(0, end));
 }
 
-/** inet_ntop() text of a 4- or 16-byte address. */
-export function formatIp(family: number, b: Uint8Array): string {
-  if (family === 2) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
-  // IPv4-mapped and IPv4-compatible forms, as glibc prints them.
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && (g[5] === 0xffff || (g[5] === 0 && g[6] !== 0))) {
-    const v4 = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-    return g[5] === 0xffff ? `::ffff:${v4}` : `::${v4}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
 /**
  * Decodes the record at `off` of `view`. `epoch` selects the maxima slot (tag == epoch);
  * other slots read as zeros.
@@ -197,8 +168,8 @@ export function decodeConn(view: DataView, off: number, l: ConnLayout, epoch: nu
     family,
     role: view.getUint8(off + o.role),
     comm: cString(u8.subarray(o.comm, o.comm + 16)),
-    laddr: formatIp(family, u8.slice(o.laddr, o.laddr + alen)),
-    raddr: formatIp(family, u8.slice(o.raddr, o.raddr + alen)),
+    laddr: ipText(family, u8.slice(o.laddr, o.laddr + alen)),
+    raddr: ipText(family, u8.slice(o.raddr, o.raddr + alen)),
     lport: view.getUint16(off + o.lport, true),
     rport: view.getUint16(off + o.rport, true),
     ctr,

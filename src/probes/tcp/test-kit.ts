@@ -1,17 +1,15 @@
 // Test helpers of the tcp probe: a ProbeContext that records rows and events, a
-// controllable scope, and the tcpgen traffic generator (compiled with the host's clang);
-// what the BPF probes share is in src/probe/test-bpf-kit.ts.
+// controllable scope, and the tcpgen traffic generator (compiled with the host's clang).
 import { join } from "node:path";
-import { detectFeatures } from "../../host/features.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
-import type { ScopeView } from "../../probe/define.ts";
+import type { ProbeContext, ScopeView } from "../../probe/define.ts";
 import type { ParamValues } from "../../probe/settings.ts";
-import { bpfRootPreflight, buildTestProgram, recordingContext, type RecordingContext } from "../../probe/test-bpf-kit.ts";
+import { buildTestProgram, probeRootPreflight, recordingContext, type RecordingContext } from "../../probe/test-root.ts";
 import { tcpUnsupported } from "./bpf.ts";
 import tcp from "./index.ts";
 
-export { LineProcess as Proc, TestScope, type Recorded } from "../../probe/test-bpf-kit.ts";
+export { Proc, TestScope, type Recorded } from "../../probe/test-root.ts";
 
 /**
  * Whether a root test of the tcp probe can run here: root, the BPF objects built, tcpgen
@@ -19,17 +17,12 @@ export { LineProcess as Proc, TestScope, type Recorded } from "../../probe/test-
  * met, else the reason). When it cannot, the reason is printed under the test's name.
  */
 export function rootPreflight(test: string, extra?: () => string | undefined): { can: boolean; bin: string } {
-  let bin = "";
-  const can = bpfRootPreflight(test, () => {
-    bin = tcpgen();
-    return tcpUnsupported(detectFeatures()) ?? extra?.();
-  });
-  return { can, bin };
+  return probeRootPreflight(test, { build: tcpgen, unsupported: tcpUnsupported, extra });
 }
 
 /** Builds dist/bpf/tcpgen from testdata/tcpgen.c when missing or stale. */
 export function tcpgen(): string {
-  return buildTestProgram(join(import.meta.dir, "testdata", "tcpgen.c"), ["-O2"]);
+  return buildTestProgram(join(import.meta.dir, "testdata", "tcpgen.c"), { compilers: ["clang"], flags: ["-O2"] });
 }
 
 export interface TestContext extends RecordingContext {
@@ -62,9 +55,9 @@ export function testContext(o: {
     dev_name: "",
     ...o.params,
   };
-  const ctx = recordingContext({ feature: "tcp", definition: tcp, subitems: o.subitems, scope: o.scope, params, log: o.log, limits: o.limits, dropCounts: o.dropCounts });
+  const ctx = recordingContext({ definition: tcp, subitems: o.subitems, scope: o.scope, params, log: o.log, limits: o.limits, dropCounts: o.dropCounts });
   return Object.assign(ctx, {
-    async inKernelScope(pid: number, timeoutMs = 20_000) {
+    async inKernelScope(pid: number, timeoutMs = 20_000): Promise<void> {
       const end = Date.now() + timeoutMs;
       while (!ctx.kit.bpf.observes(pid)) {
         if (Date.now() > end) throw new Error(`pid ${pid} not in the probe's kernel scope after ${timeoutMs} ms`);

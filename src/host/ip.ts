@@ -1,4 +1,5 @@
-// Addresses as inet_ntop() prints them (glibc): dotted IPv4; IPv6 in RFC 5952 form (the
+// Addresses as inet_ntop() prints them (glibc), shared by the probes that report them
+// (socket, tcp, baseinfo): dotted IPv4; IPv6 in RFC 5952 form (the
 // longest run of two or more zero groups becomes "::", lower-case hex), IPv4-mapped and
 // IPv4-compatible addresses with a dotted tail.
 

@@ -1,10 +1,11 @@
-// Test helpers shared by the BPF probes' root tests: the preflight that prints why a root
-// test is skipped, the activity programs of a probe's testdata built into dist/bpf, a scope
-// the test controls, a context that records rows and events, and child processes with
-// line-oriented output.
+// Test helpers shared by the probes' root tests: the preflight that says (and prints) why a
+// root test cannot run here, the build of a probe's activity program from its testdata/,
+// a context that records rows and events, a scope the test controls, and child processes
+// with line-oriented output.
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ensureBpf } from "../../scripts/bpf.ts";
+import { detectFeatures, type KernelFeatures } from "../host/features.ts";
 import { DEFAULT_HOST_PATHS, HostFs } from "../host/fs.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ProbeEvent, Row, TableDef } from "../store/table.ts";
@@ -16,8 +17,8 @@ import { testKit, type TestKit } from "./test-kit.ts";
 const ROOT = join(import.meta.dir, "..", "..");
 
 /**
- * Whether a root test can run here: root, the BPF objects built, and `ready` (the probe's
- * own requirements: undefined when met, else the reason; a throw is a reason too). When it
+ * Whether a root test can run here: root, the BPF objects built, and `ready` (the test's own
+ * requirements: undefined when met, else the reason; a throw is a reason too). When it
  * cannot, the reason is printed under the test's name.
  */
 export function bpfRootPreflight(test: string, ready: () => string | undefined): boolean {
@@ -35,23 +36,93 @@ export function bpfRootPreflight(test: string, ready: () => string | undefined):
 }
 
 /**
- * Builds the C program `src` into dist/bpf (or $GOPHER_BPF_OUT) under its base name, when
- * missing or older than the source, with the first of `compilers` on PATH; returns its path.
+ * Whether a probe's root test can run here: root, the BPF objects built, the test program
+ * built (`build`, returning its path), a kernel that runs the probe (`unsupported`, the
+ * probe's own requires) and `extra` (another requirement: undefined when met, else the
+ * reason). When it cannot, the reason is printed under the test's name.
  */
-export function buildTestProgram(src: string, flags: string[], compilers: string[] = ["clang"]): string {
+export function probeRootPreflight(
+  test: string,
+  o: { build: () => string; unsupported: (f: KernelFeatures) => string | undefined; extra?: () => string | undefined },
+): { can: boolean; bin: string } {
+  let bin = "";
+  const can = bpfRootPreflight(test, () => {
+    bin = o.build();
+    return o.unsupported(detectFeatures()) ?? o.extra?.();
+  });
+  return { can, bin };
+}
+
+/**
+ * Builds dist/bpf/<name> (or $GOPHER_BPF_OUT/<name>) from the C source `src` with the first
+ * of `compilers` found on PATH, when missing or older than the source; returns its path.
+ */
+export function buildTestProgram(src: string, o: { compilers: readonly string[]; flags: readonly string[] }): string {
   const name = basename(src, ".c");
   const out = join(process.env.GOPHER_BPF_OUT || join(ROOT, "dist", "bpf"), name);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(join(out, ".."), { recursive: true });
-    const compiler = compilers.map((c) => Bun.which(c)).find((p) => p !== null);
-    if (!compiler) throw new Error(`no C compiler (${compilers.join(" or ")}) to build ${name}`);
-    const r = Bun.spawnSync([compiler, ...flags, "-o", out, src], { stderr: "pipe" });
+    const compiler = o.compilers.map((c) => Bun.which(c)).find((p) => p !== null);
+    if (!compiler) throw new Error(`no C compiler (${o.compilers.join(" or ")}) to build ${name}`);
+    const r = Bun.spawnSync([compiler, ...o.flags, "-o", out, src], { stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`building ${name}: ${r.stderr.toString()}`);
   }
   return out;
 }
 
-/** A scope the test controls: the whole host until a pid is added, then a whitelist. */
+export interface Recorded {
+  rows: { table: string; row: Row }[];
+  events: ProbeEvent[];
+}
+
+/** A context as the agent builds it (ctx.bpf, drops, limits from the definition) that records rows and events. */
+export type RecordingContext = ProbeContext & { rec: Recorded; kit: TestKit } & Pick<TestKit, "close" | "dropCounts">;
+
+/**
+ * A recording context for `definition` on the real host, with exactly `params` (the caller
+ * fills in the probe's defaults); `close()` releases what the run left open.
+ */
+export function recordingContext(o: {
+  definition: ProbeDefinition;
+  subitems: string[];
+  params: ParamValues;
+  scope: ScopeView;
+  log?: Logger;
+  limits?: Readonly<Record<string, number>>;
+  dropCounts?: BpfDropCounts;
+}): RecordingContext {
+  const feature = o.definition.feature;
+  const params = o.params;
+  const rec: Recorded = { rows: [], events: [] };
+  const log: Logger = o.log ?? {
+    debug() {},
+    info() {},
+    warn: (m) => console.warn(`[${feature} test] ${m}`),
+    error: (m) => console.error(`[${feature} test] ${m}`),
+    child: () => log,
+  };
+  const kit = testKit({ feature, log, scope: () => ctx.scope, definition: o.definition, limits: o.limits, dropCounts: o.dropCounts });
+  const ctx: RecordingContext = {
+    ...kit,
+    kit,
+    feature,
+    settings: { name: feature, subitems: o.subitems, mode: "whitelist", params } as unknown as ProbeSettings,
+    subitems: new Set(o.subitems),
+    params,
+    host: new HostFs(DEFAULT_HOST_PATHS),
+    log,
+    signal: new AbortController().signal,
+    scope: o.scope,
+    emit: (t: TableDef, row: Row) => void rec.rows.push({ table: t.name, row }),
+    event: (e: ProbeEvent) => void rec.events.push(e),
+    parseError: () => undefined,
+    num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
+    rec,
+  };
+  return ctx;
+}
+
+/** A scope the test controls: the whole host, or the listed pids (add/remove notify onChange). */
 export class TestScope implements ScopeView {
   wholeHost: boolean;
   private readonly listed = new Set<number>();
@@ -93,63 +164,8 @@ export class TestScope implements ScopeView {
   }
 }
 
-export interface Recorded {
-  rows: { table: string; row: Row }[];
-  events: ProbeEvent[];
-}
-
-/** A context as the agent builds it (ctx.bpf, drops, limits from the definition) that records what the probe emits. */
-export type RecordingContext = ProbeContext & { rec: Recorded; kit: TestKit } & Pick<TestKit, "close" | "dropCounts">;
-
-/** A logger that drops debug and info and prints warnings and errors under `[<feature> test]`. */
-export function testLog(feature: string): Logger {
-  const log: Logger = {
-    debug() {},
-    info() {},
-    warn: (m) => console.warn(`[${feature} test] ${m}`),
-    error: (m) => console.error(`[${feature} test] ${m}`),
-    child: () => log,
-  };
-  return log;
-}
-
-export function recordingContext(o: {
-  feature: string;
-  definition: ProbeDefinition;
-  subitems: string[];
-  scope: ScopeView;
-  /** Every param the probe reads (the test's defaults merged with its overrides). */
-  params: ParamValues;
-  log?: Logger;
-  limits?: Record<string, number>;
-  dropCounts?: BpfDropCounts;
-}): RecordingContext {
-  const { feature, params } = o;
-  const rec: Recorded = { rows: [], events: [] };
-  const log = o.log ?? testLog(feature);
-  const kit = testKit({ feature, log, scope: () => ctx.scope, definition: o.definition, limits: o.limits, dropCounts: o.dropCounts });
-  const ctx: RecordingContext = {
-    ...kit,
-    kit,
-    feature,
-    settings: { name: feature, subitems: o.subitems, mode: "whitelist", params } as unknown as ProbeSettings,
-    subitems: new Set(o.subitems),
-    params,
-    host: new HostFs(DEFAULT_HOST_PATHS),
-    log,
-    signal: new AbortController().signal,
-    scope: o.scope,
-    emit: (t: TableDef, row: Row) => void rec.rows.push({ table: t.name, row }),
-    event: (e: ProbeEvent) => void rec.events.push(e),
-    parseError: () => undefined,
-    num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
-    rec,
-  };
-  return ctx;
-}
-
 /** A child process with line-oriented stdout. */
-export class LineProcess {
+export class Proc {
   readonly proc: ReturnType<typeof Bun.spawn>;
   private out = "";
   private readonly waiters: (() => void)[] = [];
@@ -168,7 +184,6 @@ export class LineProcess {
   get pid(): number {
     return this.proc.pid;
   }
-  /** Everything the process printed so far. */
   get output(): string {
     return this.out;
   }
@@ -182,7 +197,7 @@ export class LineProcess {
     return this.waitForNth(re, 1, timeoutMs);
   }
   /** Waits for the `nth` (1-based) match of `re` in the output. */
-  async waitForNth(re: RegExp, nth = 1, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  async waitForNth(re: RegExp, nth: number, timeoutMs = 20_000): Promise<RegExpExecArray> {
     const end = Date.now() + timeoutMs;
     const g = new RegExp(re.source, re.flags.includes("g") ? re.flags : `${re.flags}g`);
     for (;;) {
