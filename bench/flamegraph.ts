@@ -12,8 +12,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { agentFiles, cliArgs, DIST_BIN, hasDist, put, rmrf, spawnAgent, tempDir, waitFor, which } from "../test/harness.ts";
 import { compileFixture } from "../src/probes/flamegraph/test-kit.ts";
+import { CLK_TCK, cpuTicks as ticks } from "./lib.ts";
 
-const CLK_TCK = 100;
 /** After the PUT: the probe's start (kernel feature detection on first use, BPF load, kallsyms) is not steady state. */
 const SETTLE_S = 8;
 const CPU_LIMIT_PCT = 1;
@@ -34,12 +34,6 @@ function parseArgs(argv: string[]): { rounds: number; seconds: number } {
     } else throw new BenchArgumentError(`unknown argument '${a}' (usage: bun run bench/flamegraph.ts [--rounds N] [--seconds S])`);
   }
   return o;
-}
-
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
 }
 
 function rssMiB(pid: number): number {

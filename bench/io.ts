@@ -11,13 +11,13 @@
 // RSS with io over the foundation (baseinfo cpu,mem alone, same run).
 //   bun run bench/io.ts [--reps N] [--requests N] [--settle S] [--quick] [--out FILE]
 // Exits 1 when a median ratio is below 0.98 or the RSS over the foundation exceeds 3 MiB.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
-import { agentFiles, cliArgs, DIST_BIN, hasDist, put, ROOT, rmrf, scrape, spawnAgent, waitFor, type Child } from "../test/harness.ts";
+import { DIST_BIN, put, ROOT, rmrf, scrape, waitFor } from "../test/harness.ts";
+import { type BenchAgent, CLK_TCK, cpuTicks as ticks, ensureDist, median, memMiB as mem, parseBenchArgs, startBenchAgent } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGET_RATIO = 0.98;
 const TARGET_RSS_MIB = 3;
 /** The probe's programs (either set), by full name and by the 15 characters the kernel keeps. */
@@ -39,24 +39,15 @@ interface Opts {
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 7, requests: 100_000, settleS: 6, out: join(ROOT, ".bench-out", "io.json") };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
-    if (a === "--reps") o.reps = num();
-    else if (a === "--requests") o.requests = num();
-    else if (a === "--settle") o.settleS = num();
-    else if (a === "--quick") Object.assign(o, { reps: 3, requests: 30_000, settleS: 3 });
-    else if (a === "--out") o.out = argv[++i] ?? o.out;
-    else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/io.ts [--reps 7] [--requests 100000] [--settle 6] [--quick] [--out FILE.json]");
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  return o;
+  return parseBenchArgs(
+    argv,
+    o,
+    {
+      numbers: { "--reps": "reps", "--requests": "requests", "--settle": "settleS" },
+      switches: { "--quick": (o) => Object.assign(o, { reps: 3, requests: 30_000, settleS: 3 }) },
+    },
+    "bun run bench/io.ts [--reps 7] [--requests 100000] [--settle 6] [--quick] [--out FILE.json]",
+  );
 }
 
 function sh(cmd: string[]): string {
@@ -64,11 +55,6 @@ function sh(cmd: string[]): string {
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
   return r.stdout.toString();
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** Waits until `pid` uses less than 5 % of a core over half a second (at most 15 s). */
 async function quiet(pid: number): Promise<void> {
   const end = performance.now() + 15_000;
@@ -77,18 +63,6 @@ async function quiet(pid: number): Promise<void> {
     await Bun.sleep(500);
     if ((ticks(pid) - t0) / CLK_TCK / 0.5 < 0.05 || performance.now() > end) return;
   }
-}
-
-/** utime + stime of a process, clock ticks. */
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function mem(pid: number): { rssMiB: number; hwmMiB: number } {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 };
 }
 
 type Workload = "direct-write" | "direct-read" | "buffered-write";
@@ -117,31 +91,23 @@ function runAll(dev: string, n: number, first = 0): Record<Workload, number> {
   return out;
 }
 
-interface Agent {
-  child: Child;
-  pid: number;
+interface Agent extends BenchAgent {
   /** Stops or starts the io probe (REST PUT) and waits until it is in that state. */
   setIo(running: boolean): Promise<void>;
-  stop(): Promise<void>;
 }
 
 const IO_DOC = { cmd: { probe: ["io_trace", "io_err", "io_count", "page_cache"] }, params: { report_period: 5 }, state: "running" };
 
 async function startAgent(io: boolean, settleS: number): Promise<Agent> {
-  const f = await agentFiles();
   const lines = [`baseinfo ${JSON.stringify({ cmd: { probe: ["cpu", "mem"] }, params: { report_period: 5 }, state: "running" })}`];
   if (io) lines.push(`io ${JSON.stringify(IO_DOC)}`);
-  writeFileSync(f.probesInit, `${lines.join("\n")}\n`);
-  const child = spawnAgent(cliArgs(f), { env: { GOPHER_LOG_STDERR: "0" } });
-  const probe = io ? "io" : "baseinfo";
-  await waitFor(`${probe} probe running`, async () => (await scrape(f.metricsPort)).includes(`gala_gopher_agent_probe_state{probe="${probe}",state="running"} 1`) || undefined, 30_000, 100);
-  await Bun.sleep(settleS * 1000);
+  const agent = await startBenchAgent(lines, io ? "io" : "baseinfo", settleS);
+  const f = agent.files;
   const state = (running: boolean) => `gala_gopher_agent_probe_state{probe="io",state="${running ? "running" : "stopped"}"} 1`;
   let ioRunning = io;
-  const pid = child.proc.pid;
+  const pid = agent.pid;
   return {
-    child,
-    pid,
+    ...agent,
     async setIo(running) {
       if (running === ioRunning) return; // a PUT of the same state would reopen the probe
       const r = await put(f.restPort, "io", { ...IO_DOC, state: running ? "running" : "stopped" });
@@ -149,10 +115,6 @@ async function startAgent(io: boolean, settleS: number): Promise<Agent> {
       await waitFor(`io ${running ? "running" : "stopped"}`, async () => (await scrape(f.metricsPort)).includes(state(running)) || undefined, 30_000, 100);
       ioRunning = running;
       await quiet(pid); // loading (CO-RE over the kernel's BTF) or unloading is over
-    },
-    async stop() {
-      await child.stop();
-      rmrf(f.dir);
     },
   };
 }
@@ -174,11 +136,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs; the bench sets up a loop device)");
   ensureBpf({ quiet: true });
-  const newest = Math.max(...["src/probes/io", "src/libbpf", "dist/bpf"].flatMap((d) => readdirSync(join(ROOT, d)).map((f) => statSync(join(ROOT, d, f)).mtimeMs)));
-  if (!hasDist() || statSync(DIST_BIN).mtimeMs < newest) {
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode !== 0) throw new Error("build failed");
-  }
+  ensureDist(["src/probes/io", "src/libbpf", "dist/bpf"]);
   const work = mkdtempSync(join(tmpdir(), "gopher-io-bench-"));
   const sizeMiB = Math.ceil((o.requests * 4096) / 1048576) + 16;
   sh(["mount", "-t", "tmpfs", "-o", `size=${sizeMiB + 16}M`, "tmpfs", work]);

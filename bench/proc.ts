@@ -14,7 +14,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { procload } from "../src/probes/proc/test-kit.ts";
-import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which } from "../test/harness.ts";
+import { DIST_BIN, freePort, ROOT, which } from "../test/harness.ts";
+import { type BenchAgent, CLK_TCK, cpuTicks, ensureDist, memMiB, redisBenchmark, parseBenchArgs, startBenchAgent, startRedis } from "./lib.ts";
 
 const SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_net", "proc_offcpu", "proc_pagecache", "proc_dns"];
 
@@ -29,31 +30,16 @@ interface Opts {
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = { loops: 1_000_000, requests: 100_000, settleS: 4, rssOnly: false, out: join(ROOT, ".bench-out", "proc.json") };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
-    if (a === "--loops") o.loops = num();
-    else if (a === "--requests") o.requests = num();
-    else if (a === "--settle") o.settleS = num();
-    else if (a === "--rss-only") o.rssOnly = true;
-    else if (a === "--out") o.out = argv[++i] ?? o.out;
-    else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/proc.ts [--loops 1000000] [--requests 100000] [--settle 4] [--rss-only] [--out FILE.json]");
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  return o;
+  return parseBenchArgs(
+    argv,
+    o,
+    { numbers: { "--loops": "loops", "--requests": "requests", "--settle": "settleS" }, switches: { "--rss-only": (o) => void (o.rssOnly = true) } },
+    "bun run bench/proc.ts [--loops 1000000] [--requests 100000] [--settle 4] [--rss-only] [--out FILE.json]",
+  );
 }
 
+const rssMiB = (pid: number) => memMiB(pid).rssMiB;
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-function rssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(s)?.[1] ?? NaN) / 1024;
-}
 
 /** The getppid loop: one long-lived process, one measurement per line sent. */
 class Loop {
@@ -100,26 +86,10 @@ class Loop {
   }
 }
 
-const CLK_TCK = 100;
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-
 /** Requests/s and CPU µs per request (redis-server + redis-benchmark). */
 function redisRun(port: number, serverPid: number, requests: number): { rps: number; cpuUs: number } {
-  const t0 = cpuTicks(serverPid);
-  const r = Bun.spawnSync(["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(requests), "-c", "20", "-q", "--csv"], { stdout: "pipe", stderr: "pipe" });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = ((cpuTicks(serverPid) - t0) / CLK_TCK) * 1e6;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
-  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUs: (serverUs + clientUs) / (requests * rps.length) };
+  const { rps, cpuUsPerReq } = redisBenchmark({ port, serverPid, requests, clients: 20 });
+  return { rps, cpuUs: cpuUsPerReq };
 }
 
 /** Ids of the BPF programs process `pid` holds (program and link fds show `prog_id` in fdinfo). */
@@ -151,30 +121,11 @@ function bpfStats(agentPid: number): Map<string, { calls: number; ns: number }> 
   return out;
 }
 
-interface Agent {
-  pid: number;
-  stop(): Promise<void>;
-}
-
 /** The agent with the proc probe (subitems, scoped to `pids`), or with no probe at all. */
-async function startAgent(subitems: string[] | undefined, pids: number[], settleS: number): Promise<Agent> {
-  const f = await agentFiles();
-  if (subitems) {
-    const doc = { cmd: { probe: subitems }, snoopers: { proc_id: pids }, params: { report_period: 5 }, state: "running" };
-    writeFileSync(f.probesInit, `proc ${JSON.stringify(doc)}\n`);
-  }
-  const child = spawnAgent(cliArgs(f), { env: { GOPHER_LOG_STDERR: "0" } });
-  if (subitems) {
-    await waitFor("proc probe running", async () => (await scrape(f.metricsPort)).includes('gala_gopher_agent_probe_state{probe="proc",state="running"} 1') || undefined, 30_000, 100);
-  } else await waitFor("agent up", async () => (await scrape(f.metricsPort)).includes("gala_gopher_agent_") || undefined, 30_000, 100);
-  await Bun.sleep(settleS * 1000);
-  return {
-    pid: child.proc.pid,
-    async stop() {
-      await child.stop();
-      rmrf(f.dir);
-    },
-  };
+function startAgent(subitems: string[] | undefined, pids: number[], settleS: number): Promise<BenchAgent> {
+  if (!subitems) return startBenchAgent([], undefined, settleS);
+  const doc = { cmd: { probe: subitems }, snoopers: { proc_id: pids }, params: { report_period: 5 }, state: "running" };
+  return startBenchAgent([`proc ${JSON.stringify(doc)}`], "proc", settleS);
 }
 
 interface Row {
@@ -198,17 +149,13 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
   for (const t of ["redis-server", "redis-benchmark", "redis-cli"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools)`);
   ensureBpf({ quiet: true });
-  if (!hasDist()) {
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode !== 0) throw new Error("build failed");
-  }
+  ensureDist();
   const load0 = loadavg();
   const port = await freePort();
-  const redis = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], { stdout: "ignore", stderr: "ignore" });
+  const redis = await startRedis(port);
   const loop = new Loop(procload(), o.loops);
   const idle = Bun.spawn(["sleep", "100000"]); // "another process": in scope, never runs
   try {
-    await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
     await loop.ready();
     console.log(`proc bench: getppid loop of ${o.loops}, redis-benchmark -t get,set -n ${o.requests}; agent ${DIST_BIN}; load average ${load0}`);
     await loop.measure(1); // warm-up

@@ -8,13 +8,13 @@
 //     baseinfo cpu,mem, report_period 5 s), both after the same settle time (target ≤ 3 MiB).
 //   bun run bench/socket.ts [--reps N] [--requests N] [--clients N] [--settle S] [--quick] [--out FILE]
 // Exits 1 when a target is missed.
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { sockgen } from "../src/probes/socket/test-kit.ts";
-import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
+import { DIST_BIN, freePort, ROOT, which } from "../test/harness.ts";
+import { CLK_TCK, cpus, cpuTicks as ticks, ensureDist, median, memMiB, pin, redisBenchmark as redisRun, parseBenchArgs, startBenchAgent, startRedis } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGETS = { ratio: 0.98, extraRssMiB: 3 } as const;
 const SOCKET_DOC = { cmd: { probe: ["tcp_socket", "udp_socket"] }, params: { report_period: 5 }, state: "running" };
 const FOUNDATION_DOC = { cmd: { probe: ["cpu", "mem"] }, params: { report_period: 5 }, state: "running" };
@@ -30,47 +30,16 @@ interface Opts {
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 7, settleS: 10, requests: 300_000, clients: 50, datagrams: 200_000, out: join(ROOT, ".bench-out", "socket.json") };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
-    if (a === "--reps") o.reps = num();
-    else if (a === "--requests") o.requests = num();
-    else if (a === "--settle") o.settleS = num();
-    else if (a === "--clients") o.clients = num();
-    else if (a === "--quick") {
-      o.reps = 3;
-      o.requests = 100_000;
-      o.settleS = 3;
-      o.datagrams = 50_000;
-    } else if (a === "--out") o.out = argv[++i] ?? o.out;
-    else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/socket.ts [--reps 7] [--requests 300000] [--clients 50] [--settle 10] [--quick] [--out FILE.json]");
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  return o;
+  return parseBenchArgs(
+    argv,
+    o,
+    {
+      numbers: { "--reps": "reps", "--requests": "requests", "--settle": "settleS", "--clients": "clients" },
+      switches: { "--quick": (o) => Object.assign(o, { reps: 3, requests: 100_000, settleS: 3, datagrams: 50_000 }) },
+    },
+    "bun run bench/socket.ts [--reps 7] [--requests 300000] [--clients 50] [--settle 10] [--quick] [--out FILE.json]",
+  );
 }
-
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function rssMiB(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(s)?.[1] ?? NaN) / 1024;
-}
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
-const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
 interface BenchRun {
   rps: number;
@@ -79,20 +48,7 @@ interface BenchRun {
 
 let redisPid = 0;
 function redisBenchmark(port: number, o: Opts): BenchRun {
-  const before = ticks(redisPid);
-  const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = ((ticks(redisPid) - before) / CLK_TCK) * 1e6;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
-  return { rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+  return redisRun({ port, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 });
 }
 
 /** ns per datagram of one sockgen sender (200k datagrams of 64 bytes to a reader that drains them). */
@@ -138,35 +94,9 @@ function bpfStats(ids: ReadonlySet<number>): Map<string, BpfStat> {
 }
 const setBpfStats = (on: boolean) => Bun.spawnSync(["sysctl", "-q", "-w", `kernel.bpf_stats_enabled=${on ? 1 : 0}`]);
 
-interface Agent {
-  child: Child;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startAgent(line: string, probe: string, settleS: number): Promise<Agent> {
-  const f = await agentFiles();
-  writeFileSync(f.probesInit, `${line}\n`);
-  const child = spawnAgent(cliArgs(f), { env: { GOPHER_LOG_STDERR: "0" } });
-  await waitFor(
-    `${probe} probe running`,
-    async () => (await scrape(f.metricsPort)).includes(`gala_gopher_agent_probe_state{probe="${probe}",state="running"} 1`) || undefined,
-    30_000,
-    100,
-  );
-  await Bun.sleep(settleS * 1000);
-  return {
-    child,
-    pid: child.proc.pid,
-    async stop() {
-      await child.stop();
-      rmrf(f.dir);
-    },
-  };
-}
 /** The foundation plus the socket probe. */
-const socketAgent = (settleS: number) => startAgent(`baseinfo ${JSON.stringify(FOUNDATION_DOC)}\nsocket ${JSON.stringify(SOCKET_DOC)}`, "socket", settleS);
-const foundationAgent = (settleS: number) => startAgent(`baseinfo ${JSON.stringify(FOUNDATION_DOC)}`, "baseinfo", settleS);
+const socketAgent = (settleS: number) => startBenchAgent([`baseinfo ${JSON.stringify(FOUNDATION_DOC)}`, `socket ${JSON.stringify(SOCKET_DOC)}`], "socket", settleS);
+const foundationAgent = (settleS: number) => startBenchAgent([`baseinfo ${JSON.stringify(FOUNDATION_DOC)}`], "baseinfo", settleS);
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
@@ -174,16 +104,11 @@ async function main(): Promise<void> {
   for (const t of ["redis-server", "redis-benchmark", "bpftool"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools bpftool)`);
   ensureBpf({ quiet: true });
   const bin = sockgen();
-  const newest = Math.max(...["src/probes/socket", "src/libbpf", "dist/bpf"].flatMap((d) => readdirSync(join(ROOT, d)).map((f) => statSync(join(ROOT, d, f)).mtimeMs)));
-  if (!hasDist() || statSync(DIST_BIN).mtimeMs < newest) {
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode !== 0) throw new Error("build failed");
-  }
+  ensureDist(["src/probes/socket", "src/libbpf", "dist/bpf"]);
   const port = await freePort();
-  const redis = Bun.spawn(pin(0, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]), { stdout: "ignore", stderr: "ignore" });
+  const redis = await startRedis(port, 0);
   redisPid = redis.pid;
   try {
-    await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
     console.log(`socket bench: ${o.reps} without/with/without triplets of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent ${DIST_BIN} with baseinfo cpu,mem and socket tcp_socket,udp_socket (whole host)`);
     redisBenchmark(port, { ...o, requests: Math.min(o.requests, 50_000) }); // warm-up
     const reps: { without: number; with: number; ratio: number; cpuRatio: number; agentCpuPct: number; udpNsWithout: number; udpNsWith: number }[] = [];
@@ -249,7 +174,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < o.reps; i++) {
       for (const [kind, start] of [["foundation", foundationAgent], ["socket", socketAgent]] as const) {
         const agent = await start(o.settleS);
-        rss[kind].push(rssMiB(agent.pid));
+        rss[kind].push(memMiB(agent.pid).rssMiB);
         await agent.stop();
       }
     }

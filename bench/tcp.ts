@@ -5,13 +5,13 @@
 // Reports the median ratio of requests/s with/without the agent (target ≥ 0.98), the
 // in-kernel BPF time per request (kernel.bpf_stats_enabled), agent CPU and RSS, and agent
 // CPU per 10k connections/s. Exits 1 when the throughput target is missed.
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ensureBpf } from "../scripts/bpf.ts";
 import { tcpgen } from "../src/probes/tcp/test-kit.ts";
-import { agentFiles, cliArgs, DIST_BIN, freePort, hasDist, ROOT, rmrf, scrape, spawnAgent, waitFor, which, type Child } from "../test/harness.ts";
+import { DIST_BIN, freePort, ROOT, scrape, which } from "../test/harness.ts";
+import { type BenchAgent, CLK_TCK, cpus, cpuTicks as ticks, ensureDist, median, memMiB as mem, pin, redisBenchmark as redisRun, parseBenchArgs, startBenchAgent, startRedis } from "./lib.ts";
 
-const CLK_TCK = 100;
 const TARGET_RATIO = 0.98;
 
 interface Opts {
@@ -27,51 +27,19 @@ interface Opts {
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = { reps: 9, settleS: 10, requests: 500_000, clients: 50, delay: false, churnS: 10, out: join(ROOT, ".bench-out", "tcp.json") };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-      return v;
-    };
-    if (a === "--reps") o.reps = num();
-    else if (a === "--requests") o.requests = num();
-    else if (a === "--settle") o.settleS = num();
-    else if (a === "--clients") o.clients = num();
-    else if (a === "--churn") o.churnS = num();
-    else if (a === "--delay") o.delay = true;
-    else if (a === "--quick") {
-      o.reps = 3;
-      o.requests = 100_000;
-      o.settleS = 3;
-      o.churnS = 5;
-    } else if (a === "--out") o.out = argv[++i] ?? o.out;
-    else if (a === "-h" || a === "--help") {
-      console.log("usage: bun run bench/tcp.ts [--reps 9] [--requests 500000] [--clients 50] [--settle 10] [--delay] [--churn 10] [--quick] [--out FILE.json]");
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  return o;
+  return parseBenchArgs(
+    argv,
+    o,
+    {
+      numbers: { "--reps": "reps", "--requests": "requests", "--settle": "settleS", "--clients": "clients", "--churn": "churnS" },
+      switches: {
+        "--delay": (o) => void (o.delay = true),
+        "--quick": (o) => Object.assign(o, { reps: 3, requests: 100_000, settleS: 3, churnS: 5 }),
+      },
+    },
+    "bun run bench/tcp.ts [--reps 9] [--requests 500000] [--clients 50] [--settle 10] [--delay] [--churn 10] [--quick] [--out FILE.json]",
+  );
 }
-
-function ticks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]);
-}
-function mem(pid: number): { rssMiB: number; hwmMiB: number } {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
-  return { rssMiB: kib("VmRSS") / 1024, hwmMiB: kib("VmHWM") / 1024 };
-}
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const cpus = () => Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || 1;
-/** Pins to one CPU when there are at least two (redis-server on 0, the load on 1). */
-const pin = (cpu: number, cmd: string[]) => (cpus() >= 2 && which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : cmd);
 
 /** Steal ticks of all CPUs (time the hypervisor gave to others: noise on a shared VM). */
 function stealTicks(): number {
@@ -89,23 +57,11 @@ interface BenchRun {
 
 let redisPid = 0;
 function redisBenchmark(port: number, o: Opts): BenchRun {
-  const before = redisPid ? ticks(redisPid) : 0;
   const steal0 = stealTicks();
   const w0 = performance.now();
-  const r = Bun.spawnSync(pin(1, ["redis-benchmark", "-p", String(port), "-t", "get,set", "-n", String(o.requests), "-c", String(o.clients), "-q", "--csv"]), {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const rps = r.stdout
-    .toString()
-    .split("\n")
-    .filter((l) => /^"(GET|SET)"/.test(l))
-    .map((l) => Number(l.split(",")[1]!.replaceAll('"', "")));
-  if (rps.length === 0) throw new Error(`redis-benchmark failed: ${r.stderr.toString()}${r.stdout.toString()}`);
-  const serverUs = redisPid ? ((ticks(redisPid) - before) / CLK_TCK) * 1e6 : 0;
-  const clientUs = Number(r.resourceUsage?.cpuTime.total ?? 0);
+  const run = redisRun({ port, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 });
   const stealPct = ((stealTicks() - steal0) / CLK_TCK / ((performance.now() - w0) / 1000) / cpus()) * 100;
-  return { stealPct, rps: rps.reduce((a, b) => a + b, 0) / rps.length, cpuUsPerReq: (serverUs + clientUs) / (o.requests * rps.length) };
+  return { stealPct, ...run };
 }
 
 interface BpfStat {
@@ -129,34 +85,9 @@ function setBpfStats(on: boolean): void {
   Bun.spawnSync(["sysctl", "-q", "-w", `kernel.bpf_stats_enabled=${on ? 1 : 0}`]);
 }
 
-interface Agent {
-  child: Child;
-  pid: number;
-  metricsPort: number;
-  stop(): Promise<void>;
-}
-
-async function startAgent(subitems: string[], settleS: number): Promise<Agent> {
-  const f = await agentFiles();
+function startAgent(subitems: string[], settleS: number): Promise<BenchAgent> {
   const doc = { cmd: { probe: subitems }, params: { report_period: 5 }, state: "running" };
-  writeFileSync(f.probesInit, `tcp ${JSON.stringify(doc)}\n`);
-  const child = spawnAgent(cliArgs(f), { env: { GOPHER_LOG_STDERR: "0" } });
-  await waitFor(
-    "tcp probe running",
-    async () => (await scrape(f.metricsPort)).includes('gala_gopher_agent_probe_state{probe="tcp",state="running"} 1') || undefined,
-    30_000,
-    100,
-  );
-  await Bun.sleep(settleS * 1000); // steady state: start-up work (feature probes, BPF load, first collection) is over
-  return {
-    child,
-    pid: child.proc.pid,
-    metricsPort: f.metricsPort,
-    async stop() {
-      await child.stop();
-      rmrf(f.dir);
-    },
-  };
+  return startBenchAgent([`tcp ${JSON.stringify(doc)}`], "tcp", settleS);
 }
 
 async function main(): Promise<void> {
@@ -164,22 +95,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
   for (const t of ["redis-server", "redis-benchmark"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools)`);
   ensureBpf({ quiet: true });
-  const newest = Math.max(
-    ...["src/probes/tcp", "src/libbpf", "dist/bpf"].flatMap((d) => readdirSync(join(ROOT, d)).map((f) => statSync(join(ROOT, d, f)).mtimeMs)),
-  );
-  if (!hasDist() || statSync(DIST_BIN).mtimeMs < newest) {
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-    if (r.exitCode !== 0) throw new Error("build failed");
-  }
+  ensureDist(["src/probes/tcp", "src/libbpf", "dist/bpf"]);
   const subitems = ["tcp_stats", "tcp_rtt", "tcp_windows", "tcp_rate", "tcp_srtt", "tcp_sockbuf", "tcp_abnormal", ...(o.delay ? ["tcp_delay"] : [])];
   const port = await freePort();
-  const redis = Bun.spawn(pin(0, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]), {
-    stdout: "ignore",
-    stderr: "ignore",
-  });
+  const redis = await startRedis(port, 0);
   redisPid = redis.pid;
   try {
-    await waitFor("redis-server", () => Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG") || undefined, 10_000, 100);
     console.log(`tcp bench: ${o.reps} without/with/without triplets of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients}; agent: ${DIST_BIN} with tcp ${subitems.join(",")}`);
     redisBenchmark(port, { ...o, requests: Math.min(o.requests, 50_000) }); // warm-up
     const pairs: { stealPctWithout: number; stealPctWith: number; without: number; with: number; ratio: number; cpuUsWithout: number; cpuUsWith: number; cpuRatio: number; agentCpuPct: number }[] = [];
@@ -255,7 +176,7 @@ async function main(): Promise<void> {
       const cpu = agent ? ((ticks(agent.pid) - t0) / CLK_TCK / secs) * 100 : 0;
       const m = agent ? mem(agent.pid) : { rssMiB: 0, hwmMiB: 0 };
       await Bun.sleep(agent ? 5500 : 0); // one more report period: closed sockets reported
-      const series = agent ? (await scrape(agent.metricsPort)).split("\n").filter((l) => l.startsWith("gala_gopher_tcp_link_rx_bytes")).length : 0;
+      const series = agent ? (await scrape(agent.files.metricsPort)).split("\n").filter((l) => l.startsWith("gala_gopher_tcp_link_rx_bytes")).length : 0;
       server.kill();
       await agent?.stop();
       return { rate: conns / secs, cpu, mem: m, series };

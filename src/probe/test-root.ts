@@ -17,6 +17,25 @@ import { testKit, type TestKit } from "./test-kit.ts";
 const ROOT = join(import.meta.dir, "..", "..");
 
 /**
+ * Whether a root test can run here: root, the BPF objects built, and `ready` (the test's own
+ * requirements: undefined when met, else the reason; a throw is a reason too). When it
+ * cannot, the reason is printed under the test's name.
+ */
+export function bpfRootPreflight(test: string, ready: () => string | undefined): boolean {
+  let why = process.getuid?.() === 0 ? "" : "not root";
+  if (!why) {
+    try {
+      ensureBpf({ quiet: true });
+      why = ready() ?? "";
+    } catch (e) {
+      why = (e as Error).message;
+    }
+  }
+  if (why) console.warn(`${test}: skipped: ${why}`);
+  return !why;
+}
+
+/**
  * Whether a probe's root test can run here: root, the BPF objects built, the test program
  * built (`build`, returning its path), a kernel that runs the probe (`unsupported`, the
  * probe's own requires) and `extra` (another requirement: undefined when met, else the
@@ -26,19 +45,12 @@ export function probeRootPreflight(
   test: string,
   o: { build: () => string; unsupported: (f: KernelFeatures) => string | undefined; extra?: () => string | undefined },
 ): { can: boolean; bin: string } {
-  let why = process.getuid?.() === 0 ? "" : "not root";
   let bin = "";
-  if (!why) {
-    try {
-      ensureBpf({ quiet: true });
-      bin = o.build();
-      why = o.unsupported(detectFeatures()) ?? o.extra?.() ?? "";
-    } catch (e) {
-      why = (e as Error).message;
-    }
-  }
-  if (why) console.warn(`${test}: skipped: ${why}`);
-  return { can: !why, bin };
+  const can = bpfRootPreflight(test, () => {
+    bin = o.build();
+    return o.unsupported(detectFeatures()) ?? o.extra?.();
+  });
+  return { can, bin };
 }
 
 /**

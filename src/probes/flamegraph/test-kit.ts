@@ -1,10 +1,7 @@
 // Test helpers of the flamegraph probe: a hand-built ProbeContext over a scope the test
 // controls, the C fixtures of ./testdata compiled with the host's compiler, and the root
 // tests' preflight (prints why they skip).
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
 import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -12,43 +9,23 @@ import type { BpfDropCounts } from "../../probe/bpf-drops.ts";
 import type { ContainerInfo, ProbeContext, ScopeView } from "../../probe/define.ts";
 import type { PageRoutes } from "../../probe/pages.ts";
 import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
+import { bpfRootPreflight } from "../../probe/test-root.ts";
 import { testKit, type TestKit } from "../../probe/test-kit.ts";
+import { ccPath, compileTestProgram } from "../../libbpf/testdata/cc.ts";
 import flamegraph from "./index.ts";
 import { flameUnsupported } from "./kernel.ts";
 
-/** Path of cc/gcc/clang, or undefined. */
-function cc(): string | undefined {
-  for (const n of ["cc", "gcc", "clang"]) {
-    const p = Bun.spawnSync(["sh", "-c", `command -v ${n}`]).stdout.toString().trim();
-    if (p) return p;
-  }
-  return undefined;
-}
-
 /** Compiles testdata/<name>.c into a fresh temporary directory. */
 export function compileFixture(name: string, flags: string[]): string {
-  const compiler = cc();
-  if (!compiler) throw new Error("no C compiler on PATH (apt-get install gcc)");
-  const out = join(mkdtempSync(join(tmpdir(), `gg-flame-${name}-`)), name);
-  const r = Bun.spawnSync([compiler, ...flags, "-o", out, join(import.meta.dir, "testdata", `${name}.c`)], { stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`compiling ${name}.c: ${r.stderr.toString()}`);
-  return out;
+  return compileTestProgram(name, flags, join(import.meta.dir, "testdata"));
 }
 
 /** Whether the root tests can run here; prints the reason when not. */
 export function rootPreflight(test: string, extra?: (f: ReturnType<typeof detectFeatures>) => string | undefined): boolean {
-  let why = process.getuid?.() === 0 ? "" : "not root";
-  if (!why) {
-    try {
-      ensureBpf({ quiet: true });
-      const f = detectFeatures();
-      why = flameUnsupported(f) ?? extra?.(f) ?? (cc() ? "" : "no C compiler for the fixtures");
-    } catch (e) {
-      why = (e as Error).message;
-    }
-  }
-  if (why) console.warn(`${test}: skipped: ${why}`);
-  return !why;
+  return bpfRootPreflight(test, () => {
+    const f = detectFeatures();
+    return flameUnsupported(f) ?? extra?.(f) ?? (ccPath() ? undefined : "no C compiler for the fixtures");
+  });
 }
 
 /** A whitelist scope of the given pids. */

@@ -11,14 +11,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureBpf } from "../../../scripts/bpf.ts";
 import { detectFeatures } from "../../host/features.ts";
 import { DEFAULT_HOST_PATHS, HostFs } from "../../host/fs.ts";
 import type { Logger } from "../../log/logger.ts";
-import type { ProbeContext, ProbeRun, ScopeView } from "../../probe/define.ts";
-import { testKit } from "../../probe/test-kit.ts";
-import type { ParamValues, ProbeSettings } from "../../probe/settings.ts";
-import type { ProbeEvent, Row, TableDef } from "../../store/table.ts";
+import type { ProbeRun, ScopeView } from "../../probe/define.ts";
+import type { ParamValues } from "../../probe/settings.ts";
+import { bpfRootPreflight, recordingContext } from "../../probe/test-root.ts";
+import type { ProbeEvent, Row } from "../../store/table.ts";
 import { ioUnsupported } from "./bpf.ts";
 import probe from "./index.ts";
 
@@ -29,20 +28,10 @@ function sh(cmd: string[]): { ok: boolean; out: string; err: string } {
   return { ok: r.exitCode === 0, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
-function preflight(): string {
-  if (process.getuid?.() !== 0) return "not root";
+const can = bpfRootPreflight("io probe (root)", () => {
   for (const tool of ["losetup", "dd", "mount"]) if (!sh(["sh", "-c", `command -v ${tool}`]).ok) return `${tool} not installed`;
-  try {
-    ensureBpf({ quiet: true });
-    return ioUnsupported(detectFeatures()) ?? "";
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-const why = preflight();
-const can = !why;
-if (why) console.warn(`io probe (root): skipped: ${why}`);
+  return ioUnsupported(detectFeatures());
+});
 
 const work = can ? mkdtempSync(join(tmpdir(), "gopher-io-")) : "";
 const cleanups: (() => void)[] = [];
@@ -90,26 +79,11 @@ const wholeHost: ScopeView = {
 
 async function open(subitems: string[], extra: ParamValues = {}, limits: Record<string, number> = {}): Promise<{ rows: { table: string; row: Row }[]; events: ProbeEvent[]; run: ProbeRun; infos: string[] }> {
   const params: ParamValues = { report_period: 60, sample_period: 5000, latency_thr: 0, report_event: 1, dev_name: "", ...extra };
-  const rows: { table: string; row: Row }[] = [];
-  const events: ProbeEvent[] = [];
   const infos: string[] = [];
   const log: Logger = { debug() {}, info: (m) => void infos.push(m), warn: (m) => console.warn(`[io test] ${m}`), error: (m) => console.error(`[io test] ${m}`), child: () => log };
-  const kit = testKit({ feature: "io", log, scope: () => wholeHost, definition: probe, limits });
-  const ctx: ProbeContext = {
-    ...kit,
-    feature: "io",
-    settings: { name: "io", subitems, params } as unknown as ProbeSettings,
-    subitems: new Set(subitems),
-    params,
-    host: new HostFs(DEFAULT_HOST_PATHS),
-    log,
-    signal: new AbortController().signal,
-    scope: wholeHost,
-    emit: (t: TableDef, row: Row) => void rows.push({ table: t.name, row }),
-    event: (e: ProbeEvent) => void events.push(e),
-    parseError: () => undefined,
-    num: (k: string) => (typeof params[k] === "number" ? (params[k] as number) : 0),
-  };
+  const ctx = recordingContext({ definition: probe, subitems, scope: wholeHost, params, log, limits });
+  const { rows, events } = ctx.rec;
+  const kit = ctx.kit;
   const run = await probe.open(ctx);
   cleanups.push(() => {
     void run[Symbol.asyncDispose]();
