@@ -22,53 +22,12 @@ const clusterIpBackend = numberParam("cluster_ip_backend", 0, 0, 2);
 
 export const NOT_BUILT: readonly FeatureDeclaration[] = Object.freeze([
   {
-    feature: "flamegraph",
-    bin: "stackprobe",
-    ipcType: 3,
-    scope: "PROC",
-    subitems: sub("oncpu 0x1, offcpu 0x2, mem 0x4, mem_glibc 0x8, io 0x10"),
-    params: [
-      stringParam("pyroscope_server", "localhost:4040", { maxLenExclusive: 64 }),
-      numberParam("svg_period", 180, 30, 600, { zeroResets: true }),
-      numberParam("perf_sample_period", 10, 10, 1000, { zeroResets: true }),
-      numberParam("multi_instance", 0, 0, 1),
-      numberParam("native_stack", 0, 0, 1),
-      stringParam("output_dir", "", { path: true }),
-      stringParam("flame_dir", "/var/log/gala-gopher/flamegraph", { path: true }),
-    ],
-  },
-  {
     feature: "l7",
     bin: "l7probe",
     ipcType: 4,
     scope: "ALL",
     subitems: L7_SUBITEMS,
     params: [listParam("l7_protocol", L7_PROTOCOLS), numberParam("support_ssl", 0, 0, 1), clusterIpBackend],
-  },
-  {
-    feature: "socket",
-    bin: "endpoint",
-    ipcType: 6,
-    scope: "PROC",
-    subitems: sub("tcp_socket 0x1, udp_socket 0x2"),
-    params: [numberParam("ringbuf_map_size", 1, 1, 32, { ringbuf: true })],
-  },
-  {
-    feature: "io",
-    bin: "ioprobe",
-    ipcType: 7,
-    scope: "NONE",
-    subitems: sub("io_trace 0x1, io_err 0x2, io_count 0x4, page_cache 0x8"),
-    params: [numberParam("sample_period", 5000, 100, 10000), devName],
-  },
-  {
-    feature: "proc",
-    bin: "taskprobe",
-    ipcType: 8,
-    scope: "ALL",
-    subitems: sub(
-      "proc_syscall 0x1, proc_fs 0x2, proc_dns 0x4, proc_io 0x8, proc_pagecache 0x10, proc_net 0x20, proc_offcpu 0x40, proc_ioctl 0x80, proc_pygc 0x100",
-    ),
   },
   { feature: "jvm", bin: "jvmprobe", ipcType: 9, scope: "PROC" },
   { feature: "postgre_sli", bin: "pgsliprobe", ipcType: 10, scope: "NONE", params: [devName] },
