@@ -4,6 +4,7 @@
 // reader; the symbols may come from a separate debug file of the same build.
 import type { ElfFile, ElfSegment } from "../../libbpf/elf.ts";
 import { demangle } from "./demangle.ts";
+import { floorIndex, packedName } from "./sorted-names.ts";
 
 export class BinarySymbols {
   private constructor(
@@ -53,20 +54,10 @@ export class BinarySymbols {
 
   /** The function holding `vaddr`, or undefined. */
   lookup(vaddr: number): string | undefined {
-    const a = this.addrs;
-    let lo = 0;
-    let hi = a.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! <= vaddr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = floorIndex(this.addrs, vaddr);
     if (best < 0) return undefined;
     const size = this.sizes[best]!;
-    if (size > 0 && vaddr >= a[best]! + size) return undefined;
-    return Buffer.from(this.names.buffer, this.names.byteOffset + this.nameStart[best]!, this.nameStart[best + 1]! - this.nameStart[best]!).toString("latin1");
+    if (size > 0 && vaddr >= this.addrs[best]! + size) return undefined;
+    return packedName(this.names, this.nameStart, best);
   }
 }

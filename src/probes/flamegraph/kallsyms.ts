@@ -1,6 +1,7 @@
 // Kernel symbols from /proc/kallsyms, compact: the text symbols' addresses in one sorted
 // BigUint64Array and their names in one byte buffer (about 3 MiB for 120k symbols, where
 // an array of strings costs tens of MiB). Lookups are a binary search.
+import { floorIndex, packedName } from "./sorted-names.ts";
 
 /** The kernel's text symbols, sorted by address. */
 export class KernelSymbols {
@@ -69,18 +70,8 @@ export class KernelSymbols {
 
   /** The name of the function holding `addr`, or undefined below the first symbol. */
   lookup(addr: bigint): string | undefined {
-    const a = this.addrs;
-    let lo = 0;
-    let hi = a.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! <= addr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = floorIndex(this.addrs, addr);
     if (best < 0) return undefined;
-    return Buffer.from(this.names.buffer, this.names.byteOffset + this.nameStart[best]!, this.nameStart[best + 1]! - this.nameStart[best]!).toString("latin1");
+    return packedName(this.names, this.nameStart, best);
   }
 }

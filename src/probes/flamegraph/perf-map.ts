@@ -3,6 +3,7 @@
 // "<start hex> <size hex> <name>". The file is found in the process's root under its own
 // pid namespace's pid (NSpid), and re-read only when it changed.
 import type { HostFs } from "../../host/fs.ts";
+import { floorIndex } from "./sorted-names.ts";
 
 /** A perf map larger than this is not read (a runaway JIT log). */
 export const MAX_PERF_MAP_BYTES = 64 * 1024 * 1024;
@@ -39,17 +40,7 @@ export class PerfMap {
   }
 
   lookup(addr: number): string | undefined {
-    const a = this.starts;
-    let lo = 0;
-    let hi = a.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (a[mid]! <= addr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const best = floorIndex(this.starts, addr);
     return best >= 0 && addr < this.ends[best]! ? this.names[best] : undefined;
   }
 }
