@@ -23,17 +23,17 @@ export const PARSERS: ReadonlyMap<string, ProtocolParser> = new Map(
 );
 
 /** The parsers `l7_protocol` enables (its canonical order), and the names this build cannot parse. */
-export function enabledParsers(param: unknown): { parsers: ProtocolParser[]; unparsed: string[] } {
+export function enabledParsers(param: unknown, all: ReadonlyMap<string, ProtocolParser> = PARSERS): { parsers: ProtocolParser[]; unparsed: string[] } {
   const names = Array.isArray(param) ? param.filter((x): x is string => typeof x === "string") : [];
   const parsers: ProtocolParser[] = [];
   const unparsed: string[] = [];
   for (const n of names) {
-    const p = PARSERS.get(n);
+    const p = all.get(n);
     if (p) parsers.push(p);
     else unparsed.push(n);
   }
   // http2 is parsed with http (both answer to l7_protocol "http").
-  if (names.includes("http") && PARSERS.has("http2")) parsers.push(PARSERS.get("http2")!);
+  if (names.includes("http") && all.has("http2")) parsers.push(all.get("http2")!);
   return { parsers, unparsed };
 }
 
@@ -55,7 +55,10 @@ class L7Run implements ProbeRun {
   private warnedCluster = false;
   private readonly reported = { trackerFull: 0, udpFlowsFull: 0, unansweredDropped: 0 };
 
-  constructor(private readonly ctx: ProbeContext) {
+  constructor(
+    private readonly ctx: ProbeContext,
+    private readonly all: ReadonlyMap<string, ProtocolParser>,
+  ) {
     this.listeners = new ListenerCache(ctx.host);
     this.agg = new Aggregator({ maxLinks: ctx.limit("max_conns"), maxApis: ctx.limit("max_apis") });
     this.configure();
@@ -86,7 +89,7 @@ class L7Run implements ProbeRun {
 
   /** Applies l7_protocol and support_ssl. */
   private configure(): void {
-    const { parsers, unparsed } = enabledParsers(this.ctx.params.l7_protocol);
+    const { parsers, unparsed } = enabledParsers(this.ctx.params.l7_protocol, this.all);
     this.parsers.length = 0;
     this.parsers.push(...parsers);
     this.supportSsl = this.ctx.num("support_ssl") === 1;
@@ -106,14 +109,19 @@ class L7Run implements ProbeRun {
     }
   }
 
+  /** Delivers what the ring holds now (tests: before asserting on the tracker's view). */
+  drain(): void {
+    this.scope.drain();
+    this.kernel.drain();
+  }
+
   collect(): void {
     const ctx = this.ctx;
     if (!this.warnedCluster && ctx.num("cluster_ip_backend") !== 0) {
       this.warnedCluster = true;
       ctx.log.warn("cluster_ip_backend is not supported by this version; addresses are reported as seen by the socket");
     }
-    this.scope.drain();
-    this.kernel.drain();
+    this.drain();
     const alive = new Map<number, boolean>();
     const isAlive = (tgid: number) => {
       let a = alive.get(tgid);
@@ -153,12 +161,17 @@ class L7Run implements ProbeRun {
   }
 }
 
+/** A run of the probe with the parsers `all` (this build's by default; tests pass their own). */
+export function openL7(ctx: ProbeContext, all: ReadonlyMap<string, ProtocolParser> = PARSERS): ProbeRun & { drain(): void } {
+  return new L7Run(ctx, all);
+}
+
 export default defineProbe({
   ...L7_FEATURE,
   tables: l7Tables,
   limits: L7_LIMITS,
   requires: l7Unsupported,
   open(ctx): ProbeRun {
-    return new L7Run(ctx);
+    return openL7(ctx);
   },
 });
