@@ -5,7 +5,7 @@
 #define GOPHER_L7_H
 
 /* Largest capture the programs can copy (capture_bytes limit <= this). */
-#define L7_CAP_MAX 32768
+#define L7_CAP_MAX 65536
 /* iovecs copied per readv/writev/sendmsg/recvmsg; bytes in later ones are counted, not copied. */
 #define L7_IOV_MAX 12
 /* messages of one sendmmsg/recvmmsg emitted (each: its first iovec); all are counted. */

@@ -23,7 +23,9 @@ export const L7_FEATURE = {
 
 export const L7_LIMITS: Readonly<Record<string, LimitDecl>> = {
   max_conns: { default: 16384, min: 64, max: 1 << 20, help: "connections tracked at once (kernel conns/fds maps and the user-space tracker); more are counted as conn_map_full / tracker_full drops" },
-  capture_bytes: { default: 16384, min: 64, max: 32768, help: "bytes of each send/receive copied to user space (the rest is counted, not copied)" },
+  // 32 KiB: redis-server reads pipelined commands in up to ~20 KiB at a time (redis-cli --pipe
+  // writes 16 KiB); a read longer than the capture leaves a gap the parsers must step over.
+  capture_bytes: { default: 32768, min: 64, max: 65536, help: "bytes of each send/receive copied to user space (the rest is counted, not copied)" },
   ringbuf_mib: { default: 8, min: 1, max: 256, help: "size of the payload ring buffer in MiB (power of two); records that do not fit are counted as ring_full drops" },
   max_apis: { default: 64, min: 1, max: 4096, help: "distinct APIs per link in l7_rpc_api; the rest are counted under the API \"__overflow__\"" },
 };
