@@ -57,7 +57,10 @@ describe("l7 kernel capture", () => {
     const gen = genConns(proc.output);
     expect(gen.length).toBe(4);
     const conns: ConnInfo[] = [];
-    kernel.readConns((c) => void (c.tgid === proc.pid && conns.push(c)));
+    const others = new Set<number>();
+    kernel.readConns((c) => void (c.tgid === proc.pid ? conns.push(c) : others.add(c.tgid)));
+    expect([...others]).toEqual([]); // only the process in scope
+    expect(new Set(recs.map((r) => conns.some((c) => c.connId === r.connId))).has(false)).toBe(false);
     const find = (l4: number, port: number) => conns.filter((c) => c.l4 === l4 && c.localPort === port);
     for (const g of gen) {
       const [k, ...more] = find(g.l4 === "tcp" ? L4_TCP : L4_UDP, g.localPort);
