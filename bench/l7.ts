@@ -65,7 +65,7 @@ function holdConnections(port: number, n: number): { proc: Bun.Subprocess; ready
     for (let i = 0; i < ${n}; i++) socks.push(await Bun.connect({ hostname: "127.0.0.1", port: ${port}, socket: { open() { open++; }, data() {} } }));
     setInterval(() => { for (const s of socks) s.write("PING\\r\\n"); }, 1000);
     console.log("ready " + open);`;
-  const proc = Bun.spawn(["sh", "-c", `ulimit -n 65536; exec ${process.execPath} -e '${script.replace(/'/g, "'\\''")}'`], { stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit" });
   const ready = (async () => {
     const rd = (proc.stdout as ReadableStream<Uint8Array>).getReader();
     const first = new TextDecoder().decode((await rd.read()).value);
@@ -76,6 +76,8 @@ function holdConnections(port: number, n: number): { proc: Bun.Subprocess; ready
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  const nofile = Number(Bun.spawnSync(["sh", "-c", "ulimit -n"]).stdout.toString().trim());
+  if (nofile < o.conns + 64) throw new Error(`--conns ${o.conns} needs more open files than ulimit -n ${nofile} allows`);
   if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
   for (const t of ["redis-server", "redis-benchmark", "nginx", "wrk", "ab"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools nginx wrk apache2-utils)`);
   ensureBpf({ quiet: true });
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
       console.log(`  rep ${i + 1}: redis ${r0.toFixed(0)} / ${r1.toFixed(0)} / ${r2.toFixed(0)} req/s (ratio ${rep.redisRatio.toFixed(3)}); nginx ${w0.toFixed(0)} / ${w1.toFixed(0)} / ${w2.toFixed(0)} req/s (ratio ${rep.wrkRatio.toFixed(3)})`);
     }
     // Parse rate on recorded traffic, per protocol with a parser in this build.
-    const parse: Record<string, { recordsPerS: number; mibPerS: number; recordsPerPass: number } | string> = {};
+    const parse: Record<string, ReturnType<typeof parseRate> | string> = {};
     const tmp = join(ROOT, ".bench-out");
     mkdirSync(tmp, { recursive: true });
     for (const [proto, rec] of [
@@ -120,7 +122,9 @@ async function main(): Promise<void> {
       const chunks = await rec();
       const r = parseRate(parser, chunks);
       parse[proto] = r;
-      console.log(`  parse rate ${proto}: ${(r.recordsPerS / 1000).toFixed(0)}k requests/s on one core (${r.mibPerS.toFixed(0)} MiB/s; ${r.recordsPerPass} requests in ${chunks.length} recorded chunks)`);
+      console.log(
+        `  parse rate ${proto}: ${(r.recordsPerS / 1000).toFixed(0)}k requests per CPU second (${(r.recordsPerWallS / 1000).toFixed(0)}k per wall second; ${r.mibPerS.toFixed(0)} MiB/s; ${r.recordsPerPass} requests in ${chunks.length} recorded chunks)`,
+      );
     }
     // RSS on top of the foundation with the same live connections.
     const holder = holdConnections(redisPort, o.conns);
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
     }
     holder.proc.kill();
     const extraRss = median(rss.l7) - median(rss.foundation);
-    const rates = Object.values(parse).filter((p): p is { recordsPerS: number; mibPerS: number; recordsPerPass: number } => typeof p !== "string");
+    const rates = Object.values(parse).filter((p): p is ReturnType<typeof parseRate> => typeof p !== "string");
     const result = {
       date: new Date().toISOString(),
       kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
