@@ -52,8 +52,12 @@ struct {
 } drops SEC(".maps");
 
 /* A record being built: one slot per CPU (an ARRAY, not PERCPU: the value is larger than a
- * per-CPU allocation may be); user space sets max_entries to the number of possible CPUs. */
+ * per-CPU allocation may be); user space sets max_entries to the number of possible CPUs.
+ * `busy` guards a slot against a second task on the same CPU (a preemptible kernel can
+ * preempt a program between filling the slot and submitting it): that task's record is
+ * dropped and counted instead of mixing two records. */
 struct l7_scratch {
+	__u64 busy;
 	struct l7_event ev;
 	__u8 data[2 * L7_CAP_MAX];
 };
@@ -199,10 +203,24 @@ static __always_inline bool l7_wanted(struct l7_conn *c, __u64 id)
 	return c->verdict != L7_IGNORE;
 }
 
-static __always_inline struct l7_scratch *l7_scratch_slot(void)
+/* This CPU's record slot, taken (release it with l7_scratch_put), or NULL. */
+static __always_inline struct l7_scratch *l7_scratch_take(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	return bpf_map_lookup_elem(&l7_scratch, &cpu);
+	struct l7_scratch *s = bpf_map_lookup_elem(&l7_scratch, &cpu);
+	if (!s)
+		return NULL;
+	if (s->busy) {
+		l7_drop(D_SCRATCH_BUSY);
+		return NULL;
+	}
+	s->busy = 1;
+	return s;
+}
+
+static __always_inline void l7_scratch_put(struct l7_scratch *s)
+{
+	s->busy = 0;
 }
 
 static __always_inline __u32 l7_cap_limit(void)
@@ -237,7 +255,7 @@ static __always_inline void l7_submit(struct l7_scratch *s, __u32 cap)
 	if (cap > L7_CAP_MAX)
 		cap = L7_CAP_MAX;
 	s->ev.cap = cap;
-	if (bpf_ringbuf_output(&l7_events, s, sizeof(struct l7_event) + cap, 0))
+	if (bpf_ringbuf_output(&l7_events, &s->ev, sizeof(struct l7_event) + cap, 0))
 		l7_drop(D_RING_FULL);
 }
 
@@ -330,11 +348,12 @@ static __always_inline int l7_emit(void *ctx_unused, __u32 tgid, int fd, __u8 di
 		return 0;
 	if (ssl && !(c->flags & L7_F_SSL))
 		c->flags |= L7_F_SSL;
-	struct l7_scratch *s = l7_scratch_slot();
+	struct l7_scratch *s = l7_scratch_take();
 	if (!s)
 		return 0;
 	l7_head(&s->ev, tgid, id, fd, dir, c->l4, len, ts, ssl);
 	l7_submit(s, l7_copy_flat(s, user_buf, len));
+	l7_scratch_put(s);
 	return 0;
 }
 

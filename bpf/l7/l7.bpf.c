@@ -111,6 +111,46 @@ static __always_inline __u64 l7_mmsg_bytes(const struct mmsghdr *m, __u64 n)
 	return total;
 }
 
+/* Builds and submits the record(s) of one call in the taken slot `s`. */
+static __always_inline void l7_build(struct l7_scratch *s, const struct l7_call *cp, __u32 tgid, __u64 id, __u8 l4, __u8 dir, __u64 bytes, __u64 segs, __u64 ts, const __u32 kind)
+{
+	struct l7_call a = *cp;
+	__u8 udp = l4 == L7_UDP;
+	if (kind == K_FLAT) {
+		l7_head(&s->ev, tgid, id, a.fd, dir, l4, bytes, ts, 0);
+		if (udp)
+			l7_peer(&s->ev, (const void *)a.addr);
+		l7_submit(s, l7_copy_flat(s, (const void *)a.buf, bytes));
+	} else if (kind == K_IOV) {
+		l7_head(&s->ev, tgid, id, a.fd, dir, l4, bytes, ts, 0);
+		l7_submit(s, l7_copy_iov(s, (const struct iovec *)a.buf, a.n, bytes));
+	} else if (kind == K_MSG) {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a.buf))
+			return;
+		l7_head(&s->ev, tgid, id, a.fd, dir, l4, bytes, ts, 0);
+		if (udp)
+			l7_peer(&s->ev, m.msg_name);
+		l7_submit(s, l7_copy_iov(s, m.msg_iov, m.msg_iovlen, bytes));
+	} else if (kind == K_MMSG) {
+		const struct mmsghdr *mm = (const struct mmsghdr *)a.buf;
+		for (int i = 0; i < L7_MMSG_MAX; i++) {
+			if (i >= segs)
+				break;
+			struct mmsghdr m = {};
+			if (bpf_probe_read_user(&m, sizeof(m), &mm[i]))
+				break;
+			l7_head(&s->ev, tgid, id, a.fd, dir, l4, m.msg_len, ts, 0);
+			if (udp)
+				l7_peer(&s->ev, m.msg_hdr.msg_name);
+			struct iovec v = {};
+			if (m.msg_hdr.msg_iovlen < 1 || bpf_probe_read_user(&v, sizeof(v), m.msg_hdr.msg_iov))
+				break;
+			l7_submit(s, l7_copy_flat(s, v.iov_base, v.iov_len < m.msg_len ? v.iov_len : m.msg_len));
+		}
+	}
+}
+
 /* `kind` is a constant at every call: each exit program keeps only its own branch. */
 static __always_inline int l7_exit(long ret, __u8 dir, const __u32 kind)
 {
@@ -137,43 +177,11 @@ static __always_inline int l7_exit(long ret, __u8 dir, const __u32 kind)
 	l7_count(c, dir, bytes, segs);
 	if (l7_in_tls(c, a.fd) || !l7_wanted(c, id))
 		return 0;
-	struct l7_scratch *s = l7_scratch_slot();
+	struct l7_scratch *s = l7_scratch_take();
 	if (!s)
 		return 0;
-	__u8 udp = c->l4 == L7_UDP;
-	if (kind == K_FLAT) {
-		l7_head(&s->ev, tgid, id, a.fd, dir, c->l4, bytes, ts, 0);
-		if (udp)
-			l7_peer(&s->ev, (const void *)a.addr);
-		l7_submit(s, l7_copy_flat(s, (const void *)a.buf, bytes));
-	} else if (kind == K_IOV) {
-		l7_head(&s->ev, tgid, id, a.fd, dir, c->l4, bytes, ts, 0);
-		l7_submit(s, l7_copy_iov(s, (const struct iovec *)a.buf, a.n, bytes));
-	} else if (kind == K_MSG) {
-		struct user_msghdr m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a.buf))
-			return 0;
-		l7_head(&s->ev, tgid, id, a.fd, dir, c->l4, bytes, ts, 0);
-		if (udp)
-			l7_peer(&s->ev, m.msg_name);
-		l7_submit(s, l7_copy_iov(s, m.msg_iov, m.msg_iovlen, bytes));
-	} else if (kind == K_MMSG) {
-		const struct mmsghdr *mm = (const struct mmsghdr *)a.buf;
-		for (int i = 0; i < L7_MMSG_MAX; i++) {
-			if (i >= segs)
-				break;
-			struct mmsghdr m = {};
-			if (bpf_probe_read_user(&m, sizeof(m), &mm[i]))
-				break;
-			l7_head(&s->ev, tgid, id, a.fd, dir, c->l4, m.msg_len, ts, 0);
-			if (udp)
-				l7_peer(&s->ev, m.msg_hdr.msg_name);
-			struct iovec v = {};
-			if (m.msg_hdr.msg_iovlen < 1 || bpf_probe_read_user(&v, sizeof(v), m.msg_hdr.msg_iov))
-				break;
-			l7_submit(s, l7_copy_flat(s, v.iov_base, v.iov_len < m.msg_len ? v.iov_len : m.msg_len));
-		}
-	}
+	l7_build(s, &a, tgid, id, c->l4, dir, bytes, segs, ts, kind);
+	l7_scratch_put(s);
 	return 0;
 }
 

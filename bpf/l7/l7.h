@@ -104,6 +104,7 @@ enum l7_drop_reason {
 	D_RING_FULL,         /* a data record did not fit the ring (its bytes are still counted) */
 	D_CALLS_FULL,        /* a syscall in flight could not be remembered (not counted) */
 	D_CLOSE_LOST,        /* a close record did not fit the ring (user space finds the flag) */
+	D_SCRATCH_BUSY,      /* a data record was not built: the CPU's slot was in use (preemption) */
 	N_DROP
 };
 

@@ -26,7 +26,7 @@ export const CONN_SSL = 2;
 /** L7_CAP_MAX */
 export const CAP_MAX = 65536;
 /** enum l7_drop_reason, as gala_gopher_agent_bpf_dropped_total reasons. */
-export const DROP_REASONS = ["conn_map_full", "ring_full", "calls_full", "close_record_lost"] as const;
+export const DROP_REASONS = ["conn_map_full", "ring_full", "calls_full", "close_record_lost", "scratch_busy"] as const;
 
 export class L7DecodeError extends Error {
   readonly code = "EL7DECODE";
