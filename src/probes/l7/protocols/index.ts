@@ -1,0 +1,5 @@
+// The l7 protocol parsers of this build: one line per parser module,
+//   export { httpParser } from "./http.ts";
+// each exporting one ProtocolParser (src/probes/l7/protocol.ts). The probe takes every
+// export of this module (`import * as`), so adding a parser is adding its line.
+export {};
