@@ -1,0 +1,1 @@
+export { kafkaParser } from "./kafka.ts";
