@@ -1,1 +1,2 @@
 export { kafkaParser } from "./kafka.ts";
+export { dnsParser } from "./dns.ts";
