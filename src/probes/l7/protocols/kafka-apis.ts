@@ -114,6 +114,7 @@ export const enum ApiKey {
   ApiVersions = 18,
   CreateTopics = 19,
   DeleteTopics = 20,
+  DescribeTopicPartitions = 75,
 }
 
 /** Versions above the highest known that a request may still carry (a newer client or broker). */

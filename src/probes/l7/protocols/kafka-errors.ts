@@ -9,7 +9,8 @@
 //   whose records run past the captured bytes;
 // - Metadata: every topic's and partition's error_code and the top-level one (v13+);
 // - ListOffsets, OffsetCommit, OffsetFetch (partitions and groups), FindCoordinator v4+ (per
-//   coordinator), CreateTopics, DeleteTopics, DescribeGroups: each entry's error_code.
+//   coordinator), CreateTopics, DeleteTopics, DescribeGroups, DescribeTopicPartitions (what
+//   Kafka 4's admin client describes topics with): each entry's error_code.
 // The first non-zero code found decides; a response cut before any code (or of another API)
 // counts as no error.
 import { ApiKey, TOP_LEVEL_ERROR } from "./kafka-apis.ts";
@@ -123,6 +124,8 @@ export function responseErrorCode(c: KafkaCursor, apiKey: number, version: numbe
       return createTopics(c, version);
     case ApiKey.DeleteTopics:
       return deleteTopics(c, version);
+    case ApiKey.DescribeTopicPartitions:
+      return describeTopicPartitions(c);
   }
   if (apiKey === ApiKey.FindCoordinator && version >= 4) return findCoordinators(c);
   const at = TOP_LEVEL_ERROR.get(apiKey);
@@ -357,6 +360,26 @@ function deleteTopics(c: KafkaCursor, v: number): number {
     const e = c.i16();
     if (e !== 0) return e;
     if (v >= 5) c.str();
+    c.tags();
+  }
+  return 0;
+}
+
+function describeTopicPartitions(c: KafkaCursor): number {
+  c.skip(4);
+  for (let t = c.count(); t > 0 && c.ok; t--) {
+    const e = c.i16();
+    if (e !== 0) return e;
+    c.str();
+    c.skip(17);
+    for (let p = c.count(); p > 0 && c.ok; p--) {
+      const pe = c.i16();
+      if (pe !== 0) return pe;
+      c.skip(12);
+      for (let list = 0; list < 5; list++) int32s(c);
+      c.tags();
+    }
+    c.skip(4);
     c.tags();
   }
   return 0;

@@ -14,33 +14,11 @@
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { Kafka, logLevel, type LogEntry } from "kafkajs";
-import { KafkaBroker, brokerUnavailable } from "../../../../../../test/kafka/broker.ts";
+import { withRecordedBroker } from "./recording.ts";
 
-const why = brokerUnavailable();
-if (why) {
-  console.error(`record: ${why}`);
-  process.exit(1);
-}
 const here = import.meta.dir;
 const traffic = join(here, "traffic.jsonl");
 const logFile = join(here, "kafkajs-log.jsonl");
-
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
-
-const proxyPort = await freePort();
-const brokerPort = await freePort();
-const broker = await KafkaBroker.start({
-  port: brokerPort,
-  extra: { "advertised.listeners": `PLAINTEXT://127.0.0.1:${proxyPort}` },
-  log: (s) => console.error(`[broker] ${s}`),
-});
-const proxy = Bun.spawn(["bun", join(here, "..", "record.ts"), String(proxyPort), String(brokerPort), traffic], { stderr: "inherit" });
-await Bun.sleep(500);
 
 interface Logged {
   kind: "request" | "response";
@@ -67,9 +45,9 @@ const logCreator = () => (e: LogEntry) => {
   });
 };
 
-const kafka = new Kafka({ clientId: "l7-record", brokers: [`127.0.0.1:${proxyPort}`], logLevel: logLevel.DEBUG, logCreator });
 const topic = "l7_orders";
-try {
+await withRecordedBroker(traffic, async (bootstrap) => {
+  const kafka = new Kafka({ clientId: "l7-record", brokers: [bootstrap], logLevel: logLevel.DEBUG, logCreator });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
@@ -116,12 +94,7 @@ try {
   await strict.disconnect();
   await producer.disconnect();
   await admin.disconnect();
-} finally {
-  await Bun.sleep(300);
-  proxy.kill("SIGTERM");
-  await proxy.exited;
-  await broker.destroy();
-}
+});
 writeFileSync(logFile, logged.map((l) => JSON.stringify(l)).join("\n") + "\n");
 const requests = logged.filter((l) => l.kind === "request").length;
 console.error(`recorded ${requests} requests (${logged.filter((l) => l.error).length} failed responses) into ${traffic} and ${logFile}`);
