@@ -46,44 +46,106 @@ export function zClear(b: Uint8Array, off: number): boolean {
 const isPrintableLabelByte = (c: number) => c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c;
 
 /**
- * The name at `at` in presentation form: lower-cased ASCII, labels joined by ".", without the
- * trailing dot ("." for the root); other bytes as \DDD. Returns undefined when the name is
- * malformed or runs past `end`. `msg` is where the message starts (pointers are relative to it).
- * `next.pos` receives the offset just past the name at `at`.
+ * Walks the name at `at` label by label, following compression pointers (strictly backwards,
+ * below everything read so far, at most MAX_HOPS: no loop can form). For each
+ * label, `visit.label` gets its bytes; it returns false to stop. Returns the offset just past
+ * the name at `at` (after its first pointer, if any), or -1 when the name is malformed, cut
+ * at `end`, or the visitor stopped.
  */
-export function readName(b: Uint8Array, msg: number, at: number, end: number, next: { pos: number }): string | undefined {
-  let out = "";
+function walkName(b: Uint8Array, msg: number, at: number, end: number, visit: NameVisitor): number {
   let wire = 0;
   let hops = 0;
   let pos = at;
   let resumed = -1;
   let lowest = at;
   for (;;) {
-    if (pos >= end) return undefined;
+    if (pos >= end) return -1;
     const len = b[pos]!;
-    if (len === 0) {
-      next.pos = resumed >= 0 ? resumed : pos + 1;
-      return out === "" ? "." : out;
-    }
+    if (len === 0) return resumed >= 0 ? resumed : pos + 1;
     if ((len & 0xc0) === 0xc0) {
-      if (pos + 1 >= end) return undefined;
+      if (pos + 1 >= end) return -1;
       const target = msg + (((len & 0x3f) << 8) | b[pos + 1]!);
-      // Strictly backwards, below everything read so far: no loop can form.
-      if (target >= lowest || ++hops > MAX_HOPS) return undefined;
+      if (target >= lowest || ++hops > MAX_HOPS) return -1;
       if (resumed < 0) resumed = pos + 2;
       pos = lowest = target;
       continue;
     }
-    if ((len & 0xc0) !== 0) return undefined;
+    if ((len & 0xc0) !== 0) return -1;
     wire += len + 1;
-    if (wire > MAX_NAME || pos + 1 + len > end) return undefined;
-    if (out !== "") out += ".";
-    for (let i = pos + 1; i <= pos + len; i++) {
-      let c = b[i]!;
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      out += isPrintableLabelByte(c) ? String.fromCharCode(c) : `\\${String(c).padStart(3, "0")}`;
-    }
+    if (wire > MAX_NAME || pos + 1 + len > end) return -1;
+    if (!visit.label(b, pos + 1, pos + 1 + len)) return -1;
     pos += 1 + len;
+  }
+}
+
+interface NameVisitor {
+  /** One label's bytes b[from, to); false stops the walk. */
+  label(b: Uint8Array, from: number, to: number): boolean;
+}
+
+const lower = (c: number) => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+
+/** Builds the presentation form. */
+class NameBuilder implements NameVisitor {
+  out = "";
+  label(b: Uint8Array, from: number, to: number): boolean {
+    if (this.out !== "") this.out += ".";
+    for (let i = from; i < to; i++) {
+      const c = lower(b[i]!);
+      this.out += isPrintableLabelByte(c) ? String.fromCharCode(c) : `\\${String(c).padStart(3, "0")}`;
+    }
+    return true;
+  }
+}
+
+/** Compares with a presentation form without building a string. */
+class NameComparer implements NameVisitor {
+  name = "";
+  i = 0;
+  label(b: Uint8Array, from: number, to: number): boolean {
+    const n = this.name;
+    if (this.i > 0) {
+      if (n.charCodeAt(this.i) !== 0x2e) return false;
+      this.i++;
+    }
+    for (let k = from; k < to; k++) {
+      const c = lower(b[k]!);
+      if (isPrintableLabelByte(c)) {
+        if (n.charCodeAt(this.i++) !== c) return false;
+      } else {
+        const esc = `\\${String(c).padStart(3, "0")}`;
+        if (n.slice(this.i, this.i + 4) !== esc) return false;
+        this.i += 4;
+      }
+    }
+    return true;
+  }
+}
+
+/**
+ * The name at `at` in presentation form: lower-cased ASCII, labels joined by ".", without the
+ * trailing dot ("." for the root); other bytes as \DDD. Returns undefined when the name is
+ * malformed or runs past `end`. `msg` is where the message starts (pointers are relative to it).
+ * `next.pos` receives the offset just past the name at `at`.
+ */
+export function readName(b: Uint8Array, msg: number, at: number, end: number, next: { pos: number }): string | undefined {
+  const builder = new NameBuilder();
+  const after = walkName(b, msg, at, end, builder);
+  if (after < 0) return undefined;
+  next.pos = after;
+  return builder.out === "" ? "." : builder.out;
+}
+
+/** A reusable comparer of names on the wire with names read before (no string built). */
+export class NameMatcher {
+  private readonly comparer = new NameComparer();
+  /** Whether the name at `at` is `name` (as readName gives it). */
+  matches(b: Uint8Array, msg: number, at: number, end: number, name: string): boolean {
+    const c = this.comparer;
+    c.name = name;
+    c.i = 0;
+    if (walkName(b, msg, at, end, c) < 0) return false;
+    return c.i === name.length || (c.i === 0 && name === ".");
   }
 }
 

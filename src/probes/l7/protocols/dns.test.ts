@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
-import { readName } from "./dns-message.ts";
+import { NameMatcher, readName } from "./dns-message.ts";
 import { dnsErrorClass, dnsParser } from "./dns.ts";
 import { loadFixture, replay, type Chunk } from "./test-replay.ts";
 
@@ -149,6 +149,29 @@ describe("dns parser on recorded glibc ↔ dnsmasq traffic", () => {
     for (const c of udp.filter((c) => c.dir === "req").slice(0, 10)) s.request(c.bytes, c.bytes.length, c.t);
     expect(s.stats.unansweredDropped).toBe(7);
     expect(s.drain([])).toBe(0);
+  });
+
+  test("an answer with a pending query's id but another question is not paired with it", () => {
+    const q = udp.find((c) => c.dir === "req")!;
+    const a = udp.find((c) => c.conn === q.conn && c.dir === "resp" && c.bytes[0] === q.bytes[0] && c.bytes[1] === q.bytes[1])!;
+    const otherName = Uint8Array.from(a.bytes);
+    otherName[13] = otherName[13]! ^ 0x01; // first letter of the question's name ("w" → "v")
+    const otherType = Uint8Array.from(a.bytes);
+    otherType[q.bytes.length - 3] = otherType[q.bytes.length - 3]! ^ 0x1d; // qtype A (1) → AAAA (28)
+    const upper = Uint8Array.from(a.bytes);
+    upper[13] = upper[13]! - 0x20; // 0x20 case randomisation: still the same name
+    for (const [answer, paired] of [[otherName, 0], [otherType, 0], [upper, 1], [a.bytes, 1]] as const) {
+      const s = dnsParser.session({ transport: "udp" });
+      s.request(q.bytes, q.bytes.length, 1);
+      s.response(answer, answer.length, 2);
+      expect([s.drain([]), s.stats.unmatchedResponses]).toEqual([paired, 1 - paired]);
+    }
+    const m = new NameMatcher();
+    const wire = Uint8Array.from([...new Array(12).fill(0), 3, 0x41, 0x2e, 0x62, 1, 0x63, 0]);
+    expect(readName(wire, 0, 12, wire.length, { pos: 0 })).toBe("a\\046b.c");
+    expect(m.matches(wire, 0, 12, wire.length, "a\\046b.c")).toBe(true);
+    expect(m.matches(wire, 0, 12, wire.length, "a\\046b.cd")).toBe(false);
+    expect(m.matches(wire, 0, 12, wire.length, "a.b.c")).toBe(false);
   });
 
   test("the EDNS extended response code is read past compressed answer names", () => {

@@ -15,7 +15,7 @@
 // with code 0 is an answered request without error (the client repeats the query over TCP,
 // counted as a request of its own there).
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
-import { fullRcode, HEADER, readHeader, readName, zClear, type DnsHeader } from "./dns-message.ts";
+import { fullRcode, HEADER, NameMatcher, readHeader, readName, skipName, zClear, type DnsHeader } from "./dns-message.ts";
 import { LengthPrefixedFramer } from "./kafka-framer.ts";
 
 /** The question (name, type, class) takes at least the root name's byte and 4 more. */
@@ -65,6 +65,7 @@ class DnsSession implements ProtocolSession {
   private readonly pending: Pending = { id: [], name: [], typeClass: [], start: [], bytes: [] };
   private readonly header = emptyHeader();
   private readonly next = { pos: 0 };
+  private readonly names = new NameMatcher();
   private readonly maxPending: number;
   private readonly requests?: LengthPrefixedFramer;
   private readonly responses?: LengthPrefixedFramer;
@@ -130,21 +131,16 @@ class DnsSession implements ProtocolSession {
       this.stats.unmatchedResponses++;
       return;
     }
-    let name: string | undefined;
-    let typeClass = -1;
-    let afterQuestion = -1;
-    if (h.qdcount > 0) {
-      name = readName(b, off, off + HEADER, end, this.next);
-      if (name !== undefined && this.next.pos + 4 <= end) {
-        typeClass = u16(b, this.next.pos) * 65536 + u16(b, this.next.pos + 2);
-        afterQuestion = this.next.pos + 4;
-      }
-    }
-    const at = this.find(h.id, name, typeClass);
+    // The question's end without following pointers; its name is compared, not built.
+    const questionEnd = h.qdcount > 0 ? skipName(b, off + HEADER, end) : -1;
+    const withQuestion = questionEnd >= 0 && questionEnd + 4 <= end;
+    const typeClass = withQuestion ? u16(b, questionEnd) * 65536 + u16(b, questionEnd + 2) : -1;
+    const at = this.find(b, off, end, h.id, typeClass);
     if (at < 0) {
       this.stats.unmatchedResponses++;
       return;
     }
+    const afterQuestion = withQuestion ? questionEnd + 4 : -1;
     const p = this.pending;
     const rcode = afterQuestion >= 0 && h.qdcount === 1 ? fullRcode(b, h, afterQuestion, end) : h.rcode;
     this.done.push({
@@ -159,11 +155,11 @@ class DnsSession implements ProtocolSession {
   }
 
   /** The oldest pending query with this id (and question, when the response carries one). */
-  private find(id: number, name: string | undefined, typeClass: number): number {
+  private find(b: Uint8Array, msg: number, end: number, id: number, typeClass: number): number {
     const p = this.pending;
     for (let i = 0; i < p.id.length; i++) {
       if (p.id[i] !== id) continue;
-      if (name !== undefined && (p.name[i] !== name || (typeClass >= 0 && p.typeClass[i] !== typeClass))) continue;
+      if (typeClass >= 0 && (p.typeClass[i] !== typeClass || !this.names.matches(b, msg, msg + HEADER, end, p.name[i]!))) continue;
       return i;
     }
     return -1;
