@@ -240,6 +240,24 @@ describe("dns parser on recorded glibc ↔ dnsmasq traffic", () => {
     }
   });
 
+  test("garbage, random cuts and pointer soup never throw or hang", () => {
+    let seed = 11;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    for (const transport of ["udp", "tcp"] as const) {
+      for (let round = 0; round < 200; round++) {
+        const s = dnsParser.session({ transport, maxPending: 8 });
+        for (let i = 0; i < 40; i++) {
+          // Headers that look like DNS, then bytes rich in compression pointers.
+          const b = Uint8Array.from({ length: 12 + rand(200) }, (_, k) => (k === 5 ? 1 : k > 12 && rand(3) === 0 ? 0xc0 : rand(256)));
+          if (rand(2) === 0) s.request(b, b.length + rand(2) * rand(100), i);
+          else s.response(b, b.length + rand(2) * rand(100), i);
+          expect(dnsParser.detect(b, transport)).toBeOneOf([Looks.No, Looks.Request, Looks.Response]);
+        }
+        s.drain([]);
+      }
+    }
+  });
+
   test("response codes: SERVFAIL and NOTIMP are the server's, the others the client's", () => {
     expect([0, 1, 2, 3, 4, 5, 9, 16].map(dnsErrorClass)).toEqual([
       ErrorClass.None, ErrorClass.Client, ErrorClass.Server, ErrorClass.Client, ErrorClass.Server, ErrorClass.Client, ErrorClass.Client, ErrorClass.Client,

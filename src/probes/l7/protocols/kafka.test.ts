@@ -188,6 +188,28 @@ describe("kafka parser on recorded kafkajs ↔ Kafka 4.1.1 traffic", () => {
     }
   });
 
+  test("garbage never throws; random re-cuts with a 64-byte message buffer keep every request", () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    for (let round = 0; round < 200; round++) {
+      const s = kafkaParser.session({ transport: "tcp", maxPending: 16, maxBuffered: 256 });
+      for (let i = 0; i < 50; i++) {
+        const b = Uint8Array.from({ length: rand(300) }, () => rand(256));
+        if (rand(2) === 0) s.request(b, b.length + rand(3) * rand(5000), i);
+        else s.response(b, b.length + rand(3) * rand(5000), i);
+      }
+      const out: L7Record[] = [];
+      s.drain(out);
+      for (const r of out) expect(r.respEndNs).toBeGreaterThanOrEqual(r.reqStartNs);
+    }
+    // Random re-cuts of the recording with a small message buffer: the same requests.
+    const counts = (rs: L7Record[]) => Object.fromEntries(Object.entries(tally(rs)).map(([k, t]) => [k, t.count]));
+    for (let round = 0; round < 20; round++) {
+      const split = 1 + rand(200);
+      expect(counts(replay(kafkaParser, chunks, { split, maxBuffered: 64 }).records)).toEqual(counts(replay(kafkaParser, chunks).records));
+    }
+  });
+
   test("API names, flexible versions and error classes", () => {
     expect([0, 1, 3, 10, 18, 75, 92].map(apiName)).toEqual(["Produce", "Fetch", "Metadata", "FindCoordinator", "ApiVersions", "DescribeTopicPartitions", "DeleteShareGroupOffsets"]);
     expect(apiName(500)).toBe("ApiKey500");
