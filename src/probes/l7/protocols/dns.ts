@@ -14,6 +14,13 @@
 // and the TSIG/cookie codes — is the client's (client_err_count). A truncated response (TC)
 // with code 0 is an answered request without error (the client repeats the query over TCP,
 // counted as a request of its own there).
+//
+// Memory: over TCP a message's length is known, so the first maxBuffered bytes of a longer
+// one are kept and the rest stepped over (no resync); a UDP datagram is read in place.
+//
+// Detection: a standard query (opcode QUERY, one question, no answers, Z clear, a known
+// class) or its response (QR set), the whole question within the first bytes; over TCP after
+// a length of at least 17. UPDATE/NOTIFY messages are parsed in a session but never claim one.
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
 import { fullRcode, HEADER, NameMatcher, readHeader, readName, skipName, zClear, type DnsHeader } from "./dns-message.ts";
 import { LengthPrefixedFramer } from "./kafka-framer.ts";

@@ -10,6 +10,11 @@
 // API: Kafka's API name (kafka-apis.ts). Errors: the first non-zero error code readable in
 // the response (kafka-errors.ts says which), classed by errorClass (kafka-apis.ts).
 //
+// Memory: a message's size is known from its prefix, so a message longer than maxBuffered
+// (a big Fetch response) is not skipped as the contract allows: its first maxBuffered bytes
+// are kept for the error code and the rest is stepped over, gaps included, in step.
+// Not handled: the raw (unframed) SASL tokens of SaslHandshake v0 clients (Kafka < 1.0).
+//
 // Detection: a request only (size, a known api key, a plausible version and client id); a
 // response starts with nothing but a size and a correlation id, which any binary protocol
 // could, so the server's first bytes never claim a connection.

@@ -3,22 +3,22 @@
 // same run, walks the same chunks without parsing (what feeding the chunks costs alone).
 // Issue 15's goal: ≥ 100k requests/s per core (DeepFlow publishes ~90k).
 //
-//   bun src/probes/l7/protocols/kafka-dns-bench.ts [--seconds N]
+//   bun src/probes/l7/protocols/testdata/bench-kafka-dns.ts [--seconds N]
 import { join } from "node:path";
-import type { L7Record, ProtocolParser, ProtocolSession, Transport } from "../protocol.ts";
-import { dnsParser } from "./dns.ts";
-import { kafkaParser } from "./kafka.ts";
-import { loadFixture, type Chunk } from "./test-replay.ts";
+import type { L7Record, ProtocolParser, ProtocolSession, Transport } from "../../protocol.ts";
+import { dnsParser } from "../dns.ts";
+import { kafkaParser } from "../kafka.ts";
+import { loadFixture, type Chunk } from "../test-replay.ts";
 
 const args = process.argv.slice(2);
 const at = args.indexOf("--seconds");
 const seconds = at >= 0 ? Number(args[at + 1]) : 2;
 if (!(seconds > 0)) {
-  console.error("usage: kafka-dns-bench.ts [--seconds N] (N > 0)");
+  console.error("usage: bench-kafka-dns.ts [--seconds N] (N > 0)");
   process.exit(2);
 }
 
-const data = join(import.meta.dir, "testdata");
+const data = import.meta.dir;
 const cases: { label: string; parser: ProtocolParser; transport: Transport; chunks: Chunk[] }[] = [
   { label: "kafka (kafkajs)", parser: kafkaParser, transport: "tcp", chunks: loadFixture(join(data, "kafka", "traffic.jsonl")) },
   { label: "kafka (java, flexible)", parser: kafkaParser, transport: "tcp", chunks: loadFixture(join(data, "kafka", "java-traffic.jsonl")) },
