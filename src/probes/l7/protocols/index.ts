@@ -1,0 +1,1 @@
+export { http2Parser } from "./http2.ts";
