@@ -183,8 +183,6 @@ class Http2Session implements ProtocolSession {
   }
 }
 
-export type { Http2Session };
-
 function looksLikePreface(b: Uint8Array): boolean {
   if (b.length < 4) return false;
   for (let i = 0; i < Math.min(b.length, PREFACE.length); i++) if (b[i] !== PREFACE[i]) return false;

@@ -133,7 +133,7 @@ class MongoSession implements ProtocolSession {
       }
       const n = Math.min(s.remaining, bytes.length - i);
       const keep = Math.min(n, s.body.length - s.seen);
-      if (keep > 0 && s.seen >= 0) {
+      if (keep > 0) {
         s.body.set(bytes.subarray(i, i + keep), s.seen);
         s.seen += keep;
       }
@@ -173,11 +173,11 @@ class MongoSession implements ProtocolSession {
         at = 9;
       }
     }
-    if (s.fromClient) this.requestMessage(s, op, at, compressed, length, requestID, tsNs);
+    if (s.fromClient) this.requestMessage(s, op, at, compressed, length, requestID);
     else this.replyMessage(s, op, at, compressed, length, requestID, responseTo, tsNs);
   }
 
-  private requestMessage(s: Side, op: number, at: number, compressed: boolean, length: number, requestID: number, tsNs: number): void {
+  private requestMessage(s: Side, op: number, at: number, compressed: boolean, length: number, requestID: number): void {
     const b = s.body;
     const end = s.seen;
     let api: string | undefined;
@@ -211,7 +211,6 @@ class MongoSession implements ProtocolSession {
       this.stats.unansweredDropped++;
     }
     this.pending.set(requestID, { api, reqStartNs: s.startNs, reqBytes: length, respBytes: 0, undecodable: compressed });
-    void tsNs;
   }
 
   private replyMessage(s: Side, op: number, at: number, compressed: boolean, length: number, requestID: number, responseTo: number, tsNs: number): void {
