@@ -180,3 +180,63 @@ describe("http2 detect", () => {
     expect(http2Parser.detect(Uint8Array.from([0, 0, 0, 0x40, 0, 3, 0, 9, 0, 0, 0, 1, 0, 4, 0x74, 0x65, 0x73, 0x74]), "tcp")).toBe(Looks.No);
   });
 });
+
+// ---- frames the recorded peers did not send (padding, priority, CONTINUATION, 1xx, a reset
+// before any response, GOAWAY), encoded by hand from RFC 9113 with static-table HPACK ----
+
+function frame(type: number, flags: number, stream: number, payload: number[]): number[] {
+  const n = payload.length;
+  return [n >> 16, (n >> 8) & 0xff, n & 0xff, type, flags, (stream >>> 24) & 0x7f, (stream >> 16) & 0xff, (stream >> 8) & 0xff, stream & 0xff, ...payload];
+}
+const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+const PRI = ascii("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+/** GET <path> (:path as a literal without indexing), :scheme http. */
+const get = (path: string) => [0x82, 0x86, 0x04, path.length, ...ascii(path)];
+
+describe("http2 frames encoded by hand", () => {
+  test("padding, priority, CONTINUATION, a 100 before the final status, the query cut", () => {
+    const s = http2Parser.session({ transport: "tcp" });
+    const block = get("/x?q=1");
+    const padded = [3, ...[0x80, 0, 0, 1, 16], ...block.slice(0, 3), 0, 0, 0]; // pad 3, priority, first 3 bytes
+    const req = [...PRI, ...frame(1, 0x08 | 0x20 | 0x01, 1, padded), ...frame(9, 0x04, 1, block.slice(3))];
+    s.request(Uint8Array.from(req), req.length, 100);
+    const resp = [...frame(1, 0x04, 1, [0x08, 3, ...ascii("100")]), ...frame(1, 0x04, 1, [0x8d]), ...frame(0, 0x08 | 0x01, 1, [2, 0x61, 0, 0])];
+    s.response(Uint8Array.from(resp), resp.length, 300);
+    const out: L7Record[] = [];
+    s.drain(out);
+    expect(out).toEqual([{ api: "GET /x", reqStartNs: 100, respEndNs: 300, reqBytes: 9 + padded.length + 9 + block.length - 3, respBytes: resp.length, error: ErrorClass.Client }]);
+  });
+
+  test("RST_STREAM before any response: an error of the side that reset; GOAWAY drops unprocessed streams", () => {
+    const s = http2Parser.session({ transport: "tcp" });
+    const req = [...PRI, ...frame(1, 0x05, 1, get("/a")), ...frame(1, 0x05, 3, get("/b")), ...frame(1, 0x05, 5, get("/c")), ...frame(1, 0x05, 7, get("/d"))];
+    s.request(Uint8Array.from(req), req.length, 10);
+    const cancel = frame(3, 0, 1, [0, 0, 0, 8]); // CANCEL from the client
+    s.request(Uint8Array.from(cancel), cancel.length, 20);
+    const resp = [...frame(3, 0, 3, [0, 0, 0, 2]), ...frame(7, 0, 0, [0, 0, 0, 5, 0, 0, 0, 0]), ...frame(1, 0x05, 5, [0x88])];
+    s.response(Uint8Array.from(resp), resp.length, 30);
+    const out: L7Record[] = [];
+    s.drain(out);
+    expect(out.map((r) => [r.api, r.error, r.respEndNs])).toEqual([
+      ["GET /a", ErrorClass.Client, 20],
+      ["GET /b", ErrorClass.Server, 30],
+      ["GET /c", ErrorClass.None, 30],
+    ]);
+    expect(s.stats).toEqual({ resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0, undecodable: 0 });
+  });
+
+  test("bytes that are not frames lose the framing: counted, nothing invented, back at a frame boundary", () => {
+    const s = http2Parser.session({ transport: "tcp" });
+    const junk = ascii("GET / HTTP/1.1\r\n\r\n");
+    s.request(Uint8Array.from(junk), junk.length, 1);
+    const req = frame(1, 0x05, 9, get("/z"));
+    s.request(Uint8Array.from(req), req.length, 2);
+    const resp = frame(1, 0x05, 9, [0x88]);
+    s.response(Uint8Array.from(resp), resp.length, 3);
+    const out: L7Record[] = [];
+    s.drain(out);
+    expect(s.stats.resyncs).toBe(1);
+    // The table is unknown (no preface) but the block uses only the static table.
+    expect(out.map((r) => r.api)).toEqual(["GET /z"]);
+  });
+});
