@@ -4,3 +4,5 @@
 // export of this module (`import * as`), so adding a parser is adding its line.
 export { kafkaParser } from "./kafka.ts";
 export { dnsParser } from "./dns.ts";
+export { http2Parser } from "./http2.ts";
+export { mongoParser } from "./mongo.ts";
