@@ -1,0 +1,191 @@
+// The Go peers of the l7 end-to-end tests (testdata/peers: gRPC, HTTP/2 and MongoDB servers
+// and clients that print their own tally), built with the host's Go into a temporary
+// directory, and the servers they and the tests start on loopback.
+//   * goPeers(test): whether Go and the peers' modules are here (the modules are fetched
+//     through the Go proxy when not cached; a refusal skips, printing why), then the build;
+//     a build that fails once the modules are here is an error, not a skip.
+//   * startGoServer: a peer server on 127.0.0.1, port 0; resolves once it says where.
+//   * startNginxH2c: nginx speaking HTTP/2 cleartext with prior knowledge (`listen … http2`).
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../../../test/harness.ts";
+
+const PEERS_SRC = join(import.meta.dir, "testdata", "peers");
+
+export class PeersError extends Error {
+  readonly code = "EL7PEERS";
+}
+
+/** The Go toolchain: /usr/local/go/bin/go, else `go` on PATH. */
+export function goTool(): string | undefined {
+  const local = "/usr/local/go/bin/go";
+  if (Bun.spawnSync(["test", "-x", local]).exitCode === 0) return local;
+  return Bun.which("go") ?? undefined;
+}
+
+/** The environment Go runs in: modules resolved from go.mod (GOFLAGS=-mod=mod), the default proxy. */
+export function goEnv(): Record<string, string> {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), GOFLAGS: "-mod=mod" };
+  env.HOME ??= "/root";
+  return env;
+}
+
+/** Runs `go args` in `dir`; throws PeersError with Go's output when it fails. */
+export function runGo(go: string, dir: string, args: string[], what: string): void {
+  const r = Bun.spawnSync([go, ...args], { cwd: dir, env: goEnv(), stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new PeersError(`${what}: go ${args.join(" ")} exited ${r.exitCode}: ${(r.stderr.toString() + r.stdout.toString()).trim().slice(-2000)}`);
+}
+
+export interface GoPeers {
+  /** The built peers executable ("" when the test cannot run). */
+  bin: string;
+  /** Why the test cannot run (printed), or undefined. */
+  skip?: string;
+  dispose(): void;
+}
+
+/**
+ * The peers built into a temporary directory, when `can` (the test's other requirements) holds;
+ * a missing Go or a module download the Go proxy refuses is a skip reason, printed under `test`.
+ */
+export function goPeers(test: string, can: boolean): GoPeers {
+  const none = (skip?: string): GoPeers => {
+    if (skip) console.warn(`${test}: skipped: ${skip}`);
+    return { bin: "", skip: skip ?? "not runnable here", dispose() {} };
+  };
+  if (!can) return none();
+  const go = goTool();
+  if (!go) return none("no Go toolchain (/usr/local/go/bin/go or go on PATH) to build testdata/peers");
+  const dir = mkdtempSync(join(tmpdir(), "gg-l7-peers-"));
+  const dispose = () => rmSync(dir, { recursive: true, force: true });
+  cpSync(PEERS_SRC, join(dir, "src"), { recursive: true });
+  try {
+    runGo(go, join(dir, "src"), ["mod", "download"], "fetching the peers' modules");
+  } catch (e) {
+    dispose();
+    return none(`the Go proxy did not give the peers' modules: ${(e as Error).message}`);
+  }
+  runGo(go, join(dir, "src"), ["build", "-o", join(dir, "peers"), "."], "building testdata/peers");
+  return { bin: join(dir, "peers"), dispose };
+}
+
+export interface Served extends AsyncDisposable {
+  pid: number;
+  port: number;
+}
+
+/** Starts `cmd` (a peer server) and resolves once it printed "listening <host>:<port>". */
+export async function startGoServer(cmd: string[], timeoutMs = 20_000): Promise<Served> {
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  const end = Date.now() + timeoutMs;
+  let port = 0;
+  try {
+    while (!port) {
+      const left = end - Date.now();
+      if (left <= 0) throw new PeersError(`${cmd.join(" ")} said nothing of where it listens in ${timeoutMs} ms: ${text}`);
+      const chunk = await Promise.race([reader.read(), Bun.sleep(left).then(() => undefined)]);
+      if (!chunk) continue;
+      if (chunk.done) throw new PeersError(`${cmd.join(" ")} exited before listening: ${text}${await new Response(proc.stderr).text()}`);
+      text += new TextDecoder().decode(chunk.value);
+      const m = /^listening [\d.]+:(\d+)$/m.exec(text);
+      if (m) port = Number(m[1]);
+    }
+  } catch (e) {
+    proc.kill("SIGKILL");
+    throw e;
+  }
+  reader.releaseLock();
+  return {
+    pid: proc.pid,
+    port,
+    async [Symbol.asyncDispose]() {
+      proc.kill();
+      await proc.exited;
+    },
+  };
+}
+
+/** A client's own tally (testdata/peers/main.go). */
+export interface PeerTally {
+  apis: Record<string, { count: number; client: number; server: number; latency_sum_ns: number; latency_max_ns: number }>;
+  connections: number;
+  extra?: Record<string, number>;
+}
+
+/** The tally a client printed; throws naming what is wrong when it is not one. */
+export function parseTally(out: string): PeerTally {
+  const start = out.indexOf("{");
+  let t: PeerTally;
+  try {
+    t = JSON.parse(out.slice(start)) as PeerTally;
+  } catch (e) {
+    throw new PeersError(`the client printed no tally (${(e as Error).message}): ${out.slice(0, 2000)}`);
+  }
+  if (typeof t.apis !== "object" || typeof t.connections !== "number") throw new PeersError(`the client's tally lacks apis/connections: ${out.slice(0, 2000)}`);
+  return t;
+}
+
+export interface NginxH2 extends AsyncDisposable {
+  pid: number;
+  port: number;
+  dir: string;
+}
+
+/**
+ * nginx (one process) speaking HTTP/2 on 127.0.0.1: cleartext with prior knowledge, or TLS
+ * when `tls` names a cert.pem/key.pem directory. Serves `files` from its root, and
+ * `location = /fail` answers 500.
+ */
+export async function startNginxH2(files: Record<string, string>, o: { tls?: string } = {}): Promise<NginxH2> {
+  const dir = mkdtempSync(join(tmpdir(), "gg-l7-nginx-h2-"));
+  const port = await freePort();
+  const www = join(dir, "www");
+  Bun.spawnSync(["mkdir", "-p", www, join(dir, "tmp")]);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(www, name), text);
+  const tls = o.tls ? `ssl_certificate ${o.tls}/cert.pem; ssl_certificate_key ${o.tls}/key.pem;` : "";
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `daemon off;
+master_process off;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;
+  keepalive_requests 100000;
+  http2_max_requests 100000;
+  server {
+    listen 127.0.0.1:${port} ${o.tls ? "ssl " : ""}http2;
+    ${tls}
+    root ${www};
+    location = /fail { return 500; }
+  }
+}
+`,
+  );
+  const proc = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
+  const scheme = o.tls ? "https" : "http";
+  const probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ...(o.tls ? ["-k", "--http2"] : ["--http2-prior-knowledge"]), `${scheme}://127.0.0.1:${port}/`];
+  try {
+    await waitFor("nginx (HTTP/2)", () => Bun.spawnSync(probe).stdout.toString().match(/^[1-5]\d\d$/) !== null || undefined, 10_000, 100);
+  } catch (e) {
+    proc.kill();
+    throw new PeersError(`nginx did not answer HTTP/2 on ${port}: ${(e as Error).message}; ${await Bun.file(join(dir, "error.log")).text().catch(() => "")}`);
+  }
+  return {
+    pid: proc.pid,
+    port,
+    dir,
+    async [Symbol.asyncDispose]() {
+      proc.kill("SIGQUIT");
+      await Promise.race([proc.exited, Bun.sleep(3000)]);
+      proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
