@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 )
 
 // Codes the l7 probe counts as the client's errors (mongo.ts); any other failure is the server's.
@@ -62,29 +63,34 @@ func (w *commandWatch) succeeded(_ context.Context, e *event.CommandSucceededEve
 }
 
 func (w *commandWatch) failed(_ context.Context, e *event.CommandFailedEvent) {
-	var se mongo.ServerError
-	class := serverErr
-	var ce mongo.CommandError
-	if errors.As(e.Failure, &ce) {
-		class = codeClass(ce.Code)
-	} else if !errors.As(e.Failure, &se) {
+	// The driver's error of a reply with "ok" 0 (it carries the reply's code).
+	var de driver.Error
+	if !errors.As(e.Failure, &de) {
 		must(fmt.Errorf("%s failed without a server reply: %v", e.CommandName, e.Failure))
 	}
-	w.t.add(e.CommandName, class, w.begun(e.RequestID))
+	w.t.add(e.CommandName, codeClass(de.Code), w.begun(e.RequestID))
 }
 
 // mongoClient runs, over one pooled connection (plus the driver's monitoring connection),
 // n each of: insert, find by _id, ping; and failing ones: a duplicate _id (ok 1 with
 // writeErrors: a success on the wire, as the driver reports it), a find with an unknown
-// operator and an unknown command (ok 0). The driver's handshakes and heartbeats (legacy
-// isMaster, not seen by the command monitor) are tallied under "extra".
+// operator and an unknown command (ok 0, client errors) and an aggregation stage the
+// server does not implement (ok 0, a server error). The driver's handshakes and heartbeats (legacy
+// isMaster, not seen by the command monitor) are tallied: handshakes as connections,
+// heartbeats under "extra", with the client's elapsed time.
 func mongoClient(addr string, n int) {
+	begun := time.Now()
 	t := newTally()
+	monitored := make(chan struct{})
+	var firstHeartbeat sync.Once
 	w := &commandWatch{t: t, started: map[int64]time.Time{}}
 	opts := options.Client().ApplyURI("mongodb://" + addr + "/?directConnection=true&heartbeatFrequencyMS=60000&maxPoolSize=1").
 		SetMonitor(&event.CommandMonitor{Started: w.start, Succeeded: w.succeeded, Failed: w.failed}).
 		SetServerMonitor(&event.ServerMonitor{
-			ServerHeartbeatSucceeded: func(*event.ServerHeartbeatSucceededEvent) { t.extra("heartbeats") },
+			ServerHeartbeatSucceeded: func(*event.ServerHeartbeatSucceededEvent) {
+				t.extra("heartbeats")
+				firstHeartbeat.Do(func() { close(monitored) })
+			},
 			ServerHeartbeatFailed:    func(*event.ServerHeartbeatFailedEvent) { t.extra("heartbeats") },
 		}).
 		SetPoolMonitor(&event.PoolMonitor{Event: func(e *event.PoolEvent) {
@@ -96,6 +102,14 @@ func mongoClient(addr string, n int) {
 	defer cancel()
 	client, err := mongo.Connect(opts)
 	must(err)
+	// Commands wait for the monitor's first heartbeat: a command that found no server known
+	// yet would ask for an immediate second one, sent as "hello" when the first reply allowed
+	// it, and the handshakes counted under isMaster would not be all of them.
+	select {
+	case <-monitored:
+	case <-ctx.Done():
+		must(errors.New("no heartbeat from the server"))
+	}
 	db := client.Database("l7e2e")
 	coll := db.Collection("things")
 	for i := 0; i < n; i++ {
@@ -117,8 +131,15 @@ func mongoClient(addr string, n int) {
 		if err := db.RunCommand(ctx, bson.D{{Key: "noSuchCommand", Value: 1}}).Err(); err == nil {
 			must(errors.New("unknown command succeeded"))
 		}
+		// FerretDB answers NotImplemented (238): a server-class error.
+		graph := bson.A{bson.D{{Key: "$graphLookup", Value: bson.D{}}}}
+		if _, err := coll.Aggregate(ctx, graph); err == nil {
+			must(errors.New("$graphLookup succeeded"))
+		}
 	}
 	must(coll.Drop(ctx))
 	must(client.Disconnect(ctx))
+	// The handshakes' and heartbeats' own latencies are not measured: they are within this.
+	t.Extra["elapsed_ns"] = int(time.Since(begun).Nanoseconds())
 	t.print()
 }
