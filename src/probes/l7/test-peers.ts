@@ -24,6 +24,18 @@ export function goTool(): string | undefined {
   return Bun.which("go") ?? undefined;
 }
 
+/**
+ * Why `go` cannot build the peers (undefined when it can): the peers' dependencies need a
+ * recent Go, which Go 1.21 and later fetch through the Go proxy as go.mod asks (GOTOOLCHAIN);
+ * an older Go (Debian 12's 1.19) cannot.
+ */
+export function goTooOld(go: string): string | undefined {
+  const v = Bun.spawnSync([go, "env", "GOVERSION"], { env: goEnv() }).stdout.toString().trim();
+  const m = /^go1\.(\d+)/.exec(v);
+  if (!m) return `${go} env GOVERSION said ${JSON.stringify(v)}, not a Go version`;
+  return Number(m[1]) < 21 ? `${go} is ${v}: the peers need Go 1.21 or later (it fetches the toolchain their go.mod names)` : undefined;
+}
+
 /** The environment Go runs in: modules resolved from go.mod (GOFLAGS=-mod=mod), the default proxy. */
 export function goEnv(): Record<string, string> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), GOFLAGS: "-mod=mod" };
@@ -57,6 +69,8 @@ export function goPeers(test: string, can: boolean): GoPeers {
   if (!can) return none();
   const go = goTool();
   if (!go) return none("no Go toolchain (/usr/local/go/bin/go or go on PATH) to build testdata/peers");
+  const old = goTooOld(go);
+  if (old) return none(old);
   const dir = mkdtempSync(join(tmpdir(), "gg-l7-peers-"));
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   cpSync(PEERS_SRC, join(dir, "src"), { recursive: true });
