@@ -122,6 +122,55 @@ export async function startGoServer(cmd: string[], timeoutMs = 20_000): Promise<
   };
 }
 
+export interface WaitingClient {
+  pid: number;
+  /** Lets the client start; resolves with its exit code and output once it ends. */
+  go(): Promise<{ code: number; out: string }>;
+  kill(): void;
+}
+
+/**
+ * A peer client started with PEERS_WAIT=1: it resolves once the client's executable runs
+ * and says "ready" (its libraries loaded), and starts on go(). Unlike held(), the pid is
+ * the client itself from the start, as the TLS uprobes (attached per executable) need.
+ */
+export async function startWaitingClient(cmd: string[], timeoutMs = 20_000): Promise<WaitingClient> {
+  const proc = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, PEERS_WAIT: "1" } });
+  const reader = proc.stdout.getReader();
+  let seen = "";
+  const end = Date.now() + timeoutMs;
+  try {
+    while (!seen.includes("ready\n")) {
+      const left = end - Date.now();
+      if (left <= 0) throw new PeersError(`${cmd.join(" ")} was not ready in ${timeoutMs} ms`);
+      const chunk = await Promise.race([reader.read(), Bun.sleep(left).then(() => undefined)]);
+      if (!chunk) continue;
+      if (chunk.done) throw new PeersError(`${cmd.join(" ")} exited before it was ready: ${await new Response(proc.stderr).text()}`);
+      seen += new TextDecoder().decode(chunk.value);
+    }
+  } catch (e) {
+    proc.kill("SIGKILL");
+    throw e;
+  }
+  return {
+    pid: proc.pid,
+    async go() {
+      const stdin = proc.stdin as import("bun").FileSink;
+      stdin.write("go\n");
+      await stdin.end();
+      let out = seen.slice(seen.indexOf("ready\n") + 6);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      return { code, out: out + err };
+    },
+    kill: () => proc.kill("SIGKILL"),
+  };
+}
+
 /** A client's own tally (testdata/peers/main.go). */
 export interface PeerTally {
   apis: Record<string, { count: number; client: number; server: number; latency_sum_ns: number; latency_max_ns: number }>;

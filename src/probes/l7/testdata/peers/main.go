@@ -11,6 +11,9 @@
 //	peers gen-cert <dir>                       a self-signed certificate for 127.0.0.1: <dir>/cert.pem, key.pem
 //
 // Servers listen on 127.0.0.1 port 0 and print "listening <addr>" once they accept.
+// With PEERS_WAIT=1 a client prints "ready" and waits for a line on stdin before it starts:
+// a test puts the running executable (not a shell that will exec it) in the probe's scope,
+// as the TLS uprobes need.
 // A tally is JSON: {"apis": {<api>: {count, client, server, latency_sum_ns, latency_max_ns}},
 // "connections": n, ...}: calls per API, errors by the class the l7 probe documents for the
 // protocol, and the latency of each call as the client measured it (from before it sent the
@@ -18,6 +21,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -130,6 +134,11 @@ func main() {
 		usage()
 	}
 	a := os.Args
+	if os.Getenv("PEERS_WAIT") == "1" {
+		fmt.Println("ready")
+		_, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		must(err)
+	}
 	switch a[1] {
 	case "grpc-server":
 		grpcServer(tlsDir(a, 2))
