@@ -3,6 +3,7 @@
 // l7_rpc_api rows with a client's own tally (counts and error classes exact, latencies within
 // what the client measured).
 import { expect } from "bun:test";
+import { readFileSync } from "node:fs";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import { openL7 } from "./index.ts";
 import type { PeerTally } from "./test-peers.ts";
@@ -85,4 +86,34 @@ export function expectServerInsideClient(p: ProbeOn, server: number, client: num
   const s = sums(server);
   const c = sums(client);
   for (const [api, v] of Object.entries(s)) expect([api, v]).toEqual([api, Math.min(v as number, (c[api] as number | undefined) ?? 0)]);
+}
+
+/**
+ * Resolves once no socket with local port `port` is established or half-closed (the server
+ * has read its peers to the end and closed them), so what it received is all counted.
+ */
+export async function serverConnsClosed(port: number, timeoutMs = 10_000): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const open = () => {
+    let n = 0;
+    for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      let text = "";
+      try {
+        text = readFileSync(f, "utf8");
+      } catch {
+        continue;
+      }
+      for (const line of text.split("\n").slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        // local_address is ip:PORT; st 01 ESTABLISHED, 08 CLOSE_WAIT
+        if (cols[1]?.endsWith(`:${hex}`) && (cols[3] === "01" || cols[3] === "08")) n++;
+      }
+    }
+    return n;
+  };
+  const end = Date.now() + timeoutMs;
+  while (open() > 0) {
+    if (Date.now() > end) throw new Error(`connections to port ${port} still open after ${timeoutMs} ms`);
+    await Bun.sleep(20);
+  }
 }
