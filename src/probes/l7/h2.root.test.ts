@@ -11,7 +11,7 @@ import type { HistogramValue } from "../../store/table.ts";
 import { PARSERS } from "./index.ts";
 import { expectRowsMatch, expectServerInsideClient, ProbeOn } from "./test-e2e.ts";
 import { rootPreflight } from "./test-kit.ts";
-import { goPeers, parseTally, startGoServer, startNginxH2, type PeerTally } from "./test-peers.ts";
+import { goPeers, parseTally, startGoServer, startNginxH2, startWaitingClient, type PeerTally } from "./test-peers.ts";
 import { has, held } from "./test-servers.ts";
 
 const NAME = "l7 h2.root.test";
@@ -23,21 +23,28 @@ if (!peers.skip && !canNginx) console.warn(`${NAME}: nginx tests skipped: nginx 
 
 const NGINX_FILES = { ok: "ok from nginx\n", echo: "a static file\n", "index.html": "index\n" };
 
-/** Runs the Go HTTP/2 client (n requests to `base`) with `serverPid` in the probe's scope; both ends checked. */
-async function goClientAgainst(serverPid: number, port: number, n: number): Promise<PeerTally> {
-  const client = held([peers.bin, "h2-client", `http://127.0.0.1:${port}`, String(n)]);
-  await using probe = await ProbeOn.open([serverPid, client.pid], { l7_protocol: ["http"] });
-  client.release();
-  const { code, out } = await client.done;
-  expect([code, out.slice(-300)]).toEqual([0, out.slice(-300)]);
-  const tally = parseTally(out);
-  expect(tally.connections).toBe(1);
-  await probe.run.collect();
-  const common = { protocol: "http2", ssl: false, serverPort: port, apis: tally.apis };
-  expectRowsMatch(probe, { tgid: client.pid, l4Role: "tcp_client", l7Role: "client" }, common);
-  expectRowsMatch(probe, { tgid: serverPid, l4Role: "tcp_server", l7Role: "server" }, common);
-  expectServerInsideClient(probe, serverPid, client.pid);
-  return tally;
+/**
+ * Runs the Go HTTP/2 client (n requests on one connection, over TLS trusting `tlsDir` if
+ * given) against the server `serverPid` on `port`, the probe on both; both ends checked.
+ */
+async function goClientAgainst(serverPid: number, port: number, n: number, o: { tlsDir?: string } = {}): Promise<PeerTally> {
+  const base = `${o.tlsDir ? "https" : "http"}://127.0.0.1:${port}`;
+  const client = await startWaitingClient([peers.bin, "h2-client", base, String(n), ...(o.tlsDir ? ["--tls", o.tlsDir] : [])]);
+  try {
+    await using probe = await ProbeOn.open([serverPid, client.pid], { l7_protocol: ["http"], support_ssl: o.tlsDir ? 1 : 0 });
+    const { code, out } = await client.go();
+    expect([code, out.slice(-300)]).toEqual([0, out.slice(-300)]);
+    const tally = parseTally(out);
+    expect(tally.connections).toBe(1);
+    await probe.run.collect();
+    const common = { protocol: "http2", ssl: o.tlsDir !== undefined, serverPort: port, apis: tally.apis };
+    expectRowsMatch(probe, { tgid: client.pid, l4Role: "tcp_client", l7Role: "client" }, common);
+    expectRowsMatch(probe, { tgid: serverPid, l4Role: "tcp_server", l7Role: "server" }, common);
+    expectServerInsideClient(probe, serverPid, client.pid);
+    return tally;
+  } finally {
+    client.kill();
+  }
 }
 
 describe("l7: HTTP/2 cleartext through the probe", () => {

@@ -40,7 +40,10 @@ func h2cServer() {
 // goroutines: of every 10, 6 GET /ok (with a query string), 2 GET /missing, 1 GET /fail
 // and 1 POST /echo. base is "http://host:port"; the paths are those of h2cServer, and nginx's
 // root in the tests holds "ok" and "echo" files (nginx answers a POST to a static file 405).
-func h2Client(base string, n int) {
+//
+// With certDir (base "https://…") the connection is TLS (Go crypto/tls, ALPN h2), trusting
+// <certDir>/cert.pem.
+func h2Client(base string, n int, certDir string) {
 	t := newTally()
 	tr := &http2.Transport{
 		AllowHTTP: true,
@@ -48,6 +51,9 @@ func h2Client(base string, n int) {
 			var d net.Dialer
 			return d.DialContext(ctx, network, addr)
 		},
+	}
+	if certDir != "" {
+		tr = &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(certDir), NextProtos: []string{"h2"}}}
 	}
 	client := &http.Client{Transport: tr}
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {

@@ -6,7 +6,7 @@
 //	peers grpc-server [--tls <dir>]            gRPC demo.Echo (unary, server/client/bidi streaming)
 //	peers grpc-client <addr> [--tls <dir>]     gRPC calls over one connection; prints its tally
 //	peers h2c-server                           HTTP/2 cleartext (prior knowledge) server
-//	peers h2-client <url-base> <n>             n HTTP/2 requests over one connection; prints its tally
+//	peers h2-client <url-base> <n> [--tls <dir>] n HTTP/2 requests over one connection; prints its tally
 //	peers mongo-client <host:port> <n>         MongoDB commands (n of each kind); prints its tally
 //	peers gen-cert <dir>                       a self-signed certificate for 127.0.0.1: <dir>/cert.pem, key.pem
 //
@@ -150,10 +150,10 @@ func main() {
 	case "h2c-server":
 		h2cServer()
 	case "h2-client":
-		if len(a) != 4 {
+		if len(a) < 4 {
 			usage()
 		}
-		h2Client(a[2], atoi(a[3]))
+		h2Client(a[2], atoi(a[3]), tlsDir(a, 4))
 	case "mongo-client":
 		if len(a) != 4 {
 			usage()
