@@ -1,0 +1,126 @@
+// HTTP/1.x start lines and the header fields that frame a body (RFC 9112 §3, §4, §6),
+// read straight from the bytes into reusable structs: nothing is allocated per message.
+import { CR, HTAB, LF, SP, equalsIgnoreCase, indexOfByte, parseDecimal, trimEnd, trimStart } from "./bytes.ts";
+
+/** What the header fields say about the body. `bad`: framing cannot be trusted. */
+export interface HeadInfo {
+  status: number;
+  /** -1 when absent. */
+  contentLength: number;
+  /** Transfer-Encoding ends with "chunked". */
+  chunked: boolean;
+  /** Transfer-Encoding present but not ending with "chunked". */
+  otherCoding: boolean;
+  bad: boolean;
+}
+
+export interface RequestLine {
+  methodEnd: number;
+  targetEnd: number;
+}
+
+/** tchar (RFC 9110 §5.6.2) */
+function isTokenChar(c: number): boolean {
+  if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return true;
+  return c === 33 || (c >= 35 && c <= 39) || c === 42 || c === 43 || c === 45 || c === 46 || c === 94 || c === 95 || c === 96 || c === 124 || c === 126;
+}
+
+/** Whether data[at, at+8) is "HTTP/1.<digit>". */
+function isVersion(data: Uint8Array, at: number): boolean {
+  return (
+    data[at] === 72 && data[at + 1] === 84 && data[at + 2] === 84 && data[at + 3] === 80 &&
+    data[at + 4] === 47 && data[at + 5] === 49 && data[at + 6] === 46 && data[at + 7]! >= 48 && data[at + 7]! <= 57
+  );
+}
+
+function lineEndOf(data: Uint8Array, lf: number, from: number): number {
+  return lf > from && data[lf - 1] === CR ? lf - 1 : lf;
+}
+
+/**
+ * A request line "METHOD SP target SP HTTP/1.x" ending in data[off, end): returns the index
+ * after its LF (filling `out` when given), or -1 when there is none there.
+ */
+export function requestLineAt(data: Uint8Array, off: number, end: number, out: RequestLine | null): number {
+  const lf = indexOfByte(data, LF, off, end);
+  if (lf < 0) return -1;
+  const le = lineEndOf(data, lf, off);
+  let sp1 = off;
+  while (sp1 < le && isTokenChar(data[sp1]!)) sp1++;
+  if (sp1 === off || sp1 >= le || data[sp1] !== SP) return -1;
+  const sp2 = le - 9;
+  if (sp2 <= sp1 + 1 || data[sp2] !== SP || !isVersion(data, sp2 + 1)) return -1;
+  for (let i = sp1 + 1; i < sp2; i++) if (data[i]! <= SP || data[i] === 127) return -1;
+  if (out) {
+    out.methodEnd = sp1;
+    out.targetEnd = sp2;
+  }
+  return lf + 1;
+}
+
+/**
+ * A status line "HTTP/1.x SP 3DIGIT [SP reason]" ending in data[off, end): returns the index
+ * after its LF (setting `h.status` when given), or -1 when there is none there.
+ */
+export function statusLineAt(data: Uint8Array, off: number, end: number, h: HeadInfo | null): number {
+  if (end - off < 13 || !isVersion(data, off) || data[off + 8] !== SP) return -1;
+  const status = parseDecimal(data, off + 9, off + 12);
+  if (status < 100 || status > 999) return -1;
+  const c = data[off + 12];
+  if (c !== SP && c !== CR && c !== LF) return -1;
+  const lf = indexOfByte(data, LF, off + 12, end);
+  if (lf < 0) return -1;
+  if (h) h.status = status;
+  return lf + 1;
+}
+
+/** Parses the header fields in data[from, headEnd) into `h`; false when they frame nothing sane. */
+export function parseHead(data: Uint8Array, from: number, headEnd: number, h: HeadInfo): boolean {
+  h.contentLength = -1;
+  h.chunked = false;
+  h.otherCoding = false;
+  h.bad = false;
+  let ls = from;
+  while (ls < headEnd) {
+    let lf = indexOfByte(data, LF, ls, headEnd);
+    if (lf < 0) lf = headEnd;
+    const le = lineEndOf(data, lf, ls);
+    if (le === ls) break;
+    const first = data[ls];
+    if (first !== SP && first !== HTAB) {
+      const colon = indexOfByte(data, 58 /* : */, ls, le);
+      if (colon > ls) {
+        const nameLen = colon - ls;
+        const vs = trimStart(data, colon + 1, le);
+        const ve = trimEnd(data, vs, le);
+        if (nameLen === 14 && equalsIgnoreCase(data, ls, colon, "content-length")) {
+          if (!contentLength(data, vs, ve, h)) h.bad = true;
+        } else if (nameLen === 17 && equalsIgnoreCase(data, ls, colon, "transfer-encoding")) {
+          let comma = ve - 1;
+          while (comma >= vs && data[comma] !== 44) comma--;
+          const ts = trimStart(data, comma + 1, ve);
+          h.chunked = equalsIgnoreCase(data, ts, ve, "chunked");
+          h.otherCoding = !h.chunked;
+        }
+      }
+    }
+    ls = lf + 1;
+  }
+  if (h.chunked || h.otherCoding) h.contentLength = -1;
+  else if (h.bad) return false;
+  return true;
+}
+
+/** Content-Length: a number, or a list of the same number ("5, 5"); agrees with an earlier one. */
+function contentLength(data: Uint8Array, vs: number, ve: number, h: HeadInfo): boolean {
+  let at = vs;
+  while (at <= ve) {
+    let comma = indexOfByte(data, 44, at, ve);
+    if (comma < 0) comma = ve;
+    const n = parseDecimal(data, trimStart(data, at, comma), trimEnd(data, at, comma));
+    if (n < 0 || (h.contentLength >= 0 && h.contentLength !== n)) return false;
+    h.contentLength = n;
+    at = comma + 1;
+  }
+  return true;
+}

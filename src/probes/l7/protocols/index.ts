@@ -1,0 +1,1 @@
+export { httpParser } from "./http.ts";
