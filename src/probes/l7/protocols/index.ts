@@ -1,1 +1,2 @@
 export { httpParser } from "./http.ts";
+export { redisParser } from "./redis.ts";
