@@ -24,6 +24,8 @@ const enum State {
   ChunkData,
   Trailers,
   UntilClose,
+  /** Inside a response body whose framing a gap hid: ends at the next status line. */
+  BodyLost,
   Desync,
   Opaque,
 }
@@ -103,7 +105,13 @@ class HttpSession implements ProtocolSession {
 
   private feed(s: Side, bytes: Uint8Array, length: number, ts: number): void {
     if (s.state === State.Opaque) return;
-    if (s.state === State.Desync) {
+    if (s.state === State.BodyLost) {
+      if (!startsMessage(s, bytes, false)) {
+        if (length === bytes.length && endsWithLastChunk(bytes)) s.state = State.Head;
+        return;
+      }
+      s.state = State.Head;
+    } else if (s.state === State.Desync) {
       if (!startsMessage(s, bytes, false)) return;
       s.state = State.Head;
       s.open = false;
@@ -339,6 +347,16 @@ class HttpSession implements ProtocolSession {
   /** Side `s` lost the message boundaries at `ts`: skip to a recognisable start line. */
   private desync(s: Side, ts: number): void {
     this.stats.resyncs++;
+    const inBody = s.state === State.ChunkSize || s.state === State.ChunkData || s.state === State.Trailers || s.state === State.Body;
+    if (s.isResponse && inBody && this.answering) {
+      // The status is known: the response is counted now, its latency ending at this read.
+      // Responses come one after another, so what follows is its body up to the next
+      // status line (or a final "0" chunk seen whole).
+      this.finish(s, ts);
+      s.state = State.BodyLost;
+      s.buf.clear();
+      return;
+    }
     s.state = State.Desync;
     s.buf.clear();
     s.open = false;
@@ -400,6 +418,12 @@ function findHeadEnd(data: Uint8Array, from: number, end: number, start: number)
     if (before > start && data[before - 1] === LF) return i + 1;
   }
   return -1;
+}
+
+/** Whether a fully captured read ends with the last chunk of a chunked body and no trailer. */
+function endsWithLastChunk(b: Uint8Array): boolean {
+  const n = b.length;
+  return n >= 7 && b[n - 1] === LF && b[n - 2] === CR && b[n - 3] === LF && b[n - 4] === CR && b[n - 5] === 48 && b[n - 6] === LF && b[n - 7] === CR;
 }
 
 /** Whether the first bytes of a head can begin a status line / a request line. */

@@ -15,6 +15,8 @@ export class CommandFramer {
   open = false;
   /** Set by step() when a command ended in what it consumed. */
   done = false;
+  /** A command came as a RESP array: this client speaks RESP (resync only on arrays). */
+  sawArray = false;
   /** Arguments of the command (command name included). */
   argc = 0;
   readonly kept = new Uint8Array(KEPT_ARGS * KEEP_ARG);
@@ -66,12 +68,15 @@ export class CommandFramer {
         return lf + 1 - off;
       }
       this.open = true;
+      this.sawArray = true;
       this.argc = this.argsLeft = n;
       this.argIndex = 0;
       this.keptLen.fill(0);
       this.argLen.fill(0);
       return lf + 1 - off;
     }
+    // No client sends an inline command starting with "$": that is a lost argument header.
+    if (data[off] === 36) return Step.Bad;
     this.inline(data, off, le);
     return lf + 1 - off;
   }

@@ -49,6 +49,12 @@ export class ReplyFramer {
   step(data: Uint8Array, off: number, end: number): number {
     this.done = false;
     if (this.bulkOwed > 0) return this.payload(data, off, end);
+    const n = this.line(data, off, end);
+    if (n === Step.Bad && this.depth === 0) this.open = false; // nothing of a value was read
+    return n;
+  }
+
+  private line(data: Uint8Array, off: number, end: number): number {
     let lf = -1;
     for (let i = off; i < end; i++)
       if (data[i] === LF) {

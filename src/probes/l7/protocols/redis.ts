@@ -82,7 +82,7 @@ class RedisSession implements ProtocolSession {
 
   request(bytes: Uint8Array, length: number, ts: number): void {
     if (this.reqDesync) {
-      if (looksLikeCommand(bytes) === Looks.No) return;
+      if (looksLikeCommand(bytes) === Looks.No || (this.cmd.sawArray && bytes[0] !== 42)) return;
       this.reqDesync = false;
     }
     const buf = this.reqBuf;
@@ -296,6 +296,18 @@ class RedisSession implements ProtocolSession {
   /** Reply framing lost at `ts`: the replies lost with it answered commands sent before. */
   private lostReplies(ts: number): void {
     this.stats.resyncs++;
+    // A reply had begun: it answers the oldest command (replies come in order), which is
+    // counted now, its latency ending at this read. Not so for a push or a pub/sub or
+    // monitor stream, whose values are not replies.
+    const t = this.reply.topType;
+    if (this.respStarted && this.reply.open && t !== 62 && t !== 124 && !this.subscribed && !this.monitoring) {
+      const rec = this.take();
+      if (rec) {
+        rec.respEndNs = ts;
+        rec.respBytes = this.respBytes;
+        this.done.push(rec);
+      }
+    }
     this.respDesync = true;
     this.respBuf.clear();
     this.reply.reset();
