@@ -178,7 +178,9 @@ export class MessageBuffer {
       grown.set(this.bytes.subarray(0, this.length));
       this.bytes = grown;
     }
-    this.bytes.set(buf.subarray(from, to), this.length);
+    const into = this.bytes;
+    if (n <= 256) for (let i = 0; i < n; i++) into[this.length + i] = buf[from + i]!;
+    else into.set(buf.subarray(from, to), this.length); // one view object for a big copy
     this.length += n;
     return true;
   }

@@ -235,6 +235,22 @@ describe("http session", () => {
     expect(s.stats.resyncs).toBe(1);
   });
 
+  test("a gap that hides a chunk size: the response counts at that read, the next status line resumes", () => {
+    const s = session();
+    send(s, "req", "GET /gz HTTP/1.1\r\n\r\n", 1);
+    const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n";
+    send(s, "resp", head, 2, 0, head.length + 5000); // further chunk sizes are in the gap
+    send(s, "resp", "binary body bytes", 3);
+    send(s, "resp", "more\r\n0\r\n\r\n", 4); // seen whole: the body ends here
+    send(s, "req", "GET /next HTTP/1.1\r\n\r\n", 5);
+    send(s, "resp", ok("n"), 6);
+    expect(drained(s).map((x) => [x.api, x.respEndNs])).toEqual([
+      ["GET /gz", 2],
+      ["GET /next", 6],
+    ]);
+    expect(s.stats).toEqual({ resyncs: 1, unansweredDropped: 0, unmatchedResponses: 0 });
+  });
+
   test("garbage and oversized heads resynchronise at the next start line, never invent a request", () => {
     const s = session({ maxBuffered: 64 });
     send(s, "req", "GET /big HTTP/1.1\r\n" + "X-Long: " + "a".repeat(100) + "\r\n\r\n", 1, 50); // kept over reads: > 64 bytes

@@ -401,10 +401,11 @@ class HttpSession implements ProtocolSession {
     const n = methodEnd - off + 1 + (pathLen > 0 ? pathLen : 1);
     if (this.apiScratch.length < n) this.apiScratch = new Uint8Array(n * 2);
     const k = this.apiScratch;
-    k.set(data.subarray(off, methodEnd), 0);
-    k[methodEnd - off] = SP;
-    if (pathLen > 0) k.set(data.subarray(from, to), methodEnd - off + 1);
-    else k[methodEnd - off + 1] = 47; // an absolute URL without a path means "/"
+    let at = 0;
+    for (let i = off; i < methodEnd; i++) k[at++] = data[i]!;
+    k[at++] = SP;
+    if (pathLen > 0) for (let i = from; i < to; i++) k[at++] = data[i]!;
+    else k[at] = 47; // an absolute URL without a path means "/"
     return this.apis.intern(k, 0, n);
   }
 }

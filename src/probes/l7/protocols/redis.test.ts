@@ -222,6 +222,21 @@ describe("redis session", () => {
     expect(s.stats).toEqual({ resyncs: 1, unansweredDropped: 1, unmatchedResponses: 0 });
   });
 
+  test("a reply whose framing a gap hides answers the oldest command, counted at that read", () => {
+    const s = session();
+    send(s, "req", resp("COMMAND", "DOCS") + resp("PING"), 1);
+    const start = "*2\r\n$3\r\nget\r\n*4\r\n$7\r\nsummary\r\n";
+    send(s, "resp", start, 2, 0, start.length + 9000); // nested elements hidden in the gap
+    send(s, "resp", "$5\r\nhello\r\n", 3); // looks like a reply, is the rest of the same one
+    send(s, "req", resp("GET", "k"), 4);
+    send(s, "resp", "$-1\r\n", 5);
+    expect(drained(s).map((x) => [x.api, x.respEndNs])).toEqual([
+      ["COMMAND DOCS", 2],
+      ["GET", 5],
+    ]);
+    expect(s.stats.unansweredDropped).toBe(1); // the PING, whose reply was lost in the gap
+  });
+
   test("a full pending queue drops the oldest command and skips its reply", () => {
     const s = session({ maxPending: 2 });
     send(s, "req", "PING\r\nECHO a\r\nECHO b\r\n", 1);
