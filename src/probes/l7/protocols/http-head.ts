@@ -1,5 +1,7 @@
-// HTTP/1.x start lines and the header fields that frame a body (RFC 9112 §3, §4, §6),
-// read straight from the bytes into reusable structs: nothing is allocated per message.
+// HTTP/1.x start lines, the header fields that frame a body and chunk-size lines (RFC 9112
+// §3, §4, §6, §7.1), read straight from the bytes into reusable structs: nothing is
+// allocated per message. Also what a message start looks like: detection and resync.
+import { Looks, type Transport } from "../protocol.ts";
 import { CR, HTAB, LF, SP, equalsIgnoreCase, indexOfByte, parseDecimal, trimEnd, trimStart } from "./bytes.ts";
 
 /** What the header fields say about the body. `bad`: framing cannot be trusted. */
@@ -124,3 +126,102 @@ function contentLength(data: Uint8Array, vs: number, ve: number, h: HeadInfo): b
   }
   return true;
 }
+
+
+/** End (one past the blank line) of a head starting at `start`, searching from `from`; -1 if not yet. */
+export function findHeadEnd(data: Uint8Array, from: number, end: number, start: number): number {
+  for (let i = from; i < end; i++) {
+    if (data[i] !== LF) continue;
+    // The line ending here is empty when the previous line ended right before it.
+    const before = i > start && data[i - 1] === CR ? i - 1 : i;
+    if (before > start && data[before - 1] === LF) return i + 1;
+  }
+  return -1;
+}
+
+/** Whether a fully captured read ends with the last chunk of a chunked body and no trailer. */
+export function endsWithLastChunk(b: Uint8Array): boolean {
+  const n = b.length;
+  return n >= 7 && b[n - 1] === LF && b[n - 2] === CR && b[n - 3] === LF && b[n - 4] === CR && b[n - 5] === 48 && b[n - 6] === LF && b[n - 7] === CR;
+}
+
+/** Whether the first bytes of a head can begin a status line / a request line. */
+export function plausibleStart(isResponse: boolean, data: Uint8Array, off: number, end: number): boolean {
+  const n = Math.min(end - off, isResponse ? 7 : 32);
+  if (isResponse) {
+    for (let i = 0; i < n; i++) if (data[off + i] !== STATUS_PREFIX.charCodeAt(i)) return false;
+    return true;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = data[off + i]!;
+    if (c === SP) return i > 0;
+    if (c <= SP || c >= 127 || c === 58 /* : */ || c === 34 /* " */) return false;
+  }
+  return n < 32;
+}
+
+const STATUS_PREFIX = "HTTP/1.";
+
+/** Chunk size from a chunk-size line (hex, optional ";ext"), -1 when malformed. */
+export function chunkSize(data: Uint8Array, from: number, to: number): number {
+  let end = from;
+  while (end < to && data[end] !== 59 /* ; */ && data[end] !== SP && data[end] !== 9) end++;
+  let n = 0;
+  if (end === from || end - from > 13) return -1;
+  for (let i = from; i < end; i++) {
+    const c = data[i]!;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return -1;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+/** Whether a read at a message boundary begins with this side's start line. `strict`
+ *  requires the whole line (used where a wrong guess would cut a body short). */
+export function startsMessage(isResponse: boolean, bytes: Uint8Array, strict: boolean): boolean {
+  if (isResponse) return statusLineAt(bytes, 0, bytes.length, null) >= 0 || (!strict && looksLikeStatusPrefix(bytes));
+  return requestLineAt(bytes, 0, bytes.length, null) >= 0 || (!strict && looksLikeRequestPrefix(bytes));
+}
+
+function looksLikeStatusPrefix(b: Uint8Array): boolean {
+  return b.length >= 12 && b[0] === 72 && b[1] === 84 && b[2] === 84 && b[3] === 80 && b[4] === 47 && b[5] === 49 && b[6] === 46;
+}
+
+/** A known method, a space and an origin-form target: a request line whose end was not captured. */
+function looksLikeRequestPrefix(b: Uint8Array): boolean {
+  const sp = b.indexOf(SP);
+  return sp > 0 && sp < 16 && KNOWN_METHODS.has(asciiKey(b, sp)) && b[sp + 1] === 47;
+}
+
+function asciiKey(b: Uint8Array, n: number): string {
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+const KNOWN_METHODS = new Set([
+  "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+  "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+  "MKCALENDAR", "MKACTIVITY", "CHECKOUT", "MERGE", "PURGE", "LINK", "UNLINK", "BIND", "REBIND", "UNBIND", "ACL",
+]);
+
+/** HTTP/1.x detection. A request is a known method, a space, a target and " HTTP/1.x": the
+ *  version is required when the line end was captured, and the target must at least start
+ *  like one otherwise, so Redis inline commands ("GET key\r\n") are never claimed. */
+export function detectHttp(first: Uint8Array, transport: Transport): Looks {
+  if (transport !== "tcp") return Looks.No;
+  if (statusLineAt(first, 0, first.length, null) >= 0 || looksLikeStatusPrefix(first)) return Looks.Response;
+  const sp = first.indexOf(SP);
+  if (sp <= 0 || sp > 16 || !KNOWN_METHODS.has(asciiKey(first, sp))) return Looks.No;
+  if (first.indexOf(LF) >= 0) return requestLineAt(first, 0, first.length, null) >= 0 ? Looks.Request : Looks.No;
+  // No line end yet: the target must be followed by the start of " HTTP/1.".
+  const sp2 = first.indexOf(SP, sp + 1);
+  if (sp2 < 0 || sp2 === sp + 1) return Looks.No;
+  const version = "HTTP/1.";
+  const seen = Math.min(first.length - sp2 - 1, version.length);
+  if (seen < 1) return Looks.No;
+  for (let i = 0; i < seen; i++) if (first[sp2 + 1 + i] !== version.charCodeAt(i)) return Looks.No;
+  return Looks.Request;
+}
+
