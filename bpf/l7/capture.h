@@ -255,7 +255,8 @@ static __always_inline void l7_submit(struct l7_scratch *s, __u32 cap)
 	if (cap > L7_CAP_MAX)
 		cap = L7_CAP_MAX;
 	s->ev.cap = cap;
-	if (bpf_ringbuf_output(&l7_events, &s->ev, sizeof(struct l7_event) + cap, 0))
+	/* The agent drains the ring on a timer: no wakeup (it would cost an irq_work per record). */
+	if (bpf_ringbuf_output(&l7_events, &s->ev, sizeof(struct l7_event) + cap, BPF_RB_NO_WAKEUP))
 		l7_drop(D_RING_FULL);
 }
 

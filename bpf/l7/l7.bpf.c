@@ -282,6 +282,6 @@ int enter_close(struct sc_enter_ctx *ctx)
 	}
 	l7_head(ev, tgid, id, k.fd, 0, c->l4, 0, bpf_ktime_get_ns(), 0);
 	ev->kind = L7_REC_CLOSE;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
 }
