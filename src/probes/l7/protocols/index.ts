@@ -2,4 +2,7 @@
 //   export { httpParser } from "./http.ts";
 // each exporting one ProtocolParser (src/probes/l7/protocol.ts). The probe takes every
 // export of this module (`import * as`), so adding a parser is adding its line.
-export {};
+export { kafkaParser } from "./kafka.ts";
+export { dnsParser } from "./dns.ts";
+export { http2Parser } from "./http2.ts";
+export { mongoParser } from "./mongo.ts";
