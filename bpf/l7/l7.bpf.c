@@ -1,7 +1,8 @@
 /* l7 probe: the payload of every TCP/UDP send and receive of the processes in scope.
  *
  * Per-syscall tracepoints (sys_enter/sys_exit of read, write, readv, writev, sendto,
- * recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, connect, accept, accept4, close). The
+ * recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, sendfile64, connect, accept, accept4,
+ * close). The
  * enter program asks the scope first, then resolves the fd to its socket through the
  * task's fd table (CO-RE: task->files->fdt->fd[fd], a socket inode, file->private_data);
  * anything but an inet TCP/UDP socket ends there. The exit program counts the bytes the
@@ -25,6 +26,7 @@ enum l7_call_kind {
 	K_MMSG = 4,    /* sendmmsg/recvmmsg */
 	K_CONNECT = 5,
 	K_ACCEPT = 6,
+	K_SENDFILE = 7, /* sendfile: the bytes come from a file, never from user memory */
 };
 
 /* A syscall in flight on a thread (key pid_tgid). */
@@ -150,6 +152,10 @@ static __always_inline void l7_build(struct l7_scratch *s, const struct l7_call 
 		if (udp)
 			l7_peer(&s->ev, m.msg_name);
 		l7_submit(s, l7_copy_iov(s, m.msg_iov, m.msg_iovlen, bytes));
+	} else if (kind == K_SENDFILE) {
+		/* All gap: the parsers step over bytes whose length they know (a Kafka fetch). */
+		l7_head(&s->ev, tgid, id, a.fd, dir, l4, bytes, ts, 0);
+		l7_submit(s, 0);
 	} else if (kind == K_MMSG) {
 		const struct mmsghdr *mm = (const struct mmsghdr *)a.buf;
 		for (int i = 0; i < L7_MMSG_MAX; i++) {
@@ -227,6 +233,7 @@ L7_PAIR(sendmsg, L7_SEND, K_MSG, l7_enter(ctx->args[0], K_MSG, ctx->args[1], 0, 
 L7_PAIR(recvmsg, L7_RECV, K_MSG, l7_enter(ctx->args[0], K_MSG, ctx->args[1], 0, 0))
 L7_PAIR(sendmmsg, L7_SEND, K_MMSG, l7_enter(ctx->args[0], K_MMSG, ctx->args[1], ctx->args[2], 0))
 L7_PAIR(recvmmsg, L7_RECV, K_MMSG, l7_enter(ctx->args[0], K_MMSG, ctx->args[1], ctx->args[2], 0))
+L7_PAIR(sendfile64, L7_SEND, K_SENDFILE, l7_enter(ctx->args[0], K_SENDFILE, 0, 0, 0))
 
 static __always_inline int l7_connected(long ret)
 {

@@ -10,7 +10,7 @@ import type { ProbeBpf } from "../../probe/probe-bpf.ts";
 import { CAP_MAX, ConnLayout, DROP_REASONS, EventLayout, type ConnInfo } from "./decode.ts";
 
 /** Syscalls whose enter/exit pair the probe attaches; read and write are required. */
-export const DATA_SYSCALLS = ["read", "write", "readv", "writev", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg"] as const;
+export const DATA_SYSCALLS = ["read", "write", "readv", "writev", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "sendfile64"] as const;
 export const CONN_SYSCALLS = ["connect", "accept", "accept4"] as const;
 const REQUIRED = ["read", "write", "close"] as const;
 
