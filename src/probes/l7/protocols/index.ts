@@ -1,0 +1,1 @@
+export { pgsqlParser } from "./pgsql.ts";
