@@ -1,1 +1,2 @@
+export { mysqlParser } from "./mysql.ts";
 export { pgsqlParser } from "./pgsql.ts";
