@@ -68,18 +68,33 @@ export class PgNames {
   }
 }
 
+/** Length fields of the messages whose length is fixed (tag → length), -1 for the others. */
+const BACKEND_FIXED = new Int8Array(128).fill(-1);
+for (const c of "123nIsc") BACKEND_FIXED[c.charCodeAt(0)] = 4;
+BACKEND_FIXED[0x5a] = 5; // 'Z' ReadyForQuery
+BACKEND_FIXED[0x4b] = 12; // 'K' BackendKeyData
+const FRONTEND_FIXED = new Int8Array(128).fill(-1);
+for (const c of "SHXc") FRONTEND_FIXED[c.charCodeAt(0)] = 4;
+
+/** Largest message a resynchronisation accepts: bigger lengths in mid-stream bytes are more likely data. */
+const RESYNC_MAX = 0x1000000;
+
 /**
  * Whether typed messages (tag + big-endian length) plausibly start at `bytes[0]`: every
- * header that lies in the seen bytes has a known tag and a sane length, chained by lengths.
+ * header that lies in the seen bytes has a known tag and a sane length (the fixed one for
+ * fixed-size messages, under 16 MiB for the others), chained by lengths.
  */
-export function typedChainPlausible(bytes: Uint8Array, isTag: (c: number) => boolean): boolean {
+export function typedChainPlausible(bytes: Uint8Array, backend: boolean): boolean {
   const n = bytes.length;
+  const isTag = backend ? isBackendTag : isFrontendTag;
+  const fixed = backend ? BACKEND_FIXED : FRONTEND_FIXED;
   let pos = 0;
   while (pos < n) {
-    if (!isTag(bytes[pos]!)) return false;
+    const tag = bytes[pos]!;
+    if (!isTag(tag)) return false;
     if (pos + 5 > n) return true;
     const len = ((bytes[pos + 1]! << 24) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 8) | bytes[pos + 4]!) >>> 0;
-    if (len < 4 || len >= 0x40000000) return false;
+    if (len < 4 || len >= RESYNC_MAX || (fixed[tag]! >= 0 && len !== fixed[tag])) return false;
     pos += 1 + len;
   }
   return true;

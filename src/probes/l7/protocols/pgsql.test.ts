@@ -82,6 +82,7 @@ const cuts: [string, ReplayOptions][] = [
   ["7-byte reads", { split: 7 }],
   ["1000-byte reads", { split: 1000 }],
   ["4 KiB capture", { cap: 4096 }],
+  ["16 KiB capture (the probe's default)", { cap: 16384 }],
 ];
 
 describe("pgsql parser on recorded traffic", () => {

@@ -352,7 +352,7 @@ class PgFrontendReader extends FrameReader {
     this.session.frontendMessage(this.header[0]!, total, this.prefix, this.prefixLength, startNs);
   }
   protected canStartAt(bytes: Uint8Array): boolean {
-    return typedChainPlausible(bytes, isFrontendTag);
+    return typedChainPlausible(bytes, false);
   }
   protected framingLost(): void {
     this.session.framingLost(true);
@@ -384,7 +384,7 @@ class PgBackendReader extends FrameReader {
     this.session.backendMessage(this.header[0]!, total, this.prefix, this.prefixLength, endNs);
   }
   protected canStartAt(bytes: Uint8Array): boolean {
-    return typedChainPlausible(bytes, isBackendTag);
+    return typedChainPlausible(bytes, true);
   }
   protected framingLost(): void {
     this.oneByteAnswer = this.answering = false;
