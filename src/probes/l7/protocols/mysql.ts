@@ -301,7 +301,8 @@ class MysqlSession implements ProtocolSession {
   /** A new command while a capture gap hid the end of the server's answers (see pgsql.ts). */
   private answeredInGap(): void {
     while (this.pending.size > 0) this.complete(this.lastServerNs);
-    this.serverLost = false;
+    // Until the server's framing is back the next answers may go unseen too.
+    this.serverLost = !this.server.inStep;
     this.serverContinues = false;
   }
 
@@ -334,7 +335,8 @@ class MysqlPacketReader extends FrameReader {
   protected canStartAt(bytes: Uint8Array, length: number): boolean {
     if (bytes.length < 5) return false;
     if (this.fromClient) return bytes[3] === 0 && COMMAND_NAMES.has(bytes[4]!) && (bytes[0]! | bytes[1]! | bytes[2]!) !== 0;
-    // A server chunk: packets whose sequence ids follow each other, up to the chunk's end.
+    // A server chunk: packets whose sequence ids follow each other (at least two), or one
+    // packet that ends where the chunk does.
     let pos = 0;
     let packets = 0;
     let seq = bytes[3]!;
@@ -344,7 +346,7 @@ class MysqlPacketReader extends FrameReader {
       seq = (seq + 1) & 0xff;
       packets++;
     }
-    return pos === length || (packets >= 2 && pos <= length);
+    return pos === length || packets >= 2;
   }
   protected framingLost(): void {
     this.session.framingLost(this.fromClient);

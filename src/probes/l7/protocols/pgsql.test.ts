@@ -81,6 +81,7 @@ const cuts: [string, ReplayOptions][] = [
   ["1-byte reads", { split: 1 }],
   ["7-byte reads", { split: 7 }],
   ["1000-byte reads", { split: 1000 }],
+  ["512-byte capture", { cap: 512 }],
   ["4 KiB capture", { cap: 4096 }],
   ["16 KiB capture (the probe's default)", { cap: 16384 }],
 ];

@@ -278,7 +278,8 @@ class PgsqlSession implements ProtocolSession {
       if (head.kind === Kind.Sync && !head.counted) this.pending.shift();
       else this.complete(head, this.lastServerNs);
     }
-    this.serverLost = false;
+    // Until the server's framing is back the next answers may go unseen too.
+    this.serverLost = !this.server.inStep;
     this.abortedBy = ErrorClass.None;
   }
 

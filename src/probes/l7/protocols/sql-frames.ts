@@ -93,6 +93,11 @@ export abstract class FrameReader {
     return this.prefixLength === this.prefixWant;
   }
 
+  /** False from a gap that swallowed a header until a chunk start passes `canStartAt`. */
+  get inStep(): boolean {
+    return !this.lost;
+  }
+
   protected get payloadBytes(): number {
     return this.payloadTotal;
   }
