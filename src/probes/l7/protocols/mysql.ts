@@ -25,7 +25,7 @@
 import { ErrorClass, Looks } from "../protocol.ts";
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
 import { Answer, answerOf, Cmd, CLIENT_DEPRECATE_EOF, COMMAND_NAMES, CURSOR_EXISTS, lenencSize, lenencValue, MAX_PACKET, MORE_RESULTS, statusFlags } from "./mysql-wire.ts";
-import { FrameReader } from "./sql-frames.ts";
+import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 
@@ -326,6 +326,11 @@ class MysqlPacketReader extends FrameReader {
   }
   protected payloadLength(): number {
     return this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16);
+  }
+  protected override prefixWanted(): number {
+    // The server's packets are read for their first fields only (OK/EOF status, ERR SQLSTATE,
+    // column count, prepare answer): 32 bytes hold them all.
+    return this.fromClient ? PREFIX_MAX : 32;
   }
   protected message(total: number, startNs: number, endNs: number): void {
     const seq = this.header[3]!;

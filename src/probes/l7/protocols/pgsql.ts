@@ -26,7 +26,7 @@
 // Pipeline mode: any number of Executes and Syncs in flight, answered in order.
 import { ErrorClass, Looks } from "../protocol.ts";
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
-import { FrameReader } from "./sql-frames.ts";
+import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { PgNames, cstringEnd, isBackendTag, isFrontendTag, startupCode, StartupCode, typedChainPlausible } from "./pgsql-wire.ts";
@@ -342,6 +342,10 @@ class PgFrontendReader extends FrameReader {
     const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
     return isFrontendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
   }
+  protected override prefixWanted(): number {
+    const tag = this.header[0]!;
+    return tag === 0x64 ? 0 : PREFIX_MAX; // CopyData is not read
+  }
   protected message(total: number, startNs: number): void {
     if (this.untyped) {
       const code = this.prefixLength >= 4 ? startupCode(this.prefix, 0) : StartupCode.Other;
@@ -376,6 +380,9 @@ class PgBackendReader extends FrameReader {
     const h = this.header;
     const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
     return isBackendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
+  }
+  protected override prefixWanted(): number {
+    return this.header[0] === 0x45 ? PREFIX_MAX : 0; // only an ErrorResponse is read (its SQLSTATE)
   }
   protected message(total: number, _startNs: number, endNs: number): void {
     if (this.answering) {

@@ -32,6 +32,10 @@ export abstract class FrameReader {
   protected abstract headerLength(first: number): number;
   /** Payload length of the message whose header is in `this.header`, or -1 when it is not a header. */
   protected abstract payloadLength(): number;
+  /** Payload bytes of the message whose header is in `this.header` the parser needs (≤ PREFIX_MAX). */
+  protected prefixWanted(): number {
+    return PREFIX_MAX;
+  }
   /** A whole message went by: `total` bytes with its header, first byte at `startNs`, last at `endNs`. */
   protected abstract message(total: number, startNs: number, endNs: number): void;
   /** Whether a message can plausibly start at `bytes[0]` of a chunk of `length` true bytes
@@ -61,7 +65,8 @@ export abstract class FrameReader {
           return;
         }
         this.payloadLeft = this.payloadTotal = payload;
-        this.prefixWant = payload < PREFIX_MAX ? payload : PREFIX_MAX;
+        const want = this.prefixWanted();
+        this.prefixWant = payload < want ? payload : want;
         this.prefixLength = 0;
         if (payload === 0) this.finish(tsNs);
         continue;
@@ -69,9 +74,12 @@ export abstract class FrameReader {
       const available = n - i;
       const take = available < this.payloadLeft ? available : this.payloadLeft;
       if (this.prefixLength < this.prefixWant) {
+        // A byte loop: a subarray view per message would be an allocation per message.
         const keep = Math.min(take, this.prefixWant - this.prefixLength);
-        this.prefix.set(bytes.subarray(i, i + keep), this.prefixLength);
-        this.prefixLength += keep;
+        const prefix = this.prefix;
+        let at = this.prefixLength;
+        for (let k = i, end = i + keep; k < end; k++) prefix[at++] = bytes[k]!;
+        this.prefixLength = at;
       }
       i += take;
       this.payloadLeft -= take;
