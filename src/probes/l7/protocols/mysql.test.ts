@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { mysqlParser } from "./mysql.ts";
+import { SqlSessionOptionError } from "./sql-frames.ts";
 import { loadFixture, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "mysql");
@@ -114,6 +115,22 @@ describe("mysql parser on recorded traffic", () => {
     expect(select.reqBytes).toBe(all - handshake.length - 5); // all but the handshake and the COM_QUIT packet
     expect(select.reqBytes).toBeGreaterThan(17_000_000);
     expect(select.respBytes).toBeGreaterThan(17_000_000);
+  });
+
+  test("maxBuffered: with 16 payload bytes kept per message the counts stay exact", () => {
+    for (const [name, expect_] of cases) {
+      const { records } = replay(mysqlParser, fixture(name), { maxBuffered: 16 });
+      const got = summary(records);
+      const want = expected(expect_);
+      expect([got.requests, got.noResponse, got.clientErrors, got.serverErrors]).toEqual([want.requests, want.noResponse, want.clientErrors, want.serverErrors]);
+    }
+  });
+
+  test("maxPending bounds the unanswered commands (a client that does not pipeline never fills one slot)", () => {
+    const { records, sessions } = replay(mysqlParser, fixture("go-binary.jsonl"), { maxPending: 1 });
+    expect(summary(records)).toEqual(expected("go-binary.expect.json"));
+    expect(sessions[0]!.stats.unansweredDropped).toBe(0);
+    expect(() => mysqlParser.session({ transport: "tcp", maxPending: -1 })).toThrow(SqlSessionOptionError);
   });
 
   test("prepared statements are counted under their verb, and COM_STMT_CLOSE has no answer", () => {

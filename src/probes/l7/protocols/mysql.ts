@@ -62,8 +62,8 @@ class MysqlSession implements ProtocolSession {
   private readonly done: L7Record[] = [];
   private readonly verbs = new VerbTable();
   private readonly statements = new Map<number, string>();
-  private readonly client = new MysqlPacketReader(this, true);
-  private readonly server = new MysqlPacketReader(this, false);
+  private readonly client: MysqlPacketReader;
+  private readonly server: MysqlPacketReader;
   /** CLIENT_DEPRECATE_EOF from the HandshakeResponse; undefined when the handshake was not seen. */
   private deprecateEof: boolean | undefined;
   private commandPhase = false;
@@ -77,6 +77,9 @@ class MysqlSession implements ProtocolSession {
 
   constructor(options: SessionOptions) {
     this.pending = new PendingRing(options.maxPending ?? 1024, () => new MyEntry());
+    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
+    this.client = new MysqlPacketReader(this, true, prefixLimit);
+    this.server = new MysqlPacketReader(this, false, prefixLimit);
   }
 
   get stats(): Readonly<SessionStats> {
@@ -318,8 +321,9 @@ class MysqlPacketReader extends FrameReader {
   constructor(
     private readonly session: MysqlSession,
     private readonly fromClient: boolean,
+    prefixLimit: number,
   ) {
-    super();
+    super(prefixLimit);
   }
   protected headerLength(): number {
     return 4;

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { pgsqlParser } from "./pgsql.ts";
+import { SqlSessionOptionError } from "./sql-frames.ts";
 import { loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "pgsql");
@@ -133,6 +134,24 @@ describe("pgsql parser on recorded traffic", () => {
     const { records } = replay(pgsqlParser, last);
     expect(records.map((r) => r.api).slice(0, 6)).toEqual(["SELECT", "INSERT", "SELECT", "SELECT", "INSERT", "SELECT"]);
     expect(records).toHaveLength(60);
+  });
+
+  test("maxBuffered: with 16 payload bytes kept per message the counts stay exact", () => {
+    // Verbs of long statement names may become EXECUTE, and an ErrorResponse's SQLSTATE (its
+    // third field, from byte 15) is cut, so errors are counted but classed as the server's.
+    for (const [name, expected] of cases) {
+      const { records } = replay(pgsqlParser, fixture(name), { maxBuffered: 16 });
+      const got = summary(records);
+      const want = expected();
+      expect([got.requests, got.clientErrors + got.serverErrors]).toEqual([want.requests, want.clientErrors + want.serverErrors]);
+    }
+    const { records } = replay(pgsqlParser, fixture("psql-simple.jsonl"), { maxBuffered: 32 });
+    expect(summary(records)).toEqual(psqlExpected());
+  });
+
+  test("session options out of range are refused with a coded error", () => {
+    expect(() => pgsqlParser.session({ transport: "tcp", maxPending: 0 })).toThrow(SqlSessionOptionError);
+    expect(() => pgsqlParser.session({ transport: "tcp", maxBuffered: 1.5 })).toThrow(/maxBuffered must be a positive integer, got 1.5/);
   });
 
   test("maxPending bounds the unanswered requests and counts the dropped ones", () => {

@@ -26,10 +26,11 @@
 // Pipeline mode: any number of Executes and Syncs in flight, answered in order.
 import { ErrorClass, Looks } from "../protocol.ts";
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
-import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
+import { PREFIX_MAX } from "./sql-frames.ts";
+import { PgBackendReader, PgFrontendReader, type PgMessageSink } from "./pgsql-readers.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
-import { PgNames, cstringEnd, isBackendTag, isFrontendTag, startupCode, StartupCode, typedChainPlausible } from "./pgsql-wire.ts";
+import { PgNames, cstringEnd, startupCode, StartupCode } from "./pgsql-wire.ts";
 
 const enum Kind {
   Query,
@@ -67,7 +68,7 @@ class OpenGroup {
   }
 }
 
-class PgsqlSession implements ProtocolSession {
+class PgsqlSession implements ProtocolSession, PgMessageSink {
   private readonly pending: PendingRing<PgEntry>;
   private readonly done: L7Record[] = [];
   private readonly group = new OpenGroup();
@@ -86,8 +87,9 @@ class PgsqlSession implements ProtocolSession {
 
   constructor(options: SessionOptions) {
     this.pending = new PendingRing(options.maxPending ?? 1024, () => new PgEntry());
-    this.client = new PgFrontendReader(this);
-    this.server = new PgBackendReader(this);
+    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
+    this.client = new PgFrontendReader(this, prefixLimit);
+    this.server = new PgBackendReader(this, prefixLimit);
   }
 
   get stats(): Readonly<SessionStats> {
@@ -112,7 +114,6 @@ class PgsqlSession implements ProtocolSession {
     return n;
   }
 
-  /** The client sent an SSLRequest or GSSENCRequest: the server answers with one byte. */
   expectEncryptionAnswer(): void {
     this.server.oneByteAnswer = true;
   }
@@ -319,84 +320,6 @@ class PgsqlSession implements ProtocolSession {
   private complete(e: PgEntry, endNs: number): void {
     this.done.push({ api: e.api, reqStartNs: e.startNs, respEndNs: endNs, reqBytes: e.reqBytes, respBytes: e.respBytes, error: e.error });
     this.pending.shift();
-  }
-}
-
-/** What the client sends: typed messages, or, first and after an encryption request, an untyped startup packet. */
-class PgFrontendReader extends FrameReader {
-  private startupPossible = true;
-  private untyped = false;
-  constructor(private readonly session: PgsqlSession) {
-    super();
-  }
-  protected headerLength(first: number): number {
-    this.untyped = this.startupPossible && first === 0;
-    return this.untyped ? 4 : 5;
-  }
-  protected payloadLength(): number {
-    const h = this.header;
-    if (this.untyped) {
-      const len = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
-      return len >= 8 && len <= 10000 ? len - 4 : -1;
-    }
-    const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
-    return isFrontendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
-  }
-  protected override prefixWanted(): number {
-    const tag = this.header[0]!;
-    return tag === 0x64 ? 0 : PREFIX_MAX; // CopyData is not read
-  }
-  protected message(total: number, startNs: number): void {
-    if (this.untyped) {
-      const code = this.prefixLength >= 4 ? startupCode(this.prefix, 0) : StartupCode.Other;
-      if (code === StartupCode.SslRequest || code === StartupCode.GssEncRequest) this.session.expectEncryptionAnswer();
-      else this.startupPossible = false;
-      return;
-    }
-    this.startupPossible = false;
-    this.session.frontendMessage(this.header[0]!, total, this.prefix, this.prefixLength, startNs);
-  }
-  protected canStartAt(bytes: Uint8Array): boolean {
-    return typedChainPlausible(bytes, false);
-  }
-  protected framingLost(): void {
-    this.session.framingLost(true);
-  }
-}
-
-/** What the server sends: typed messages, and the one-byte answer to an encryption request. */
-class PgBackendReader extends FrameReader {
-  oneByteAnswer = false;
-  private answering = false;
-  constructor(private readonly session: PgsqlSession) {
-    super();
-  }
-  protected headerLength(): number {
-    this.answering = this.oneByteAnswer;
-    return this.answering ? 1 : 5;
-  }
-  protected payloadLength(): number {
-    if (this.answering) return 0;
-    const h = this.header;
-    const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
-    return isBackendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
-  }
-  protected override prefixWanted(): number {
-    return this.header[0] === 0x45 ? PREFIX_MAX : 0; // only an ErrorResponse is read (its SQLSTATE)
-  }
-  protected message(total: number, _startNs: number, endNs: number): void {
-    if (this.answering) {
-      this.oneByteAnswer = this.answering = false;
-      return;
-    }
-    this.session.backendMessage(this.header[0]!, total, this.prefix, this.prefixLength, endNs);
-  }
-  protected canStartAt(bytes: Uint8Array): boolean {
-    return typedChainPlausible(bytes, true);
-  }
-  protected framingLost(): void {
-    this.oneByteAnswer = this.answering = false;
-    this.session.framingLost(false);
   }
 }
 

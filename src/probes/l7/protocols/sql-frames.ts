@@ -11,6 +11,18 @@
 /** Payload bytes kept per message for the parser (larger messages are stepped over). */
 export const PREFIX_MAX = 256;
 
+/** A session option out of range (maxPending, maxBuffered). */
+export class SqlSessionOptionError extends Error {
+  readonly code = "EL7SQLOPTION";
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+  ) {
+    super(`l7 sql session: ${option} must be a positive integer, got ${String(value)}`);
+    this.name = "SqlSessionOptionError";
+  }
+}
+
 export abstract class FrameReader {
   /** The current header, `headerLength()` bytes once complete. */
   protected readonly header = new Uint8Array(8);
@@ -27,6 +39,12 @@ export abstract class FrameReader {
   /** True after a gap swallowed a header: the next chunk must pass `canStartAt`. */
   private lost = false;
   resyncs = 0;
+
+  /** `prefixLimit`: payload bytes kept per message at most (the session's maxBuffered, ≤ PREFIX_MAX). */
+  constructor(private readonly prefixLimit: number = PREFIX_MAX) {
+    if (!Number.isInteger(prefixLimit) || prefixLimit < 1) throw new SqlSessionOptionError("maxBuffered", prefixLimit);
+    if (prefixLimit > PREFIX_MAX) this.prefixLimit = PREFIX_MAX;
+  }
 
   /** Header bytes of the next message (≤ 8), given its first byte; may depend on the connection's state. */
   protected abstract headerLength(first: number): number;
@@ -65,7 +83,8 @@ export abstract class FrameReader {
           return;
         }
         this.payloadLeft = this.payloadTotal = payload;
-        const want = this.prefixWanted();
+        const wanted = this.prefixWanted();
+        const want = wanted < this.prefixLimit ? wanted : this.prefixLimit;
         this.prefixWant = payload < want ? payload : want;
         this.prefixLength = 0;
         if (payload === 0) this.finish(tsNs);

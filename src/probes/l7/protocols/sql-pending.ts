@@ -1,6 +1,7 @@
 // The unanswered requests of one SQL session, oldest first: a ring of reusable entries
 // (no allocation per request once the ring has grown to the connection's depth), bounded
 // by maxPending; pushing into a full ring drops the oldest entry and says so.
+import { SqlSessionOptionError } from "./sql-frames.ts";
 
 export class PendingRing<T> {
   private readonly slots: T[] = [];
@@ -11,7 +12,7 @@ export class PendingRing<T> {
     private readonly capacity: number,
     private readonly make: () => T,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`maxPending must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new SqlSessionOptionError("maxPending", capacity);
   }
 
   /** Entries dropped from a full ring (unanswered requests lost to maxPending). */
