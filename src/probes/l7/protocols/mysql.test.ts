@@ -2,10 +2,12 @@
 // (testdata/mysql/record.sh): the mariadb CLI (text protocol, COM_INIT_DB, failing
 // statements, a 100 kB row and 5000 rows, an ed25519 login that needs an auth switch), a
 // go-sql-driver client (COM_STMT_PREPARE/EXECUTE/CLOSE, binary rows, MariaDB's skipped
-// metadata, CLIENT_DEPRECATE_EOF, multi-statements, COM_PING) and a 17 MB query and row
-// (16 MiB continuation packets). What each client did is counted without the parser
-// (testdata/mysql/expect.ts: the command packets on the wire and the errors the CLI
-// printed; the Go client's own tally). Every fixture is replayed whole, cut into 1-byte
+// metadata, CLIENT_DEPRECATE_EOF, multi-statements, COM_PING), mysql-connector-python
+// (classic EOF packets, COM_STMT_RESET, COM_STMT_SEND_LONG_DATA, a cursor read with
+// COM_STMT_FETCH, COM_STATISTICS, COM_RESET_CONNECTION, COM_CHANGE_USER, LOAD DATA LOCAL
+// INFILE) and a 17 MB query and row (16 MiB continuation packets). What each client did is
+// counted without the parser (testdata/mysql/expect.ts: the command packets on the wire and
+// the errors the CLI printed; the Go and Python clients' own tallies). Every fixture is replayed whole, cut into 1-byte
 // and odd-sized reads, and with a bounded capture (gaps).
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -58,9 +60,43 @@ function fixture(name: string): Chunk[] {
 }
 const expected = (name: string) => JSON.parse(readFileSync(join(dir, name), "utf8")) as Expected;
 
+/**
+ * The commands a capture of `cap` bytes per read hides from any parser: those whose header
+ * and command byte start past the captured prefix of the client read that carried them
+ * (found by walking each connection's client bytes, without the parser).
+ */
+function hiddenByCapture(chunks: Chunk[], cap: number): { commands: number; noResponse: number } {
+  let commands = 0;
+  let noResponse = 0;
+  for (const conn of new Set(chunks.map((c) => c.conn))) {
+    const reads = chunks.filter((c) => c.conn === conn && c.dir === "req");
+    const stream = Buffer.concat(reads.map((c) => c.bytes));
+    const readStarts: number[] = [];
+    let offset = 0;
+    for (const r of reads) {
+      readStarts.push(offset);
+      offset += r.bytes.length;
+    }
+    let continued = false;
+    for (let at = 0, read = 0; at + 4 <= stream.length; ) {
+      const len = stream[at]! | (stream[at + 1]! << 8) | (stream[at + 2]! << 16);
+      while (read + 1 < readStarts.length && readStarts[read + 1]! <= at) read++;
+      if (stream[at + 3] === 0 && !continued && len > 0 && at - readStarts[read]! + 5 > cap) {
+        commands++;
+        const cmd = stream[at + 4];
+        if (cmd === 0x01 || cmd === 0x18 || cmd === 0x19) noResponse++;
+      }
+      continued = len === 0xffffff;
+      at += 4 + len;
+    }
+  }
+  return { commands, noResponse };
+}
+
 const cases: [string, string][] = [
   ["mariadb-cli.jsonl", "mariadb-cli.expect.json"],
   ["go-binary.jsonl", "go-binary.expect.json"],
+  ["python-classic.jsonl", "python-classic.expect.json"],
   ["big-packet.jsonl.gz", "big-packet.expect.json"],
 ];
 const cuts: [string, ReplayOptions][] = [
@@ -81,7 +117,20 @@ describe("mysql parser on recorded traffic", () => {
       if (name.startsWith("big") && options.split === 1) continue;
       test(`${name}, ${cut}: every command, error and API the client produced`, () => {
         const { records, sessions } = replay(mysqlParser, fixture(name), options);
-        expect(summary(records)).toEqual(expected(expect_));
+        const want = expected(expect_);
+        const hidden = options.cap === undefined ? { commands: 0, noResponse: 0 } : hiddenByCapture(fixture(name), options.cap);
+        if (hidden.commands === 0) expect(summary(records)).toEqual(want);
+        else {
+          // A client read that held several commands (a long-data packet and the execute
+          // after it) hides those whose header lies past the capture: exactly those go.
+          const got = summary(records);
+          expect([got.requests, got.noResponse, got.clientErrors, got.serverErrors]).toEqual([
+            want.requests - hidden.commands,
+            want.noResponse - hidden.noResponse,
+            want.clientErrors,
+            want.serverErrors,
+          ]);
+        }
         for (const r of records) {
           if (r.noResponse) expect(r.respEndNs).toBe(r.reqStartNs);
           else expect(r.respEndNs).toBeGreaterThanOrEqual(r.reqStartNs);

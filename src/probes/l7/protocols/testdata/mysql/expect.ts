@@ -10,7 +10,20 @@ import { readFileSync } from "node:fs";
 
 const [fixturePath, errPath, logPath] = process.argv.slice(2);
 if (!fixturePath || !errPath) throw new Error("usage: expect.ts <fixture.jsonl> <client stderr> [general.log]");
-const names: Record<number, string> = { 0x01: "COM_QUIT", 0x02: "COM_INIT_DB", 0x0e: "COM_PING", 0x16: "COM_STMT_PREPARE", 0x19: "COM_STMT_CLOSE" };
+const names: Record<number, string> = {
+  0x01: "COM_QUIT",
+  0x02: "COM_INIT_DB",
+  0x09: "COM_STATISTICS",
+  0x0e: "COM_PING",
+  0x11: "COM_CHANGE_USER",
+  0x16: "COM_STMT_PREPARE",
+  0x17: "COM_STMT_EXECUTE", // the parser names it after the prepared statement's verb instead
+  0x18: "COM_STMT_SEND_LONG_DATA",
+  0x19: "COM_STMT_CLOSE",
+  0x1a: "COM_STMT_RESET",
+  0x1c: "COM_STMT_FETCH",
+  0x1f: "COM_RESET_CONNECTION",
+};
 const streams = new Map<number, number[]>();
 for (const line of readFileSync(fixturePath, "utf8").split("\n")) {
   if (!line) continue;
@@ -34,7 +47,7 @@ for (const s of streams.values()) {
       if (!api) throw new Error(`command 0x${cmd.toString(16)} has no name here: add it`);
       apis[api] = (apis[api] ?? 0) + 1;
       requests++;
-      if (cmd === 0x01 || cmd === 0x19) noResponse++;
+      if (cmd === 0x01 || cmd === 0x18 || cmd === 0x19) noResponse++;
     }
     continued = len === 0xffffff;
     at += 4 + len;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the mysql parser's fixtures from a real MariaDB and real clients, through the
-# recording proxy (../record.ts). Run as root; needs mariadb-server + mariadb-client and Go
-# (the binary-protocol client in ./client, from the Go module proxy). The server runs as
+# recording proxy (../record.ts). Run as root; needs mariadb-server + mariadb-client, Go
+# (the binary-protocol client in ./client, from the Go module proxy) and python3-venv (PyPI's
+# mysql-connector-python for client.py). The server runs as
 # `nobody` in a temporary datadir on 127.0.0.1 with its general query log on: the log is
 # the independent count of the commands each client sent.
 #
@@ -14,6 +15,9 @@
 #   go-binary     the Go client (client/main.go): COM_STMT_PREPARE/EXECUTE/CLOSE, binary
 #                 result sets (MariaDB skipping cached metadata), multi-statements, COM_PING,
 #                 errors; its own tally in go-binary.expect.json
+#   python-classic  mysql-connector-python (pure, classic EOF packets; client.py): COM_STMT_RESET,
+#                 COM_STMT_SEND_LONG_DATA, a cursor with COM_STMT_FETCH, COM_STATISTICS,
+#                 COM_INIT_DB, COM_PING, COM_RESET_CONNECTION, COM_CHANGE_USER, LOAD DATA LOCAL INFILE; its own tally in python-classic.expect.json
 #   big-packet    a 17 MB query and its 17 MB row (16 MiB continuation packets), gzipped;
 #                 expectation from expect.ts
 set -euo pipefail
@@ -42,6 +46,8 @@ mariadb --no-defaults -S "$tmp/sock" -uroot <<SQL
 INSTALL SONAME 'auth_ed25519';
 CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY 'app-password';
 CREATE USER 'edu'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('edu-password');
+CREATE USER 'other'@'127.0.0.1' IDENTIFIED BY 'other-password';
+GRANT ALL ON *.* TO 'other'@'127.0.0.1';
 GRANT ALL ON *.* TO 'app'@'127.0.0.1';
 GRANT ALL ON *.* TO 'edu'@'127.0.0.1';
 CREATE DATABASE test;
@@ -74,6 +80,15 @@ start_proxy "$here/go-binary.jsonl"
 stop_proxy
 sleep 0.5
 cat "$here/go-binary.expect.json"
+
+start_proxy "$here/python-classic.jsonl"
+python3 -m venv "$tmp/venv" && "$tmp/venv/bin/pip" install -q mysql-connector-python==26.10.0
+printf '%s\n' '100,from a file,' '101,from a file too,' > "$tmp/items.csv"
+chmod 644 "$tmp/items.csv"
+"$tmp/venv/bin/python" "$here/client.py" "$port" "$tmp/items.csv" > "$here/python-classic.expect.json"
+stop_proxy
+cat "$here/python-classic.expect.json"
+echo "command packets on the wire: $(bun "$here/expect.ts" "$here/python-classic.jsonl" /dev/null)"
 
 start_proxy "$tmp/big-packet.jsonl"
 python3 -c "print(\"SELECT LENGTH('\" + 'q' * 17000000 + \"') AS n, REPEAT('r', 17000000) AS big;\")" > "$tmp/big.sql"
