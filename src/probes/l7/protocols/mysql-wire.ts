@@ -18,6 +18,8 @@ export const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
   [0x0e, "COM_PING"],
   [0x11, "COM_CHANGE_USER"],
   [0x12, "COM_BINLOG_DUMP"],
+  [0x14, "COM_TABLE_DUMP"],
+  [0x15, "COM_REGISTER_SLAVE"],
   [0x16, "COM_STMT_PREPARE"],
   [0x17, "COM_STMT_EXECUTE"],
   [0x18, "COM_STMT_SEND_LONG_DATA"],
@@ -25,6 +27,7 @@ export const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
   [0x1a, "COM_STMT_RESET"],
   [0x1b, "COM_SET_OPTION"],
   [0x1c, "COM_STMT_FETCH"],
+  [0x1e, "COM_BINLOG_DUMP_GTID"],
   [0x1f, "COM_RESET_CONNECTION"],
   [0xfa, "COM_STMT_BULK_EXECUTE"],
 ]);
@@ -38,6 +41,7 @@ export const enum Cmd {
   ProcessInfo = 0x0a,
   ChangeUser = 0x11,
   BinlogDump = 0x12,
+  BinlogDumpGtid = 0x1e,
   StmtPrepare = 0x16,
   StmtExecute = 0x17,
   StmtSendLongData = 0x18,
@@ -71,7 +75,8 @@ export function answerOf(cmd: number): Answer {
     case Cmd.Quit:
     case Cmd.StmtClose:
     case Cmd.StmtSendLongData:
-    case Cmd.BinlogDump: // a replication stream, not request/response
+    case Cmd.BinlogDump: // a replication stream follows, not answers
+    case Cmd.BinlogDumpGtid:
       return Answer.None;
     case Cmd.Query:
     case Cmd.StmtExecute:

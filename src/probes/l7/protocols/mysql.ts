@@ -73,6 +73,7 @@ class MysqlSession implements ProtocolSession {
   private strayEofAllowed = false;
   private serverLost = false;
   private lastServerNs = 0;
+  private replicationStream = false;
   private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
 
   constructor(options: SessionOptions) {
@@ -131,6 +132,7 @@ class MysqlSession implements ProtocolSession {
       api = COMMAND_NAMES.get(cmd) ?? "COM_UNKNOWN";
       if (cmd === Cmd.StmtClose && seen >= 5) this.statements.delete(statementId(p));
     }
+    if (cmd === Cmd.BinlogDump || cmd === Cmd.BinlogDumpGtid) this.replicationStream = true;
     if (answer === Answer.None) {
       this.done.push({ api, reqStartNs: startNs, respEndNs: startNs, reqBytes: total, respBytes: 0, error: ErrorClass.None, noResponse: true });
       return;
@@ -163,7 +165,8 @@ class MysqlSession implements ProtocolSession {
       if (isEof && seq !== 1) return;
     }
     if (!head) {
-      if (this.commandPhase) this.counters.unmatchedResponses++;
+      // A replica's binlog stream is events, not answers.
+      if (this.commandPhase && !this.replicationStream) this.counters.unmatchedResponses++;
       return;
     }
     head.respBytes += total;
@@ -333,8 +336,9 @@ class MysqlPacketReader extends FrameReader {
   }
   protected override prefixWanted(): number {
     // The server's packets are read for their first fields only (OK/EOF status, ERR SQLSTATE,
-    // column count, prepare answer): 32 bytes hold them all.
-    return this.fromClient ? PREFIX_MAX : 32;
+    // column count, prepare answer): 24 bytes hold them (an OK's two length-encoded integers
+    // take up to 9 bytes each only past 2^24 rows or ids).
+    return this.fromClient ? PREFIX_MAX : 24;
   }
   protected message(total: number, startNs: number, endNs: number): void {
     const seq = this.header[3]!;

@@ -71,12 +71,16 @@ export abstract class FrameReader {
     }
     while (i < n) {
       if (this.payloadLeft < 0) {
-        if (this.headerHave === 0) {
+        let have = this.headerHave;
+        if (have === 0) {
           this.startNs = tsNs;
           this.headerNeed = this.headerLength(bytes[i]!);
         }
-        while (this.headerHave < this.headerNeed && i < n) this.header[this.headerHave++] = bytes[i++]!;
-        if (this.headerHave < this.headerNeed) break;
+        const need = this.headerNeed;
+        const header = this.header;
+        while (have < need && i < n) header[have++] = bytes[i++]!;
+        this.headerHave = have;
+        if (have < need) break;
         const payload = this.payloadLength();
         if (payload < 0) {
           this.loseFraming();

@@ -5,13 +5,15 @@
 // bytes: what the replay loop costs without parsing. Issue 15's goal: ≥ 100k requests/s per
 // core (DeepFlow publishes ~90k).
 //
-//   bun src/probes/l7/protocols/sql-bench.ts [--seconds N]
+//   bun src/probes/l7/protocols/testdata/sql-bench.ts [--seconds N]
+//
+// (It lives in testdata/, beside the recorder, as a developer tool: probe code does not import test helpers.)
 import { join } from "node:path";
-import type { L7Record, ProtocolParser, ProtocolSession } from "../protocol.ts";
-import { Looks } from "../protocol.ts";
-import { mysqlParser } from "./mysql.ts";
-import { pgsqlParser } from "./pgsql.ts";
-import { loadFixture, type Chunk } from "./test-replay.ts";
+import type { L7Record, ProtocolParser, ProtocolSession } from "../../protocol.ts";
+import { Looks } from "../../protocol.ts";
+import { mysqlParser } from "../mysql.ts";
+import { pgsqlParser } from "../pgsql.ts";
+import { loadFixture, type Chunk } from "../test-replay.ts";
 
 const argv = process.argv.slice(2);
 const secondsAt = argv.indexOf("--seconds");
@@ -21,7 +23,7 @@ if (!Number.isFinite(seconds) || seconds <= 0) {
   process.exit(2);
 }
 
-const data = join(import.meta.dir, "testdata");
+const data = import.meta.dir;
 const cases: { label: string; parser: ProtocolParser; file: string }[] = [
   { label: "mysql mariadb CLI", parser: mysqlParser, file: join(data, "mysql", "mariadb-cli.jsonl") },
   { label: "mysql go binary", parser: mysqlParser, file: join(data, "mysql", "go-binary.jsonl") },
