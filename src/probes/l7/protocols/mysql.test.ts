@@ -141,6 +141,23 @@ describe("mysql parser on recorded traffic", () => {
     }
   }
 
+  test("latency lies inside what the client saw: each answer ends before the client's next command, gaps or not", () => {
+    // None of these clients pipelines: it reads the whole answer before it sends again.
+    for (const name of ["mariadb-cli.jsonl", "go-binary.jsonl", "python-classic.jsonl"]) {
+      const chunks = fixture(name);
+      for (const conn of new Set(chunks.map((c) => c.conn))) {
+        for (const cap of [undefined, 512, 16384]) {
+          const { records } = replay(mysqlParser, chunks.filter((c) => c.conn === conn), { cap });
+          const answered = records.filter((r) => !r.noResponse).sort((a, b) => a.reqStartNs - b.reqStartNs);
+          for (let i = 0; i < answered.length; i++) {
+            expect(answered[i]!.respEndNs).toBeGreaterThanOrEqual(answered[i]!.reqStartNs);
+            if (i + 1 < answered.length) expect(answered[i]!.respEndNs).toBeLessThanOrEqual(answered[i + 1]!.reqStartNs);
+          }
+        }
+      }
+    }
+  });
+
   test("the handshake and an ed25519 auth switch are not requests", () => {
     const chunks = fixture("mariadb-cli.jsonl");
     const conns = [...new Set(chunks.map((c) => c.conn))];

@@ -306,7 +306,8 @@ class MysqlSession implements ProtocolSession {
 
   /** A new command while a capture gap hid the end of the server's answers (see pgsql.ts). */
   private answeredInGap(): void {
-    while (this.pending.size > 0) this.complete(this.lastServerNs);
+    // Only commands the server sent bytes after (their answer went by in the gap) end here.
+    for (let head = this.pending.at(0); head && head.startNs <= this.lastServerNs; head = this.pending.at(0)) this.complete(this.lastServerNs);
     // Until the server's framing is back the next answers may go unseen too.
     this.serverLost = !this.server.inStep;
     this.serverContinues = false;

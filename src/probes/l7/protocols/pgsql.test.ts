@@ -102,6 +102,20 @@ describe("pgsql parser on recorded traffic", () => {
     }
   }
 
+  test("latency lies inside what the client saw: each answer ends before psql's next query, gaps or not", () => {
+    // psql and the pgx client outside its pipeline read the whole answer before sending again.
+    const chunks = fixture("psql-simple.jsonl");
+    for (const conn of new Set(chunks.map((c) => c.conn))) {
+      for (const cap of [undefined, 512, 4096]) {
+        const { records } = replay(pgsqlParser, chunks.filter((c) => c.conn === conn), { cap });
+        for (let i = 0; i < records.length; i++) {
+          expect(records[i]!.respEndNs).toBeGreaterThanOrEqual(records[i]!.reqStartNs);
+          if (i + 1 < records.length) expect(records[i]!.respEndNs).toBeLessThanOrEqual(records[i + 1]!.reqStartNs);
+        }
+      }
+    }
+  });
+
   test("a 64-byte capture loses requests but invents none and counts its resyncs", () => {
     for (const [name, expected] of cases) {
       const full = expected();

@@ -270,12 +270,14 @@ class PgsqlSession implements ProtocolSession, PgMessageSink {
   /**
    * The client starts a new request while a capture gap hid the end of the server's answers:
    * a client that waits for its answers (all but pipelining ones) got them in the gap, so
-   * the pending requests end at the last server bytes seen, without an error seen. A
+   * the pending requests the server sent bytes after end at the last server bytes seen,
+   * without an error seen (the gap hid what the answer said). A
    * pipelining client may not have had them all: then later answers pair one request late
    * (latency, not counts, is off; nothing is invented).
    */
   private answeredInGap(): void {
-    for (let head = this.pending.at(0); head; head = this.pending.at(0)) {
+    // Only requests the server sent bytes after (their answer went by in the gap) end here.
+    for (let head = this.pending.at(0); head && head.startNs <= this.lastServerNs; head = this.pending.at(0)) {
       if (head.kind === Kind.Sync && !head.counted) this.pending.shift();
       else this.complete(head, this.lastServerNs);
     }
