@@ -130,14 +130,15 @@ describe("pgsql parser on recorded traffic", () => {
     const chunks = fixture("psql-simple.jsonl").filter((c) => c.conn === 2);
     const { records } = replay(pgsqlParser, chunks);
     expect(records).toHaveLength(1);
-    // The one Query of `psql -c` (tag, length, text, NUL), read in one chunk, answered in one.
+    // The one Query of `psql -c` (tag, length, text, NUL), read in one chunk; everything the
+    // server sent after it is its answer (then psql sends Terminate and closes).
     const query = chunks.find((c) => c.dir === "req" && c.bytes[0] === 0x51)!;
     expect(query.bytes.length).toBe(5 + "SELECT 1; SELECT 2".length + 1);
     expect(records[0]!.reqBytes).toBe(query.bytes.length);
     expect(records[0]!.reqStartNs).toBe(query.t);
-    const answer = chunks.find((c) => c.dir === "resp" && c.t > query.t)!;
-    expect(records[0]!.respBytes).toBe(answer.bytes.length);
-    expect(records[0]!.respEndNs).toBe(answer.t);
+    const answer = chunks.filter((c) => c.dir === "resp" && c.t > query.t);
+    expect(records[0]!.respBytes).toBe(answer.reduce((n, c) => n + c.bytes.length, 0));
+    expect(records[0]!.respEndNs).toBe(answer.at(-1)!.t);
     expect(records[0]!.api).toBe("SELECT");
   });
 
