@@ -101,6 +101,7 @@ export function answerOf(cmd: number): Answer {
 /** CLIENT_DEPRECATE_EOF: result sets end with an OK packet (0xFE header) and have no EOF after the column definitions. */
 export const CLIENT_DEPRECATE_EOF = 1 << 24;
 export const CLIENT_SSL = 0x800;
+export const CLIENT_COMPRESS = 0x20;
 /** SERVER_MORE_RESULTS_EXISTS in OK/EOF status flags: another result set follows. */
 export const MORE_RESULTS = 0x0008;
 /** SERVER_STATUS_CURSOR_EXISTS: a COM_STMT_EXECUTE opened a cursor; rows come with COM_STMT_FETCH. */

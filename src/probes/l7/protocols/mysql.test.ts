@@ -158,6 +158,19 @@ describe("mysql parser on recorded traffic", () => {
     }
   });
 
+  test("a connection that agreed on CLIENT_COMPRESS yields no records (its frames are not parsed)", () => {
+    const chunks = fixture("mariadb-compressed.jsonl");
+    const handshake = chunks.find((c) => c.dir === "req")!.bytes;
+    expect(handshake[3]).toBe(1);
+    expect(handshake[4]! & 0x20).toBe(0x20); // CLIENT_COMPRESS in the capability flags
+    expect(chunks.filter((c) => c.dir === "req").length).toBeGreaterThan(2); // commands were sent
+    for (const split of [undefined, 1]) {
+      const { records, sessions } = replay(mysqlParser, chunks, { split });
+      expect(records).toEqual([]);
+      expect(sessions[0]!.stats).toEqual({ resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 });
+    }
+  });
+
   test("the handshake and an ed25519 auth switch are not requests", () => {
     const chunks = fixture("mariadb-cli.jsonl");
     const conns = [...new Set(chunks.map((c) => c.conn))];

@@ -21,11 +21,13 @@
 // Errors: an ERR packet fails the command it answers, classed by its SQLSTATE (sqlStateClass:
 // 42 syntax/access, 23 duplicate/constraint, 22 data, 28 access denied, 3D no database … are
 // the client's; HY000 and the rest the server's). An ERR during the handshake is not counted.
-// The compressed protocol (CLIENT_COMPRESS) is not parsed: its frames fail the framing checks.
+// The compressed protocol is not parsed: a connection whose HandshakeResponse asks for
+// CLIENT_COMPRESS yields no records (its frames would read as nonsense commands).
 import { ErrorClass, Looks } from "../protocol.ts";
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
-import { Answer, answerOf, Cmd, CLIENT_DEPRECATE_EOF, COMMAND_NAMES, CURSOR_EXISTS, lenencSize, lenencValue, MAX_PACKET, MORE_RESULTS, statusFlags } from "./mysql-wire.ts";
-import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
+import { Answer, answerOf, Cmd, CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, COMMAND_NAMES, CURSOR_EXISTS, lenencSize, lenencValue, MAX_PACKET, MORE_RESULTS, statusFlags } from "./mysql-wire.ts";
+import { MysqlPacketReader, type MysqlPacketSink } from "./mysql-reader.ts";
+import { PREFIX_MAX } from "./sql-frames.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 
@@ -57,7 +59,7 @@ class MyEntry {
 
 const MAX_STATEMENTS = 1024;
 
-class MysqlSession implements ProtocolSession {
+class MysqlSession implements ProtocolSession, MysqlPacketSink {
   private readonly pending: PendingRing<MyEntry>;
   private readonly done: L7Record[] = [];
   private readonly verbs = new VerbTable();
@@ -74,6 +76,8 @@ class MysqlSession implements ProtocolSession {
   private serverLost = false;
   private lastServerNs = 0;
   private replicationStream = false;
+  /** CLIENT_COMPRESS was agreed: the commands are inside compressed frames, not parsed. */
+  private compressed = false;
   private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
 
   constructor(options: SessionOptions) {
@@ -106,6 +110,7 @@ class MysqlSession implements ProtocolSession {
   }
 
   clientPacket(seq: number, payload: number, total: number, p: Uint8Array, seen: number, startNs: number): void {
+    if (this.compressed) return;
     const continued = this.clientContinues;
     this.clientContinues = payload === MAX_PACKET;
     if (continued || seq !== 0 || seen === 0) {
@@ -113,7 +118,9 @@ class MysqlSession implements ProtocolSession {
       if (last && this.commandPhase) last.reqBytes += total;
       else if (!this.commandPhase && (seq === 1 || seq === 2) && seen >= 4) {
         // HandshakeResponse41 (or the SSLRequest before it): capability flags first.
-        this.deprecateEof = ((p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) & CLIENT_DEPRECATE_EOF) !== 0;
+        const caps = p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+        this.deprecateEof = (caps & CLIENT_DEPRECATE_EOF) !== 0;
+        this.compressed = (caps & CLIENT_COMPRESS) !== 0;
       }
       return;
     }
@@ -151,6 +158,7 @@ class MysqlSession implements ProtocolSession {
   }
 
   serverPacket(seq: number, payload: number, total: number, p: Uint8Array, seen: number, endNs: number): void {
+    if (this.compressed) return;
     const head = this.pending.at(0);
     if (this.serverContinues) {
       this.serverContinues = payload === MAX_PACKET;
@@ -320,52 +328,6 @@ class MysqlSession implements ProtocolSession {
 }
 
 const statementId = (p: Uint8Array) => (p[1]! | (p[2]! << 8) | (p[3]! << 16) | (p[4]! << 24)) >>> 0;
-
-class MysqlPacketReader extends FrameReader {
-  constructor(
-    private readonly session: MysqlSession,
-    private readonly fromClient: boolean,
-    prefixLimit: number,
-  ) {
-    super(prefixLimit);
-  }
-  protected headerLength(): number {
-    return 4;
-  }
-  protected payloadLength(): number {
-    return this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16);
-  }
-  protected override prefixWanted(): number {
-    // The server's packets are read for their first fields only (OK/EOF status, ERR SQLSTATE,
-    // column count, prepare answer): 24 bytes hold them (an OK's two length-encoded integers
-    // take up to 9 bytes each only past 2^24 rows or ids).
-    return this.fromClient ? PREFIX_MAX : 24;
-  }
-  protected message(total: number, startNs: number, endNs: number): void {
-    const seq = this.header[3]!;
-    if (this.fromClient) this.session.clientPacket(seq, this.payloadBytes, total, this.prefix, this.prefixLength, startNs);
-    else this.session.serverPacket(seq, this.payloadBytes, total, this.prefix, this.prefixLength, endNs);
-  }
-  protected canStartAt(bytes: Uint8Array, length: number): boolean {
-    if (bytes.length < 5) return false;
-    if (this.fromClient) return bytes[3] === 0 && COMMAND_NAMES.has(bytes[4]!) && (bytes[0]! | bytes[1]! | bytes[2]!) !== 0;
-    // A server chunk: packets whose sequence ids follow each other (at least two), or one
-    // packet that ends where the chunk does.
-    let pos = 0;
-    let packets = 0;
-    let seq = bytes[3]!;
-    while (pos + 4 <= bytes.length) {
-      if (bytes[pos + 3] !== seq) return false;
-      pos += 4 + (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16));
-      seq = (seq + 1) & 0xff;
-      packets++;
-    }
-    return pos === length || packets >= 2;
-  }
-  protected framingLost(): void {
-    this.session.framingLost(this.fromClient);
-  }
-}
 
 export const mysqlParser: ProtocolParser = {
   name: "mysql",

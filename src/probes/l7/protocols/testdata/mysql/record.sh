@@ -12,6 +12,8 @@
 #                 logging in as a mysql_native_password user; then `mariadb -e` as an ed25519
 #                 user (an auth switch); expectation (expect.ts) from the command packets
 #                 the client wrote and the errors it printed: mariadb-cli.expect.json
+#   mariadb-compressed  `mariadb --compress`: CLIENT_COMPRESS, which the parser does not
+#                 parse (no records)
 #   go-binary     the Go client (client/main.go): COM_STMT_PREPARE/EXECUTE/CLOSE, binary
 #                 result sets (MariaDB skipping cached metadata), multi-statements, COM_PING,
 #                 errors; its own tally in go-binary.expect.json
@@ -73,6 +75,11 @@ mariadb --no-defaults -h127.0.0.1 -P"$port" -uedu -pedu-password -e "SELECT CURR
 stop_proxy
 sleep 0.5
 bun "$here/expect.ts" "$here/mariadb-cli.jsonl" "$tmp/cli.err" "$tmp/general.log" > "$here/mariadb-cli.expect.json"
+
+# The compressed protocol is not parsed: this connection must yield no records.
+start_proxy "$here/mariadb-compressed.jsonl"
+mariadb --no-defaults -h127.0.0.1 -P"$port" -uapp -papp-password --compress -e "SELECT 1; SELECT REPEAT('c', 5000)" test > /dev/null
+stop_proxy
 cat "$tmp/cli.err"; cat "$here/mariadb-cli.expect.json"
 
 start_proxy "$here/go-binary.jsonl"
