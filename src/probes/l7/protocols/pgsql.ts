@@ -7,8 +7,9 @@
 // - an Execute ('E') of the extended protocol, answered by its CommandComplete, EmptyQueryResponse
 //   or PortalSuspended, and counted under the verb of the statement its portal was bound to
 //   (tracked from Parse and Bind; "EXECUTE" when the Parse was not seen). Its request bytes and
-//   start are those of the Parse/Bind/Describe messages that led to it. So psql's `\bind`,
-//   pgbench -M extended|prepared and libpq pipeline mode count one request per statement run;
+//   start are those of the Parse/Bind/Describe messages that led to it. So psql 16's `\bind`,
+//   pgbench -M extended|prepared, pgx and libpq pipeline mode count one request per statement
+//   run;
 // - a Sync segment that holds no Execute (PQprepare: Parse [Describe] Sync; a lone Describe or
 //   Close), answered by the segment's ReadyForQuery, under "PREPARE" (it held a Parse),
 //   "DESCRIBE", "CLOSE" or "BIND".
@@ -24,6 +25,11 @@
 // Executes it skipped (pipeline mode) fail with the same class when the segment's ReadyForQuery
 // arrives, as libpq reports them aborted to the application.
 // Pipeline mode: any number of Executes and Syncs in flight, answered in order.
+// COPY: CopyData/CopyDone/CopyFail from the client count as bytes of the COPY's Query; the
+// server's CopyInResponse/CopyOutResponse/CopyData as bytes of its answer.
+// Capture gaps: message lengths step over gaps inside messages; a gap that hides headers loses
+// the framing until a read starts with plausible messages (sql-frames.ts); a request whose
+// answer went by in a gap ends when the client sends its next request (answeredInGap).
 import { ErrorClass, Looks } from "../protocol.ts";
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
 import { PREFIX_MAX } from "./sql-frames.ts";
@@ -333,7 +339,8 @@ export const pgsqlParser: ProtocolParser = {
     if (tag === 0) {
       const len = ((first[1]! << 16) | (first[2]! << 8) | first[3]!) >>> 0;
       const code = startupCode(first, 4);
-      if (code === StartupCode.Startup) return len > 8 && len <= 10000 && (first.length < 9 || (first[8]! >= 0x61 && first[8]! <= 0x7a)) ? Looks.Request : Looks.No;
+      // A StartupMessage's parameters start with a lower-case name ("user", "database", "_pq_.…").
+      if (code === StartupCode.Startup) return len > 8 && len <= 10000 && (first.length < 9 || (first[8]! >= 0x61 && first[8]! <= 0x7a) || first[8] === 0x5f) ? Looks.Request : Looks.No;
       if (code === StartupCode.SslRequest || code === StartupCode.GssEncRequest) return len === 8 ? Looks.Request : Looks.No;
       return code === StartupCode.Cancel && len === 16 ? Looks.Request : Looks.No;
     }
