@@ -8,3 +8,5 @@ export { kafkaParser } from "./kafka.ts";
 export { dnsParser } from "./dns.ts";
 export { http2Parser } from "./http2.ts";
 export { mongoParser } from "./mongo.ts";
+export { mysqlParser } from "./mysql.ts";
+export { pgsqlParser } from "./pgsql.ts";
