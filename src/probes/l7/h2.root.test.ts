@@ -9,9 +9,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { HistogramValue } from "../../store/table.ts";
 import { PARSERS } from "./index.ts";
-import { expectRowsMatch, expectServerInsideClient, ProbeOn } from "./test-e2e.ts";
+import { ProbeOn } from "./test-e2e.ts";
+import { h2GoClient, NGINX_FILES } from "./test-h2-cases.ts";
 import { rootPreflight } from "./test-kit.ts";
-import { goPeers, parseTally, startGoServer, startNginxH2, startWaitingClient, type PeerTally } from "./test-peers.ts";
+import { goPeers, startGoServer, startNginxH2 } from "./test-peers.ts";
 import { has, held } from "./test-servers.ts";
 
 const NAME = "l7 h2.root.test";
@@ -21,38 +22,12 @@ afterAll(() => peers.dispose());
 const canNginx = !peers.skip && has("nginx") && has("curl");
 if (!peers.skip && !canNginx) console.warn(`${NAME}: nginx tests skipped: nginx or curl not installed`);
 
-const NGINX_FILES = { ok: "ok from nginx\n", echo: "a static file\n", "index.html": "index\n" };
-
-/**
- * Runs the Go HTTP/2 client (n requests on one connection, over TLS trusting `tlsDir` if
- * given) against the server `serverPid` on `port`, the probe on both; both ends checked.
- */
-async function goClientAgainst(serverPid: number, port: number, n: number, o: { tlsDir?: string } = {}): Promise<PeerTally> {
-  const base = `${o.tlsDir ? "https" : "http"}://127.0.0.1:${port}`;
-  const client = await startWaitingClient([peers.bin, "h2-client", base, String(n), ...(o.tlsDir ? ["--tls", o.tlsDir] : [])]);
-  try {
-    await using probe = await ProbeOn.open([serverPid, client.pid], { l7_protocol: ["http"], support_ssl: o.tlsDir ? 1 : 0 });
-    const { code, out } = await client.go();
-    expect([code, out.slice(-300)]).toEqual([0, out.slice(-300)]);
-    const tally = parseTally(out);
-    expect(tally.connections).toBe(1);
-    await probe.run.collect();
-    const common = { protocol: "http2", ssl: o.tlsDir !== undefined, serverPort: port, apis: tally.apis };
-    expectRowsMatch(probe, { tgid: client.pid, l4Role: "tcp_client", l7Role: "client" }, common);
-    expectRowsMatch(probe, { tgid: serverPid, l4Role: "tcp_server", l7Role: "server" }, common);
-    expectServerInsideClient(probe, serverPid, client.pid);
-    return tally;
-  } finally {
-    client.kill();
-  }
-}
-
 describe("l7: HTTP/2 cleartext through the probe", () => {
   test.if(!peers.skip)(
     "Go h2c server + Go client: 200 requests on one connection, 404s and 500s, exact on both ends",
     async () => {
       await using server = await startGoServer([peers.bin, "h2c-server"]);
-      const tally = await goClientAgainst(server.pid, server.port, 200);
+      const tally = await h2GoClient(peers.bin, server.pid, server.port, 200);
       expect(tally.extra).toEqual({ "status 200": 140, "status 404": 40, "status 500": 20 });
     },
     120_000,
@@ -62,7 +37,7 @@ describe("l7: HTTP/2 cleartext through the probe", () => {
     "nginx (listen http2) + Go client: 100 requests on one connection, exact on both ends",
     async () => {
       await using nginx = await startNginxH2(NGINX_FILES);
-      const tally = await goClientAgainst(nginx.pid, nginx.port, 100);
+      const tally = await h2GoClient(peers.bin, nginx.pid, nginx.port, 100);
       // nginx answers the POSTs to a static file 405: client errors of "POST /echo".
       expect(tally.extra).toEqual({ "status 200": 60, "status 404": 20, "status 500": 10, "status 405": 10 });
     },
