@@ -21,8 +21,8 @@ export function ferretDbBinary(): { bin: string; skip?: undefined } | { bin?: un
   if (process.env.FERRETDB) return existsSync(process.env.FERRETDB) ? { bin: process.env.FERRETDB } : { skip: `FERRETDB=${process.env.FERRETDB} does not exist` };
   const bin = join(CACHE_DIR, `ferretdb-${FERRETDB_VERSION}`);
   if (existsSync(bin)) return { bin };
-  const go = goTool();
-  if (!go) return { skip: "no Go toolchain to build FerretDB" };
+  const { go, skip } = goTool();
+  if (!go) return { skip: `${skip}: cannot build FerretDB` };
   mkdirSync(CACHE_DIR, { recursive: true });
   const work = mkdtempSync(join(CACHE_DIR, "ferretdb-build-"));
   try {

@@ -1,12 +1,13 @@
 // The Go peers of the l7 end-to-end tests (testdata/peers: gRPC, HTTP/2 and MongoDB servers
 // and clients that print their own tally), built with the host's Go into a temporary
 // directory, and the servers they and the tests start on loopback.
-//   * goPeers(test): whether Go and the peers' modules are here (the modules are fetched
-//     through the Go proxy when not cached; a refusal skips, printing why), then the build;
-//     a build that fails once the modules are here is an error, not a skip.
+//   * goPeers(test): whether Go (>= 1.21, or the toolchain an older Go fetches: goTool) and
+//     the peers' modules are here (fetched through the Go proxy when not cached; a refusal
+//     skips, printing why), then the build; a build that fails once the modules are here is
+//     an error, not a skip.
 //   * startGoServer: a peer server on 127.0.0.1, port 0; resolves once it says where.
 //   * startNginxH2c: nginx speaking HTTP/2 cleartext with prior knowledge (`listen … http2`).
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../../../test/harness.ts";
@@ -17,28 +18,53 @@ export class PeersError extends Error {
   readonly code = "EL7PEERS";
 }
 
-/** The Go toolchain: /usr/local/go/bin/go, else `go` on PATH. */
-export function goTool(): string | undefined {
+/**
+ * The Go toolchain: /usr/local/go/bin/go, else `go` on PATH. A Go older than 1.21 (Debian
+ * 12's 1.19) cannot switch to the toolchain the peers' go.mod names by itself: it fetches it
+ * as Go 1.21+ would, the module golang.org/toolchain through the Go proxy (goToolchain).
+ * Returns { skip } when there is no Go or that fails.
+ */
+export function goTool(): { go: string; skip?: undefined } | { go?: undefined; skip: string } {
   const local = "/usr/local/go/bin/go";
-  if (Bun.spawnSync(["test", "-x", local]).exitCode === 0) return local;
-  return Bun.which("go") ?? undefined;
+  const go = Bun.spawnSync(["test", "-x", local]).exitCode === 0 ? local : Bun.which("go");
+  if (!go) return { skip: "no Go toolchain (/usr/local/go/bin/go or go on PATH)" };
+  const v = Bun.spawnSync([go, "env", "GOVERSION"]).stdout.toString().trim();
+  const m = /^go1\.(\d+)/.exec(v);
+  if (!m) return { skip: `${go} env GOVERSION said ${JSON.stringify(v)}, not a Go version` };
+  if (Number(m[1]) >= 21) return { go };
+  try {
+    return { go: goToolchain(go) };
+  } catch (e) {
+    return { skip: `${go} is ${v}, older than the 1.21 that fetches toolchains, and fetching one failed: ${(e as Error).message}` };
+  }
 }
 
-/**
- * Why `go` cannot build the peers (undefined when it can): the peers' dependencies need a
- * recent Go, which Go 1.21 and later fetch through the Go proxy as go.mod asks (GOTOOLCHAIN);
- * an older Go (Debian 12's 1.19) cannot.
- */
-export function goTooOld(go: string): string | undefined {
-  const v = Bun.spawnSync([go, "env", "GOVERSION"], { env: goEnv() }).stdout.toString().trim();
-  const m = /^go1\.(\d+)/.exec(v);
-  if (!m) return `${go} env GOVERSION said ${JSON.stringify(v)}, not a Go version`;
-  return Number(m[1]) < 21 ? `${go} is ${v}: the peers need Go 1.21 or later (it fetches the toolchain their go.mod names)` : undefined;
+/** The Go the peers' go.mod names ("go 1.26.8"), fetched by `oldGo` through the Go proxy: its bin/go. */
+export function goToolchain(oldGo: string): string {
+  const want = /^go (\d+\.\d+(?:\.\d+)?)$/m.exec(readFileSync(join(PEERS_SRC, "go.mod"), "utf8"))?.[1];
+  if (!want) throw new PeersError("testdata/peers/go.mod has no go line");
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  const mod = `golang.org/toolchain@v0.0.1-go${want}.linux-${arch}`;
+  const env = { ...(process.env as Record<string, string>) };
+  delete env.GOFLAGS;
+  const r = Bun.spawnSync([oldGo, "mod", "download", "-json", mod], { cwd: tmpdir(), env, stdout: "pipe", stderr: "pipe" });
+  let info: { Dir?: string; Error?: string } = {};
+  try {
+    info = JSON.parse(r.stdout.toString()) as typeof info;
+  } catch {
+    // no JSON: the reason is on stderr
+  }
+  const dir = info.Dir;
+  if (r.exitCode !== 0 || !dir) throw new PeersError(`go mod download ${mod}: ${info.Error ?? r.stderr.toString().trim()}`);
+  // Module zips keep no file modes: the executables are made executable, as Go's own switch does.
+  const tools = join(dir, "pkg", "tool", `linux_${arch}`);
+  for (const f of [...readdirSync(join(dir, "bin")).map((n) => join(dir, "bin", n)), ...readdirSync(tools).map((n) => join(tools, n))]) chmodSync(f, 0o555);
+  return join(dir, "bin", "go");
 }
 
 /** The environment Go runs in: modules resolved from go.mod (GOFLAGS=-mod=mod), the default proxy. */
 export function goEnv(): Record<string, string> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), GOFLAGS: "-mod=mod" };
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), GOFLAGS: "-mod=mod", GOTOOLCHAIN: "auto" };
   env.HOME ??= "/root";
   return env;
 }
@@ -67,10 +93,8 @@ export function goPeers(test: string, can: boolean): GoPeers {
     return { bin: "", skip: skip ?? "not runnable here", dispose() {} };
   };
   if (!can) return none();
-  const go = goTool();
-  if (!go) return none("no Go toolchain (/usr/local/go/bin/go or go on PATH) to build testdata/peers");
-  const old = goTooOld(go);
-  if (old) return none(old);
+  const { go, skip } = goTool();
+  if (!go) return none(`${skip}: cannot build testdata/peers`);
   const dir = mkdtempSync(join(tmpdir(), "gg-l7-peers-"));
   const dispose = () => rmSync(dir, { recursive: true, force: true });
   cpSync(PEERS_SRC, join(dir, "src"), { recursive: true });
