@@ -3,8 +3,8 @@
 // cumulative values per tgid and asks the shared scope (scope.h) before any work; every
 // report_period this run turns them into per-period rows (./values.ts). DNS lookups arrive
 // one by one on a ring and are aggregated per (tgid, domain) and period (./dns.ts).
-// Not yet built: the proc_io table (bio sizes/latency/errors/hangs) and proc_pygc — those
-// subitems are accepted and produce no rows of those tables.
+// Per-period maxima (bio latency, Python GC) are kept by the kernel per period parity.
+// Not yet built: proc_pygc — the subitem is accepted and produces no rows.
 import { trimHeap } from "../../host/features.ts";
 import type { BpfScope, ScopeChange } from "../../probe/bpf-scope.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
@@ -17,7 +17,6 @@ import { ioctlRow, PeriodDeltas } from "./values.ts";
 
 const NOT_YET: Readonly<Record<string, string>> = {
   proc_pygc: "proc_pygc (proc_pygc) is not built yet: no rows",
-  proc_io: "proc_io reports proc_syscall_io; its proc_io table (bio sizes, latency, errors, hangs) is not built yet",
 };
 
 interface Dns {
@@ -40,6 +39,7 @@ class ProcRun implements ProbeRun {
       subitems: ctx.subitems,
       maxProcs: ctx.limit("max_procs"),
       maxThreads: ctx.limit("max_threads"),
+      maxBios: ctx.limit("max_bios"),
     });
     this.kernel = k;
     if (ctx.subitems.has("proc_dns")) {
@@ -115,13 +115,14 @@ class ProcRun implements ProbeRun {
     this.dns?.ring.drain();
     const seen = new Set<number>();
     const gone: number[] = [];
+    const maxima = this.kernel.takePeriodMaxima();
     this.kernel.readProcs((tgid, vals) => {
       if (!ctx.scope.includes(tgid)) {
         gone.push(tgid); // left the scope before the kernel heard of it
         return;
       }
       seen.add(tgid);
-      for (const r of this.deltas.rows(tgid, vals, ctx.subitems)) ctx.emit(r.table, r.row);
+      for (const r of this.deltas.rows(tgid, vals, ctx.subitems, maxima.get(tgid))) ctx.emit(r.table, r.row);
       if (ctx.subitems.has("proc_ioctl")) {
         const max = this.kernel.takeIoctlMax(tgid);
         if (max) ctx.emit(procSyscallIoctlTable, ioctlRow(tgid, max, this.deltas.ioctlDelta(tgid)));
