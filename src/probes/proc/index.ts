@@ -17,6 +17,16 @@ import { PROC_EVENTS, PROC_FEATURE, PROC_LIMITS } from "./declare.ts";
 import { procDnsTable, procSyscallIoctlTable, procTables } from "./tables.ts";
 import { ioctlRow, PeriodDeltas } from "./values.ts";
 
+/**
+ * Returns freed memory to the system: after opening (the object's bytes, libbpf's parse of
+ * it and of the kernel's BTF) and after new uprobe attachments (each parsed an ELF file),
+ * instead of keeping it in the heaps for good.
+ */
+function giveBackHeap(): void {
+  Bun.gc(true);
+  trimHeap();
+}
+
 /** Uprobes placed per process in scope (one attachment per file serves every process). */
 interface ProcessUprobes extends Disposable {
   add(pid: number): void;
@@ -66,7 +76,7 @@ class ProcRun implements ProbeRun {
     this.scope = ctx.bpf.scopeSync(k.obj, { onChange: (c) => this.onScope(c) });
     ctx.log.info(`attached ${[...k.attached, ...this.uprobes.values()].join(", ")}`);
     for (const m of k.missing) ctx.log.warn(`not available on this kernel: ${m}`);
-    this.followProcesses();
+    this.followProcesses(true);
   }
 
   private onScope(c: ScopeChange): void {
@@ -101,8 +111,11 @@ class ProcRun implements ProbeRun {
   }
 
   /** Puts the uprobes on every process in scope (new ones since the last call). */
-  private followProcesses(): void {
-    if (this.uprobes.size === 0) return;
+  private followProcesses(opening = false): void {
+    if (this.uprobes.size === 0) {
+      if (opening) giveBackHeap();
+      return;
+    }
     const s = this.ctx.scope;
     let pids: ReadonlySet<number>;
     if (s.wholeHost) {
@@ -121,10 +134,7 @@ class ProcRun implements ProbeRun {
     }
     // Each new attachment read and parsed an ELF file (a libc, an interpreter): give that
     // memory back now instead of keeping it in the heap (≈4 MiB RSS for a libc).
-    if (parsed > 0) {
-      Bun.gc(true);
-      trimHeap();
-    }
+    if (parsed > 0 || opening) giveBackHeap();
   }
 
   collect(): void {
