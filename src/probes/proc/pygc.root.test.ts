@@ -22,11 +22,12 @@ for line in sys.stdin:
     print("gc", n, flush=True)
 `;
 
-const DEBIAN_PYTHON = "/usr/bin/python3.11";
+/** Debian's interpreter (python3-minimal): 3.11 on bookworm, later ones after it. */
+const DEBIAN_PYTHON = ["/usr/bin/python3.11", "/usr/bin/python3.12", "/usr/bin/python3.13"].find((p) => existsSync(p)) ?? "/usr/bin/python3.11";
 
 /** Why Debian's interpreter cannot serve (absent, or without semaphore-guarded GC probes). */
 function usdtWhy(): string | undefined {
-  if (!existsSync(DEBIAN_PYTHON)) return `${DEBIAN_PYTHON} is not installed (apt-get install python3.11-minimal)`;
+  if (!existsSync(DEBIAN_PYTHON)) return `${DEBIAN_PYTHON} is not installed (apt-get install python3-minimal)`;
   const gc = readUsdtProbes(DEBIAN_PYTHON).filter((p) => p.provider === "python" && p.name.startsWith("gc__"));
   if (gc.length < 2) return `${DEBIAN_PYTHON} has no python:gc__start/gc__done USDT notes`;
   if (gc.some((p) => p.semaphoreOffset === 0)) return `${DEBIAN_PYTHON}'s GC probes have no semaphore: this test is about semaphore-guarded probes`;
