@@ -1,0 +1,90 @@
+// bpf/l7/tls.h against real TLS peers, through a test object that stands in for the l7 core's
+// capture.h (testdata/tlstest.bpf.c): nginx (OpenSSL 3) serving curl over one keep-alive
+// connection, and a stripped Go crypto/tls client and server. The plaintext each side's
+// uprobes see must be byte for byte what the other side's saw in the other direction, the
+// requests must be the ones sent, and every record's fd must be a socket the process accepted
+// or created (seen by the syscall tracepoints).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ensureBpf } from "../../../../scripts/bpf.ts";
+import { detectFeatures } from "../../../host/features.ts";
+import { bpfObjectBytes } from "../../../libbpf/assets.ts";
+import { BpfObject } from "../../../libbpf/object.ts";
+import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
+import { TlsUprobes } from "./attach.ts";
+import { TlsCapture } from "./testdata/capture.ts";
+import { run, startGoTlsServer, startNginxTls } from "./testdata/servers.ts";
+
+const root = process.getuid?.() === 0;
+let why = root ? "" : "not root";
+if (root) {
+  try {
+    ensureBpf({ quiet: true });
+    const f = detectFeatures();
+    why = f.bpfUnavailable() ?? (f.attach.uprobe.ok ? "" : `uprobes unavailable: ${f.attach.uprobe.reason}`);
+  } catch (e) {
+    why = (e as Error).message;
+  }
+}
+const can = root && !why;
+if (!can) console.warn(`tls.root.test: skipped: ${why}`);
+const missing = (cmds: string[]) => cmds.filter((c) => !Bun.which(c));
+const nginxWhy = missing(["nginx", "curl", "openssl"]);
+if (can && nginxWhy.length) console.warn(`tls.root.test: the nginx test is skipped: ${nginxWhy.join(", ")} not installed`);
+if (can && !goPath()) console.warn("tls.root.test: the Go test is skipped: no go toolchain");
+
+describe.if(can)("TLS plaintext uprobes", () => {
+  let obj: BpfObject;
+  let cap: TlsCapture;
+  beforeAll(() => {
+    obj = BpfObject.open(bpfObjectBytes("tlstest"), { name: "tlstest" });
+    obj.load();
+    for (const p of ["tt_write", "tt_read", "tt_sendto", "tt_recvfrom", "tt_sendmsg", "tt_recvmsg", "tt_writev", "tt_readv", "tt_accept4", "tt_accept", "tt_socket"]) obj.own(obj.program(p).attach());
+    cap = new TlsCapture(obj);
+  });
+  afterAll(() => {
+    cap?.[Symbol.dispose]();
+    obj?.[Symbol.dispose]();
+  });
+
+  test.if(nginxWhy.length === 0)("nginx (OpenSSL 3) and curl over one keep-alive connection: each side's plaintext is the other's", async () => {
+    await using nginx = await startNginxTls();
+    using tls = new TlsUprobes(obj, "/proc", 16);
+    const added = tls.addProcess(nginx.pid);
+    expect(added.errors).toEqual([]);
+    expect(added.attached.map((c) => `${c.kind} ${c.path.replace(/.*\//, "")}`)).toEqual(["openssl libssl.so.3"]);
+    const base = `https://127.0.0.1:${nginx.port}`;
+    const curl = await run(["curl", "-sk", "--http1.1", `${base}/tls-a`, `${base}/tls-b?q=1`, `${base}/missing`]);
+    expect(curl.stdout).toStartWith("hello /tls-a\nhello /tls-b\n");
+    const sent = () => cap.stream(curl.pid, "send");
+    await cap.until(() => (cap.stream(nginx.pid, "recv").length >= sent().length && sent().length > 0 && cap.stream(curl.pid, "recv").length >= cap.stream(nginx.pid, "send").length && cap.stream(nginx.pid, "send").includes("404")));
+    const requests = sent().split("\r\n\r\n").filter(Boolean);
+    expect(requests.map((r) => r.split("\r\n")[0])).toEqual(["GET /tls-a HTTP/1.1", "GET /tls-b?q=1 HTTP/1.1", "GET /missing HTTP/1.1"]);
+    expect(cap.stream(nginx.pid, "recv")).toBe(sent());
+    const responses = cap.stream(nginx.pid, "send");
+    expect([...responses.matchAll(/^HTTP\/1\.1 \d+/gm)].map((m) => m[0])).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 404"]);
+    expect(cap.stream(curl.pid, "recv")).toBe(responses);
+    cap.expectSocketsAndSsl([nginx.pid, curl.pid]);
+  }, 60_000);
+
+  test.if(!!goPath())("a stripped Go client and server (crypto/tls): each side's plaintext is the other's", async () => {
+    const exe = goBuild(join(import.meta.dir, "testdata", "gotls"), "gotls", ["-ldflags=-s -w"]);
+    await using srv = await startGoTlsServer(exe);
+    using tls = new TlsUprobes(obj, "/proc", 16);
+    const added = tls.addProcess(srv.pid);
+    expect(added.errors).toEqual([]);
+    expect(added.attached.map((c) => c.kind)).toEqual(["go"]);
+    const n = 20;
+    const client = await run([exe, "client", `https://127.0.0.1:${srv.port}`, String(n)]);
+    expect(client.stdout).toBe(`ok ${n}\n`);
+    const sent = () => cap.stream(client.pid, "send");
+    await cap.until(() => sent().length > 0 && cap.stream(srv.pid, "recv").length >= sent().length && cap.stream(client.pid, "recv").length >= cap.stream(srv.pid, "send").length && (sent().match(/^GET /gm)?.length ?? 0) === n);
+    expect([...sent().matchAll(/^GET \S+ HTTP\/1\.1$/gm)].map((m) => m[0])).toEqual(Array.from({ length: n }, (_, i) => `GET /go-${i} HTTP/1.1`));
+    expect(cap.stream(srv.pid, "recv")).toBe(sent());
+    const responses = cap.stream(srv.pid, "send");
+    expect([...responses.matchAll(/^hello \S+$/gm)].map((m) => m[0])).toEqual(Array.from({ length: n }, (_, i) => `hello /go-${i}`));
+    expect(cap.stream(client.pid, "recv")).toBe(responses);
+    cap.expectSocketsAndSsl([srv.pid, client.pid]);
+    expect(cap.stats().TLS_GO_NO_FD).toBe(0);
+  }, 120_000);
+});
