@@ -13,7 +13,8 @@ import { BpfObject } from "../../../libbpf/object.ts";
 import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
 import { TlsUprobes } from "./attach.ts";
 import { TlsCapture } from "./testdata/capture.ts";
-import { run, startGoTlsServer, startNginxTls } from "./testdata/servers.ts";
+import { ccPath } from "../../../libbpf/testdata/cc.ts";
+import { buildTlsClient, run, startGoTlsServer, startNginxTls, startWaitingTlsClient, type TlsClientBuild } from "./testdata/servers.ts";
 
 const root = process.getuid?.() === 0;
 let why = root ? "" : "not root";
@@ -32,6 +33,26 @@ const missing = (cmds: string[]) => cmds.filter((c) => !Bun.which(c));
 const nginxWhy = missing(["nginx", "curl", "openssl"]);
 if (can && nginxWhy.length) console.warn(`tls.root.test: the nginx test is skipped: ${nginxWhy.join(", ")} not installed`);
 if (can && !goPath()) console.warn("tls.root.test: the Go test is skipped: no go toolchain");
+const cc = ccPath();
+const clientWhy = nginxWhy.length ? `${nginxWhy.join(", ")} not installed` : !cc ? "no C compiler" : "";
+if (can && clientWhy) console.warn(`tls.root.test: the OpenSSL client tests are skipped: ${clientWhy}`);
+
+const buildScript = join(import.meta.dir, "testdata", "openssl", "build-1.1.sh");
+/** Why OpenSSL 1.1.1 cannot be built here (a tool missing, the registry refusing), or "". */
+function openssl11Why(): string {
+  if (!can || clientWhy) return clientWhy || why;
+  const r = Bun.spawnSync(["bash", buildScript, "--check"], { stderr: "pipe" });
+  return r.exitCode === 0 ? "" : r.stderr.toString().trim() || `build-1.1.sh --check exited with ${r.exitCode}`;
+}
+const ossl11Why = openssl11Why();
+if (can && ossl11Why) console.warn(`tls.root.test: the OpenSSL 1.1.1 test is skipped: ${ossl11Why}`);
+
+/** Builds OpenSSL 1.1.1 (minutes the first time, then cached); returns its prefix. */
+function buildOpenssl11(): string {
+  const r = Bun.spawnSync(["bash", buildScript], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`build-1.1.sh exited with ${r.exitCode}: ${r.stderr.toString()}`);
+  return r.stdout.toString().trim().split("\n").pop()!;
+}
 
 describe.if(can)("TLS plaintext uprobes", () => {
   let obj: BpfObject;
@@ -87,4 +108,38 @@ describe.if(can)("TLS plaintext uprobes", () => {
     cap.expectSocketsAndSsl([srv.pid, client.pid]);
     expect(cap.stats().TLS_GO_NO_FD).toBe(0);
   }, 120_000);
+
+  // The client's plaintext against nginx's: the _ex calls (OpenSSL 3 shared), OpenSSL linked
+  // into the executable (static libssl.a: the executable itself is probed), and OpenSSL 1.1.1.
+  const clients: { name: string; build: () => TlsClientBuild; file: RegExp; skip: string }[] = [
+    { name: "OpenSSL 3 shared, SSL_write_ex/SSL_read_ex", build: () => ({ kind: "shared-ex" }), file: /libssl\.so\.3$/, skip: clientWhy },
+    { name: "OpenSSL 3 linked statically into the executable", build: () => ({ kind: "static" }), file: /tlsclient-static$/, skip: clientWhy },
+    { name: "OpenSSL 1.1.1 (built from the openssl-src crate), SSL_write_ex/SSL_read_ex", build: () => ({ kind: "openssl11", prefix: buildOpenssl11() }), file: /libssl\.so\.1\.1$/, skip: ossl11Why },
+  ];
+  for (const c of clients) {
+    test.if(!c.skip)(`a C client on ${c.name}: its plaintext is nginx's`, async () => {
+      const b = c.build();
+      const exe = buildTlsClient(cc!, b);
+      await using nginx = await startNginxTls();
+      using tls = new TlsUprobes(obj, "/proc", 16);
+      expect(tls.addProcess(nginx.pid).errors).toEqual([]);
+      const client = await startWaitingTlsClient(exe, nginx.port, 10, "/c-");
+      try {
+        const added = tls.addProcess(client.pid);
+        expect(added.errors).toEqual([]);
+        expect(tls.probed.openssl).toBe(b.kind === "shared-ex" ? 1 : 2);
+        expect(added.attached.map((a) => a.path)).toEqual(b.kind === "shared-ex" ? [] : [expect.stringMatching(c.file)]);
+        expect(await client.go()).toBe("ok 10\n");
+      } finally {
+        client.kill();
+      }
+      const sent = () => cap.stream(client.pid, "send");
+      await cap.until(() => (sent().match(/^GET /gm)?.length ?? 0) === 10 && cap.stream(nginx.pid, "recv").length >= sent().length && cap.stream(client.pid, "recv").length >= cap.stream(nginx.pid, "send").length);
+      expect([...sent().matchAll(/^GET \S+/gm)].map((m) => m[0])).toEqual(Array.from({ length: 10 }, (_, i) => `GET /c-${i}`));
+      expect(cap.stream(nginx.pid, "recv")).toBe(sent());
+      expect(cap.stream(client.pid, "recv")).toBe(cap.stream(nginx.pid, "send"));
+      expect([...cap.stream(client.pid, "recv").matchAll(/^hello \S+$/gm)].map((m) => m[0])).toEqual(Array.from({ length: 10 }, (_, i) => `hello /c-${i}`));
+      cap.expectSocketsAndSsl([nginx.pid, client.pid]);
+    }, 900_000);
+  }
 });

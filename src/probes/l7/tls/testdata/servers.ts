@@ -1,7 +1,7 @@
 // Test helpers: TLS servers on loopback for the l7 TLS tests — a self-signed certificate
 // (openssl CLI), nginx with TLS (OpenSSL 3 from Debian; HTTP/1.1 and HTTP/2) in a temporary
 // prefix, and the Go crypto/tls server of ./gotls. Each returns its pid, port and a stop().
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -99,4 +99,48 @@ export async function run(cmd: string[]): Promise<{ pid: number; stdout: string 
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`${cmd.join(" ")} exited with ${code}: ${stderr}`);
   return { pid: p.pid, stdout };
+}
+
+/** How testdata/openssl/tlsclient.c is built: against the system's OpenSSL 3 (shared, with the _ex calls, or static) or a built OpenSSL 1.1.1. */
+export type TlsClientBuild = { kind: "shared-ex" } | { kind: "static" } | { kind: "openssl11"; prefix: string };
+
+/** Compiles tlsclient.c as `b` says; returns the executable. */
+export function buildTlsClient(cc: string, b: TlsClientBuild): string {
+  const src = join(import.meta.dir, "openssl", "tlsclient.c");
+  const out = join(mkdtempSync(join(tmpdir(), "gg-tlsclient-")), `tlsclient-${b.kind}`);
+  const lib = "/usr/lib/x86_64-linux-gnu";
+  const flags =
+    b.kind === "shared-ex"
+      ? ["-DUSE_EX", src, "-lssl", "-lcrypto"]
+      : b.kind === "static"
+        ? [src, join(lib, "libssl.a"), join(lib, "libcrypto.a"), "-lpthread", "-ldl"]
+        : ["-DUSE_EX", `-I${b.prefix}/include`, src, `-L${b.prefix}/lib`, `-Wl,-rpath,${b.prefix}/lib`, "-lssl", "-lcrypto"];
+  const r = Bun.spawnSync([cc, "-O2", "-o", out, ...flags], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`building tlsclient (${b.kind}): ${r.stderr.toString()}`);
+  return out;
+}
+
+/** Starts a tlsclient that waits for go() before connecting (so probes can be placed on it first); resolves once it runs `exe`. */
+export async function startWaitingTlsClient(exe: string, port: number, n: number, prefix: string) {
+  const p = Bun.spawn([exe, String(port), String(n), prefix], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, TLSCLIENT_WAIT: "1" } });
+  // Bun.spawn may return before the child's exec: wait until /proc shows the new image.
+  for (let i = 0; i < 500; i++) {
+    let now = "";
+    try {
+      now = readlinkSync(`/proc/${p.pid}/exe`);
+    } catch {}
+    if (now === exe) break;
+    await Bun.sleep(2);
+  }
+  return {
+    pid: p.pid,
+    async go(): Promise<string> {
+      p.stdin.write("g");
+      await p.stdin.end();
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      if (code !== 0) throw new Error(`tlsclient exited with ${code}: ${err}`);
+      return out;
+    },
+    kill: () => p.kill(9),
+  };
 }
