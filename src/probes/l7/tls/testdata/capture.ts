@@ -51,7 +51,7 @@ export class TlsCapture implements Disposable {
   }
 
   /** Waits (up to `ms`) for `cond`, draining the ring. */
-  async until(cond: () => boolean, ms = 5000): Promise<void> {
+  async until(cond: () => boolean, ms = 15_000): Promise<void> {
     const end = Date.now() + ms;
     for (;;) {
       this.drain();

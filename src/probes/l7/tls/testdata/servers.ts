@@ -1,7 +1,7 @@
 // Test helpers: TLS servers on loopback for the l7 TLS tests — a self-signed certificate
 // (openssl CLI), nginx with TLS (OpenSSL 3 from Debian; HTTP/1.1 and HTTP/2) in a temporary
 // prefix, and the Go crypto/tls server of ./gotls. Each returns its pid, port and a stop().
-import { mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -120,24 +120,29 @@ export function buildTlsClient(cc: string, b: TlsClientBuild): string {
   return out;
 }
 
-/** Starts a tlsclient that waits for go() before connecting (so probes can be placed on it first); resolves once it runs `exe`. */
+/** Starts a tlsclient that waits for go() before connecting (so probes can be placed on it first); resolves once it is ready. */
 export async function startWaitingTlsClient(exe: string, port: number, n: number, prefix: string) {
   const p = Bun.spawn([exe, String(port), String(n), prefix], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, TLSCLIENT_WAIT: "1" } });
-  // Bun.spawn may return before the child's exec: wait until /proc shows the new image.
-  for (let i = 0; i < 500; i++) {
-    let now = "";
-    try {
-      now = readlinkSync(`/proc/${p.pid}/exe`);
-    } catch {}
-    if (now === exe) break;
-    await Bun.sleep(2);
+  // Its libraries are loaded once it says "ready".
+  const reader = p.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("ready\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`tlsclient exited before it was ready: ${await new Response(p.stderr).text()}`);
+    seen += new TextDecoder().decode(value);
   }
   return {
     pid: p.pid,
     async go(): Promise<string> {
       p.stdin.write("g");
       await p.stdin.end();
-      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      let out = seen.slice(seen.indexOf("ready\n") + 6);
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
       if (code !== 0) throw new Error(`tlsclient exited with ${code}: ${err}`);
       return out;
     },

@@ -1,3 +1,3 @@
 module gotls
 
-go 1.22
+go 1.19

@@ -2,7 +2,7 @@
  * connection to 127.0.0.1:<port>, each response read whole (headers + Content-Length body).
  * Built against OpenSSL 1.1.1 or 3, shared or static; -DUSE_EX uses SSL_write_ex/SSL_read_ex
  * (1.1.1+) instead of SSL_write/SSL_read. With TLSCLIENT_WAIT set in the environment it
- * waits for a byte on stdin first (a test places its uprobes meanwhile). Prints "ok <n>". */
+ * prints "ready" and waits for a byte on stdin (a test places its uprobes meanwhile). Prints "ok <n>". */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -47,8 +47,12 @@ int main(int argc, char **argv)
 		die("usage: tlsclient <port> <n> <path-prefix>");
 	int port = atoi(argv[1]), n = atoi(argv[2]);
 	char go;
-	if (getenv("TLSCLIENT_WAIT") && read(0, &go, 1) != 1)
-		die("no go byte on stdin");
+	if (getenv("TLSCLIENT_WAIT")) {
+		printf("ready\n");
+		fflush(stdout);
+		if (read(0, &go, 1) != 1)
+			die("no go byte on stdin");
+	}
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		die("SSL_CTX_new");
