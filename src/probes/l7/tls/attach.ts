@@ -112,6 +112,11 @@ export class TlsUprobes implements Disposable {
     return this.keysOfPid.has(pid);
   }
 
+  /** TLS files probed for process `pid` (0 when it has none or is not reported). */
+  filesOf(pid: number): number {
+    return this.keysOfPid.get(pid)?.length ?? 0;
+  }
+
   /** A process left the scope (or exited): files no reported process uses lose their probes. */
   removeProcess(pid: number): void {
     const keys = this.keysOfPid.get(pid);

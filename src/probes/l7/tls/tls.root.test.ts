@@ -12,6 +12,7 @@ import { bpfObjectBytes } from "../../../libbpf/assets.ts";
 import { BpfObject } from "../../../libbpf/object.ts";
 import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
 import { TlsUprobes } from "./attach.ts";
+import { TlsFollower } from "./follow.ts";
 import { TlsCapture } from "./testdata/capture.ts";
 import { ccPath } from "../../../libbpf/testdata/cc.ts";
 import { buildTlsClient, run, startGoTlsServer, startNginxTls, startWaitingTlsClient, type TlsClientBuild } from "./testdata/servers.ts";
@@ -142,4 +143,44 @@ describe.if(can)("TLS plaintext uprobes", () => {
       cap.expectSocketsAndSsl([nginx.pid, client.pid]);
     }, 900_000);
   }
+
+  test.if(nginxWhy.length === 0 && !!Bun.which("python3"))("the follower probes the processes in scope, drops those that leave, and finds a libssl loaded later", async () => {
+    await using nginx = await startNginxTls();
+    // python3 loads libssl only when it imports ssl (after the first byte on stdin).
+    const py = Bun.spawn(["python3", "-c", "import sys; print('up', flush=True); sys.stdin.read(1); import ssl; print('ssl', flush=True); sys.stdin.read(1)"], { stdin: "pipe", stdout: "pipe" });
+    const lines = py.stdout.getReader();
+    let buffered = "";
+    const line = async () => {
+      while (!buffered.includes("\n")) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error("python3 exited");
+        buffered += new TextDecoder().decode(value);
+      }
+      const l = buffered.slice(0, buffered.indexOf("\n") + 1);
+      buffered = buffered.slice(l.length);
+      return l;
+    };
+    try {
+      expect(await line()).toBe("up\n");
+      let now = 1_000_000;
+      const warnings: string[] = [];
+      using follower = new TlsFollower(obj, { procRoot: "/proc", maxFiles: 16, warn: (t) => void warnings.push(t), rescanMs: 30_000, now: () => now, listPids: () => [] });
+      const scope = (pids: number[]) => ({ wholeHost: false, includes: (p: number) => pids.includes(p), pids: () => new Set(pids) });
+      follower.follow(scope([nginx.pid, py.pid]));
+      expect(follower.counts).toEqual({ openssl: 1, go: 0, processes: 2 });
+      py.stdin.write("x");
+      py.stdin.flush();
+      expect(await line()).toBe("ssl\n");
+      follower.follow(scope([py.pid])); // nginx left; python not rescanned yet
+      expect(follower.counts).toEqual({ openssl: 0, go: 0, processes: 1 });
+      now += 30_000;
+      follower.follow(scope([py.pid]));
+      expect(follower.counts).toEqual({ openssl: 1, go: 0, processes: 1 });
+      follower.follow(scope([]));
+      expect(follower.counts).toEqual({ openssl: 0, go: 0, processes: 0 });
+      expect(warnings).toEqual([]);
+    } finally {
+      py.kill(9);
+    }
+  }, 60_000);
 });
