@@ -2,11 +2,14 @@
  * Go's crypto/tls. Included by l7.bpf.c after capture.h, which provides:
  *   - l7_emit(ctx, tgid, fd, dir, user_buf, len, ts, ssl): one capture record for a socket fd;
  *   - l7_tls_calls: per-thread map (key pid_tgid, value struct l7_tls_call with a `__s32 fd`
- *     member). While a thread has an entry, the syscall programs treat its socket calls as
- *     the TLS call's ciphertext: an entry with fd < 0 takes the fd of the first socket
- *     syscall made in it (OpenSSL: the socket is learnt from the syscall, never from
- *     OpenSSL's struct layout) and that call is not emitted; an entry with fd >= 0 (Go, where
- *     the fd comes from *tls.Conn) suppresses only that fd's bytes.
+ *     member). While a thread has an entry, the syscall programs take its socket calls for
+ *     the TLS call's ciphertext: they store the fd into the entry, mark the connection
+ *     L7_F_SSL and do not emit the bytes (OpenSSL: the socket is learnt from the syscall made
+ *     inside the call, never from OpenSSL's struct layout, so versions and builds differ freely);
+ *   - and, for Go, that a connection marked L7_F_SSL emits no syscall bytes any more: a Go
+ *     Read may wait, with its goroutine parked, and finish its read(2) on another thread, so
+ *     only Write (which returns without parking in all but a full-socket case) gets a thread
+ *     entry; the first Write marks the connection and its later reads stay quiet.
  * The includer may define L7_TLS_IN_SCOPE(tgid) (default: gopher_in_scope from scope.h).
  *
  * OpenSSL: entry uprobes remember the buffer (and the _ex out-count pointer) per thread;
@@ -15,7 +18,8 @@
  * served from OpenSSL's buffer) uses the fd the same SSL* had last (tls_ssl_fds).
  * Go (register ABI, go1.17+): entry at crypto/tls.(*Conn).Read/Write (RAX *Conn, RBX buf,
  * RCX len), and one uprobe at each RET (RAX n); calls paired by goroutine (g in R14), since
- * a goroutine may change threads while it waits. Uretprobes are never used on Go code. */
+ * a goroutine may change threads while it waits. Uretprobes are never used on Go code.
+ * The fd comes from *tls.Conn (conn iface data -> netFD -> poll.FD.Sysfd). */
 #ifndef GOPHER_L7_TLS_H
 #define GOPHER_L7_TLS_H
 
@@ -59,6 +63,7 @@ struct tls_go_key {
 struct tls_go_arg {
 	__u64 buf;
 	__u64 ts;
+	__u64 thread; /* pid_tgid that entered (its l7_tls_calls entry, Write only) */
 	__s32 fd;
 	__u32 pad;
 };
@@ -201,11 +206,13 @@ static __always_inline int tls_go_enter(struct pt_regs *ctx, __u32 dir)
 		return 0;
 	}
 	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = ctx->r14 };
-	struct tls_go_arg a = { .buf = ctx->bx, .ts = bpf_ktime_get_ns(), .fd = fd };
+	struct tls_go_arg a = { .buf = ctx->bx, .ts = bpf_ktime_get_ns(), .thread = id, .fd = fd };
 	bpf_map_update_elem(&tls_go_args, &k, &a, BPF_ANY);
-	struct l7_tls_call call = {};
-	call.fd = fd;
-	bpf_map_update_elem(&l7_tls_calls, &id, &call, BPF_ANY);
+	if (dir == L7_SEND) {
+		struct l7_tls_call call = {};
+		call.fd = fd;
+		bpf_map_update_elem(&l7_tls_calls, &id, &call, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -215,8 +222,6 @@ static __always_inline int tls_go_ret(struct pt_regs *ctx, __u32 dir)
 	__u32 tgid = id >> 32;
 	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = ctx->r14 };
 	struct tls_go_arg *a = bpf_map_lookup_elem(&tls_go_args, &k);
-	/* The thread entry goes whether or not this is the thread that entered (see above). */
-	bpf_map_delete_elem(&l7_tls_calls, &id);
 	if (!a) {
 		if (L7_TLS_IN_SCOPE(tgid))
 			COUNT_PERCPU(tls_stats, TLS_GO_UNPAIRED);
@@ -224,6 +229,8 @@ static __always_inline int tls_go_ret(struct pt_regs *ctx, __u32 dir)
 	}
 	struct tls_go_arg arg = *a;
 	bpf_map_delete_elem(&tls_go_args, &k);
+	if (dir == L7_SEND)
+		bpf_map_delete_elem(&l7_tls_calls, &arg.thread);
 	long n = (long)ctx->ax;
 	if (n <= 0)
 		return 0;
