@@ -19,6 +19,7 @@
  * Go (register ABI, go1.17+): entry at crypto/tls.(*Conn).Read/Write (RAX *Conn, RBX buf,
  * RCX len), and one uprobe at each RET (RAX n); calls paired by goroutine (g in R14), since
  * a goroutine may change threads while it waits. Uretprobes are never used on Go code.
+ * Write emits at entry (len RCX), Read at RET (n RAX).
  * The fd comes from *tls.Conn (conn iface data -> netFD -> poll.FD.Sysfd). */
 #ifndef GOPHER_L7_TLS_H
 #define GOPHER_L7_TLS_H
@@ -196,31 +197,44 @@ static __always_inline __s32 tls_go_fd(__u64 tls_conn)
 
 static __always_inline int tls_go_enter(struct pt_regs *ctx, __u32 dir)
 {
+	/* Registers read once, up front (the verifier refuses a ctx offset chosen at run time). */
+	__u64 conn = ctx->ax, buf = ctx->bx, len = ctx->cx, g = ctx->r14;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	if (!L7_TLS_IN_SCOPE(tgid))
 		return 0;
-	__s32 fd = tls_go_fd(ctx->ax);
+	__s32 fd = tls_go_fd(conn);
 	if (fd < 0) {
 		COUNT_PERCPU(tls_stats, TLS_GO_NO_FD);
 		return 0;
 	}
-	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = ctx->r14 };
-	struct tls_go_arg a = { .buf = ctx->bx, .ts = bpf_ktime_get_ns(), .thread = id, .fd = fd };
+	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = g };
+	/* The prologue's stack growth (morestack) re-runs the entry: same goroutine, same buffer. */
+	struct tls_go_arg *prev = bpf_map_lookup_elem(&tls_go_args, &k);
+	if (prev && prev->buf == buf && prev->fd == fd)
+		return 0;
+	struct tls_go_arg a = { .buf = buf, .ts = bpf_ktime_get_ns(), .thread = id, .fd = fd };
 	bpf_map_update_elem(&tls_go_args, &k, &a, BPF_ANY);
-	if (dir == L7_SEND) {
-		struct l7_tls_call call = {};
-		call.fd = fd;
-		bpf_map_update_elem(&l7_tls_calls, &id, &call, BPF_ANY);
-	}
-	return 0;
+	if (dir != L7_SEND)
+		return 0;
+	struct l7_tls_call call = {};
+	call.fd = fd;
+	bpf_map_update_elem(&l7_tls_calls, &id, &call, BPF_ANY);
+	/* Write's plaintext goes out now, before its bytes reach the socket: emitted at RET it
+	 * could follow the answer, read meanwhile by another goroutine. Write returns short only
+	 * with an error (the connection is broken). */
+	long n = (long)len;
+	if (n <= 0)
+		return 0;
+	return l7_emit(ctx, tgid, fd, L7_SEND, (const void *)a.buf, (__u64)n, a.ts, 1);
 }
 
 static __always_inline int tls_go_ret(struct pt_regs *ctx, __u32 dir)
 {
+	__u64 ret = ctx->ax, g = ctx->r14;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = ctx->r14 };
+	struct tls_go_key k = { .tgid = tgid, .dir = dir, .g = g };
 	struct tls_go_arg *a = bpf_map_lookup_elem(&tls_go_args, &k);
 	if (!a) {
 		if (L7_TLS_IN_SCOPE(tgid))
@@ -229,13 +243,14 @@ static __always_inline int tls_go_ret(struct pt_regs *ctx, __u32 dir)
 	}
 	struct tls_go_arg arg = *a;
 	bpf_map_delete_elem(&tls_go_args, &k);
-	if (dir == L7_SEND)
+	if (dir == L7_SEND) {
 		bpf_map_delete_elem(&l7_tls_calls, &arg.thread);
-	long n = (long)ctx->ax;
+		return 0;
+	}
+	long n = (long)ret;
 	if (n <= 0)
 		return 0;
-	__u64 ts = dir == L7_SEND ? arg.ts : bpf_ktime_get_ns();
-	return l7_emit(ctx, tgid, arg.fd, (__u8)dir, (const void *)arg.buf, (__u64)n, ts, 1);
+	return l7_emit(ctx, tgid, arg.fd, L7_RECV, (const void *)arg.buf, (__u64)n, bpf_ktime_get_ns(), 1);
 }
 
 SEC("uprobe")

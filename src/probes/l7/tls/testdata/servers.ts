@@ -121,14 +121,24 @@ export function buildTlsClient(cc: string, b: TlsClientBuild): string {
 }
 
 /** Starts a tlsclient that waits for go() before connecting (so probes can be placed on it first); resolves once it is ready. */
-export async function startWaitingTlsClient(exe: string, port: number, n: number, prefix: string) {
-  const p = Bun.spawn([exe, String(port), String(n), prefix], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, TLSCLIENT_WAIT: "1" } });
+export function startWaitingTlsClient(exe: string, port: number, n: number, prefix: string) {
+  return startWaiting([exe, String(port), String(n), prefix], { TLSCLIENT_WAIT: "1" });
+}
+
+/** Starts the ./gotls client (HTTP/1.1, n GETs of <url><prefix><i> on one connection), held until go(). */
+export function startWaitingGoClient(exe: string, url: string, n: number, prefix: string) {
+  return startWaiting([exe, "client", url, String(n), prefix], { GOTLS_WAIT: "1" });
+}
+
+/** A client that prints "ready" once loaded and then waits for a byte on stdin. */
+async function startWaiting(cmd: string[], env: Record<string, string>) {
+  const p = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   // Its libraries are loaded once it says "ready".
   const reader = p.stdout.getReader();
   let seen = "";
   while (!seen.includes("ready\n")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`tlsclient exited before it was ready: ${await new Response(p.stderr).text()}`);
+    if (done) throw new Error(`${cmd[0]} exited before it was ready: ${await new Response(p.stderr).text()}`);
     seen += new TextDecoder().decode(value);
   }
   return {
@@ -143,7 +153,7 @@ export async function startWaitingTlsClient(exe: string, port: number, n: number
         out += new TextDecoder().decode(value);
       }
       const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
-      if (code !== 0) throw new Error(`tlsclient exited with ${code}: ${err}`);
+      if (code !== 0) throw new Error(`${cmd[0]} exited with ${code}: ${err}`);
       return out;
     },
     kill: () => p.kill(9),

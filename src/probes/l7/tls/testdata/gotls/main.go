@@ -4,6 +4,8 @@
 //	                                    prints "listening <host:port>" and serves until killed.
 //	gotls client <url> <n> [path-prefix] n sequential HTTP/1.1 GETs on one keep-alive
 //	                                    connection to <url><prefix><i>; prints "ok <n>".
+//	                                    With GOTLS_WAIT set it prints "ready" and waits for a
+//	                                    byte on stdin first (a test places its uprobes meanwhile).
 package main
 
 import (
@@ -67,6 +69,13 @@ func client(url string, n int, prefix string) {
 		MaxConnsPerHost:   1,
 	}
 	c := &http.Client{Transport: tr}
+	if os.Getenv("GOTLS_WAIT") != "" {
+		fmt.Println("ready")
+		var b [1]byte
+		if _, err := os.Stdin.Read(b[:]); err != nil {
+			check(err)
+		}
+	}
 	for i := 0; i < n; i++ {
 		resp, err := c.Get(url + prefix + strconv.Itoa(i))
 		check(err)
