@@ -61,6 +61,10 @@ export interface SessionStats {
   unansweredDropped: number;
   /** Responses that matched no request (connection seen mid-way, lost request). */
   unmatchedResponses: number;
+  /** Requests seen whose API or outcome could not be decoded without guessing (HTTP/2: a
+   *  header block referencing an HPACK dynamic entry inserted before the capture began, or
+   *  lost in a gap): counted here, no record. Optional: only parsers with such state set it. */
+  undecodable?: number;
 }
 
 export interface SessionOptions {
