@@ -27,5 +27,6 @@ export const L7_LIMITS: Readonly<Record<string, LimitDecl>> = {
   // writes 16 KiB); a read longer than the capture leaves a gap the parsers must step over.
   capture_bytes: { default: 32768, min: 64, max: 65536, help: "bytes of each send/receive copied to user space (the rest is counted, not copied)" },
   ringbuf_mib: { default: 8, min: 1, max: 256, help: "size of the payload ring buffer in MiB (power of two); records that do not fit are counted as ring_full drops" },
+  max_tls_files: { default: 256, min: 1, max: 65536, help: "distinct files with TLS code (libssl copies, executables with OpenSSL or Go crypto/tls) probed at once with support_ssl=1" },
   max_apis: { default: 64, min: 1, max: 4096, help: "distinct APIs per link in l7_rpc_api; the rest are counted under the API \"__overflow__\"" },
 };
