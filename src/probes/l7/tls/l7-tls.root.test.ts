@@ -3,7 +3,8 @@
 // client; the probe's run, scoped to the three processes, must count 150 requests with 10
 // errors on nginx's side (one link: both clients are 127.0.0.1), 100/10 on curl's and 50/0 on the Go client's, every row with the
 // ssl label "ssl". With support_ssl=0 the same traffic yields no l7_rpc row (ciphertext
-// only). Skipped, saying why, while the http parser is not registered.
+// only). HTTP/2: nginx serves curl's 50 h2 requests (5 × 404) over TLS, counted on both
+// sides. Each test is skipped, saying why, while its parser is not registered.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,10 +19,16 @@ import { startNginxTls, startWaitingGoClient } from "./testdata/servers.ts";
 const { can } = rootPreflight("l7 l7-tls.root.test", () => {
   const missing = ["nginx", "curl", "openssl"].filter((c) => !Bun.which(c));
   if (missing.length) return `${missing.join(", ")} not installed`;
-  if (!goPath()) return "no go toolchain";
-  if (!PARSERS.has("http")) return "no http parser registered in src/probes/l7/protocols/index.ts yet";
   return undefined;
 });
+function gate(what: string, parser: string, needsGo = false): boolean {
+  if (!can) return false;
+  const why = !PARSERS.has(parser) ? `no ${parser} parser registered in src/probes/l7/protocols/index.ts yet` : needsGo && !goPath() ? "no go toolchain" : "";
+  if (why) console.warn(`l7 l7-tls.root.test: ${what} skipped: ${why}`);
+  return !why;
+}
+const canHttp = gate("HTTP/1.1 over TLS", "http", true);
+const canHttp2 = gate("HTTP/2 over TLS", "http2");
 
 const tmp = mkdtempSync(join(tmpdir(), "gg-l7-tls-"));
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -45,16 +52,16 @@ async function probeOn(pids: number[], supportSsl: 0 | 1): Promise<{ ctx: TestCo
   return { ctx, run };
 }
 
-/** curl, held until released, fetching 90 × /index and 10 × /missing on one connection. */
-function heldCurl(port: number) {
+/** curl, held until released, fetching n URLs (every 10th /missing, a 404) on one connection. */
+function heldCurl(port: number, n = 100, version: "--http1.1" | "--http2" = "--http1.1") {
   const cfg = join(tmp, `curl-${port}.cfg`);
-  const urls = Array.from({ length: 100 }, (_, i) => (i % 10 === 9 ? "missing" : `index-${i}`));
+  const urls = Array.from({ length: n }, (_, i) => (i % 10 === 9 ? "missing" : `index-${i}`));
   writeFileSync(cfg, urls.map((u) => `url = "https://127.0.0.1:${port}/${u}"\noutput = "/dev/null"\n`).join(""));
-  return held(["curl", "-sk", "--http1.1", "-K", cfg, "-w", "%{http_code} %{num_connects}\\n"]);
+  return held(["curl", "-sk", version, "-K", cfg, "-w", "%{http_code} %{num_connects} %{http_version}\\n"]);
 }
 
 describe("l7 over TLS", () => {
-  test.if(can)("nginx (OpenSSL 3) with curl and a Go crypto/tls client: requests and errors counted on every side, labelled ssl", async () => {
+  test.if(canHttp)("nginx (OpenSSL 3) with curl and a Go crypto/tls client: requests and errors counted on every side, labelled ssl", async () => {
     const nginx = await startNginxTls();
     cleanups.push(async () => await nginx[Symbol.asyncDispose]());
     const goExe = goBuild(join(import.meta.dir, "testdata", "gotls"), "gotls", ["-ldflags=-s -w"]);
@@ -82,7 +89,7 @@ describe("l7 over TLS", () => {
     expect(rows(ctx, "l7_link", curl.pid).map((r) => r.ssl)).toEqual(["ssl"]);
   }, 120_000);
 
-  test.if(can)("with support_ssl=0 the same TLS traffic gives no request counts", async () => {
+  test.if(canHttp || canHttp2)("with support_ssl=0 the same TLS traffic gives no request counts", async () => {
     const nginx = await startNginxTls();
     cleanups.push(async () => await nginx[Symbol.asyncDispose]());
     const curl = heldCurl(nginx.port);
@@ -92,5 +99,24 @@ describe("l7 over TLS", () => {
     await run.collect();
     expect(rows(ctx, "l7_rpc", curl.pid)).toEqual([]);
     expect(rows(ctx, "l7_rpc", nginx.pid)).toEqual([]);
+  }, 120_000);
+
+  test.if(canHttp2)("nginx (OpenSSL 3) with HTTP/2: curl's 50 requests counted on both sides, labelled ssl", async () => {
+    const nginx = await startNginxTls({ http2: true });
+    cleanups.push(async () => await nginx[Symbol.asyncDispose]());
+    const curl = heldCurl(nginx.port, 50, "--http2");
+    const { ctx, run } = await probeOn([nginx.pid, curl.pid], 1);
+    curl.release();
+    const { code, out } = await curl.done;
+    expect(code).toBe(0);
+    const lines = out.trim().split("\n");
+    expect(lines.filter((l) => l.endsWith(" 2")).length).toBe(50); // %{http_version}: every one HTTP/2
+    expect(lines.filter((l) => l.startsWith("404 ")).length).toBe(5);
+    expect(lines.reduce((a, l) => a + Number(l.split(" ")[1]), 0)).toBe(1);
+    await run.collect();
+    const rpc = (tgid: number) => rows(ctx, "l7_rpc", tgid).map((r) => [r.l4_role, r.l7_role, r.protocol, r.ssl, r.server_port, r.req_count, r.resp_count, r.err_count]);
+    const port = String(nginx.port);
+    expect(rpc(curl.pid)).toEqual([["tcp_client", "client", "http2", "ssl", port, 50, 50, 5]]);
+    expect(rpc(nginx.pid)).toEqual([["tcp_server", "server", "http2", "ssl", port, 50, 50, 5]]);
   }, 120_000);
 });
