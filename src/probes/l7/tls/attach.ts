@@ -3,6 +3,7 @@
 // included, since a uprobe is on the file), dropped when the last reported process using it
 // leaves. OpenSSL gets entry uprobes and uretprobes; Go gets an entry uprobe and one uprobe
 // per RET instruction (never a uretprobe).
+import type { HostFs } from "../../../host/fs.ts";
 import type { BpfLink, BpfProgram } from "../../../libbpf/object.ts";
 import { type OpenSslFunction, type TlsCode, TlsCodeFinder } from "./targets.ts";
 
@@ -49,10 +50,10 @@ export class TlsUprobes implements Disposable {
 
   constructor(
     private readonly obj: TlsProgramSource,
-    procRoot: string,
+    host: HostFs,
     private readonly maxFiles: number,
   ) {
-    this.finder = new TlsCodeFinder(procRoot, maxFiles * 4);
+    this.finder = new TlsCodeFinder(host, maxFiles * 4);
   }
 
   /** Probes the TLS code process `pid` runs (already probed files are shared). */

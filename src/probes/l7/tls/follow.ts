@@ -3,8 +3,7 @@
 // changed (exec) and, every `rescanMs`, a process where no TLS code was found yet (a libssl
 // loaded later with dlopen). Failures are logged once per text, never thrown: one odd
 // binary must not stop the probe. The kernel counters of tls.h are read as deltas.
-import { statSync } from "node:fs";
-import { join } from "node:path";
+import type { HostFs } from "../../../host/fs.ts";
 import type { ScopeView } from "../../../probe/define.ts";
 import { type TlsProgramSource, TlsUprobes } from "./attach.ts";
 
@@ -12,7 +11,8 @@ import { type TlsProgramSource, TlsUprobes } from "./attach.ts";
 export const TLS_STAT_REASONS = ["tls_no_fd", "tls_go_no_fd", "tls_go_unpaired", "tls_ssl_unpaired"] as const;
 
 export interface TlsFollowerOptions {
-  procRoot: string;
+  /** Host reads (its procfs root holds /proc/<pid>/...). */
+  host: HostFs;
   /** Distinct TLS files (libssl copies, static OpenSSL or Go executables) probed at once. */
   maxFiles: number;
   warn(text: string): void;
@@ -41,7 +41,7 @@ export class TlsFollower implements Disposable {
     obj: TlsProgramSource,
     private readonly o: TlsFollowerOptions,
   ) {
-    this.uprobes = new TlsUprobes(obj, o.procRoot, o.maxFiles);
+    this.uprobes = new TlsUprobes(obj, o.host, o.maxFiles);
     this.rescanMs = o.rescanMs ?? 30_000;
     this.now = o.now ?? Date.now;
   }
@@ -72,12 +72,8 @@ export class TlsFollower implements Disposable {
 
   /** device:inode of the process's executable, or undefined. */
   private exeId(pid: number): string | undefined {
-    try {
-      const st = statSync(join(this.o.procRoot, String(pid), "exe"));
-      return `${st.dev}:${st.ino}`;
-    } catch {
-      return undefined;
-    }
+    const st = this.o.host.stat(this.o.host.proc(String(pid), "exe"));
+    return st ? `${st.dev}:${st.ino}` : undefined;
   }
 
   private warnOnce(text: string): void {

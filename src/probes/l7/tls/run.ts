@@ -37,7 +37,7 @@ export class L7Tls implements Disposable {
     }
     const host = this.ctx.host;
     this.follower = new TlsFollower(this.obj, {
-      procRoot: host.proc(),
+      host,
       maxFiles: this.ctx.limit("max_tls_files"),
       warn: (t) => this.ctx.log.warn(t),
       listPids: () => host.list(host.proc()).map(Number).filter((p) => Number.isInteger(p) && p > 0),

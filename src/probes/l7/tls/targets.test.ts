@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HostFs } from "../../../host/fs.ts";
 import { ElfFile } from "../../../libbpf/elf.ts";
 import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
 import { TlsCodeFinder } from "./targets.ts";
@@ -34,7 +35,7 @@ describe.if(haveLibssl)("TLS code of a process", () => {
       symlinkSync("/app/server", join(proc, String(pid), "exe"));
       writeFileSync(join(proc, String(pid), "maps"), mapsLine("/app/server", 5) + mapsLine("/usr/lib/x86_64-linux-gnu/libssl.so.3", 6) + "7f0000200000-7f0000300000 rw-p 00000000 00:00 0 \n");
     }
-    const finder = new TlsCodeFinder(proc, 8);
+    const finder = new TlsCodeFinder(new HostFs({ procfs: proc, sysfs: "/nonexistent", rootfs: "/nonexistent" }), 8);
     const a = finder.find(100);
     expect(a.errors).toEqual([]);
     const ssl = a.found.find((c) => c.kind === "openssl")!;
@@ -60,11 +61,11 @@ describe.if(haveLibssl)("TLS code of a process", () => {
     writeFileSync(join(proc, "7", "root", "lib", "libssl.so.1.1"), "not an elf file at all, just text padding it past sixty-four bytes of header.......");
     symlinkSync("/bin/none", join(proc, "7", "exe"));
     writeFileSync(join(proc, "7", "maps"), mapsLine("/lib/libssl.so.1.1", 9));
-    const finder = new TlsCodeFinder(proc, 8);
+    const finder = new TlsCodeFinder(new HostFs({ procfs: proc, sysfs: "/nonexistent", rootfs: "/nonexistent" }), 8);
     const r = finder.find(7);
     expect(r.found).toEqual([]);
     expect(r.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^\/lib\/libssl\.so\.1\.1 of process 7: ELF .*not an ELF file/)]);
     expect(finder.find(8)).toEqual({ found: [], errors: [] });
-    expect(() => new TlsCodeFinder(proc, 0)).toThrow(RangeError);
+    expect(() => new TlsCodeFinder(new HostFs({ procfs: proc, sysfs: "/nonexistent", rootfs: "/nonexistent" }), 0)).toThrow(RangeError);
   });
 });

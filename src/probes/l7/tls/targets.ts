@@ -3,8 +3,7 @@
 // so containers work), and its executable when OpenSSL is linked in statically (SSL_read and
 // SSL_write among its symbols) or it is a Go program with crypto/tls. Each file is examined
 // once per (device, inode); the results are kept for at most `maxFiles` files.
-import { readFileSync, readlinkSync, statSync } from "node:fs";
-import { join } from "node:path";
+import type { HostFs } from "../../../host/fs.ts";
 import { ElfFile } from "../../../libbpf/elf.ts";
 import { parseProcMaps } from "../../../libbpf/stacks.ts";
 import { type GoTlsBinary, goTlsBinary } from "./go-binary.ts";
@@ -41,8 +40,9 @@ export function openSslOffsets(elf: ElfFile): Partial<Record<OpenSslFunction, nu
 export class TlsCodeFinder {
   private readonly byKey = new Map<string, TlsCode | null>();
 
+  /** `host`: its procfs root is where /proc/<pid>/{maps,exe,root} are read. */
   constructor(
-    private readonly procRoot: string,
+    private readonly host: HostFs,
     private readonly maxFiles: number,
   ) {
     if (!Number.isInteger(maxFiles) || maxFiles < 1) throw new RangeError(`tls: maxFiles ${maxFiles} must be a positive integer`);
@@ -56,28 +56,19 @@ export class TlsCodeFinder {
   find(pid: number): { found: TlsCode[]; errors: Error[] } {
     const found: TlsCode[] = [];
     const errors: Error[] = [];
-    let maps: string;
-    let exe: string;
-    try {
-      maps = readFileSync(join(this.procRoot, String(pid), "maps"), "utf8");
-      exe = readlinkSync(join(this.procRoot, String(pid), "exe"));
-    } catch {
-      return { found, errors };
-    }
+    const maps = this.host.readProc(String(pid), "maps");
+    const exe = this.host.readlink(this.host.proc(String(pid), "exe"));
+    if (maps === undefined || exe === undefined) return { found, errors };
     const paths = new Set<string>();
     for (const m of parseProcMaps(maps)) {
       if (!m.path.startsWith("/") || m.inode === 0) continue;
       if (m.path === exe || LIBSSL.test(m.path)) paths.add(m.path);
     }
     for (const path of paths) {
-      const hostPath = join(this.procRoot, String(pid), "root", path);
-      let key: string;
-      try {
-        const st = statSync(hostPath);
-        key = `${st.dev}:${st.ino}`;
-      } catch {
-        continue; // unmapped meanwhile, or the process left
-      }
+      const hostPath = this.host.proc(String(pid), "root", path);
+      const st = this.host.stat(hostPath);
+      if (!st) continue; // unmapped meanwhile, or the process left
+      const key = `${st.dev}:${st.ino}`;
       let code = this.byKey.get(key);
       if (code === undefined) {
         try {

@@ -11,6 +11,7 @@ import { detectFeatures } from "../../../host/features.ts";
 import { bpfObjectBytes } from "../../../libbpf/assets.ts";
 import { BpfObject } from "../../../libbpf/object.ts";
 import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
+import { HostFs } from "../../../host/fs.ts";
 import { TlsUprobes } from "./attach.ts";
 import { TlsFollower } from "./follow.ts";
 import { TlsCapture } from "./testdata/capture.ts";
@@ -30,6 +31,7 @@ if (root) {
 }
 const can = root && !why;
 if (!can) console.warn(`tls.root.test: skipped: ${why}`);
+const host = new HostFs({ procfs: "/proc", sysfs: "/sys", rootfs: "/" });
 const missing = (cmds: string[]) => cmds.filter((c) => !Bun.which(c));
 const nginxWhy = missing(["nginx", "curl", "openssl"]);
 if (can && nginxWhy.length) console.warn(`tls.root.test: the nginx test is skipped: ${nginxWhy.join(", ")} not installed`);
@@ -71,7 +73,7 @@ describe.if(can)("TLS plaintext uprobes", () => {
 
   test.if(nginxWhy.length === 0)("nginx (OpenSSL 3) and curl over one keep-alive connection: each side's plaintext is the other's", async () => {
     await using nginx = await startNginxTls();
-    using tls = new TlsUprobes(obj, "/proc", 16);
+    using tls = new TlsUprobes(obj, host, 16);
     const added = tls.addProcess(nginx.pid);
     expect(added.errors).toEqual([]);
     expect(added.attached.map((c) => `${c.kind} ${c.path.replace(/.*\//, "")}`)).toEqual(["openssl libssl.so.3"]);
@@ -92,7 +94,7 @@ describe.if(can)("TLS plaintext uprobes", () => {
   test.if(!!goPath())("a stripped Go client and server (crypto/tls): each side's plaintext is the other's", async () => {
     const exe = goBuild(join(import.meta.dir, "testdata", "gotls"), "gotls", ["-ldflags=-s -w"]);
     await using srv = await startGoTlsServer(exe);
-    using tls = new TlsUprobes(obj, "/proc", 16);
+    using tls = new TlsUprobes(obj, host, 16);
     const added = tls.addProcess(srv.pid);
     expect(added.errors).toEqual([]);
     expect(added.attached.map((c) => c.kind)).toEqual(["go"]);
@@ -122,7 +124,7 @@ describe.if(can)("TLS plaintext uprobes", () => {
       const b = c.build();
       const exe = buildTlsClient(cc!, b);
       await using nginx = await startNginxTls();
-      using tls = new TlsUprobes(obj, "/proc", 16);
+      using tls = new TlsUprobes(obj, host, 16);
       expect(tls.addProcess(nginx.pid).errors).toEqual([]);
       const client = await startWaitingTlsClient(exe, nginx.port, 10, "/c-");
       try {
@@ -164,7 +166,7 @@ describe.if(can)("TLS plaintext uprobes", () => {
       expect(await line()).toBe("up\n");
       let now = 1_000_000;
       const warnings: string[] = [];
-      using follower = new TlsFollower(obj, { procRoot: "/proc", maxFiles: 16, warn: (t) => void warnings.push(t), rescanMs: 30_000, now: () => now, listPids: () => [] });
+      using follower = new TlsFollower(obj, { host, maxFiles: 16, warn: (t) => void warnings.push(t), rescanMs: 30_000, now: () => now, listPids: () => [] });
       const scope = (pids: number[]) => ({ wholeHost: false, includes: (p: number) => pids.includes(p), pids: () => new Set(pids) });
       follower.follow(scope([nginx.pid, py.pid]));
       expect(follower.counts).toEqual({ openssl: 1, go: 0, processes: 2 });
