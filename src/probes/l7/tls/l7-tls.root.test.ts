@@ -4,7 +4,8 @@
 // errors on nginx's side (one link: both clients are 127.0.0.1), 100/10 on curl's and 50/0 on the Go client's, every row with the
 // ssl label "ssl". With support_ssl=0 the same traffic yields no l7_rpc row (ciphertext
 // only). HTTP/2: nginx serves curl's 50 h2 requests (5 × 404) over TLS, counted on both
-// sides. Each test is skipped, saying why, while its parser is not registered.
+// sides. A C client on OpenSSL 1.1.1 (built from the openssl-src crate): its 10 requests
+// counted on its side. Each test is skipped, saying why, while its parser is not registered.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +15,8 @@ import { goBuild, goPath } from "../../../libbpf/testdata/go.ts";
 import { openL7, PARSERS } from "../index.ts";
 import { rootPreflight, testContext, TestScope, type TestContext } from "../test-kit.ts";
 import { held } from "../test-servers.ts";
-import { startNginxTls, startWaitingGoClient } from "./testdata/servers.ts";
+import { ccPath } from "../../../libbpf/testdata/cc.ts";
+import { buildTlsClient, startNginxTls, startWaitingGoClient, startWaitingTlsClient } from "./testdata/servers.ts";
 
 const { can } = rootPreflight("l7 l7-tls.root.test", () => {
   const missing = ["nginx", "curl", "openssl"].filter((c) => !Bun.which(c));
@@ -29,6 +31,16 @@ function gate(what: string, parser: string, needsGo = false): boolean {
 }
 const canHttp = gate("HTTP/1.1 over TLS", "http", true);
 const canHttp2 = gate("HTTP/2 over TLS", "http2");
+const buildScript = join(import.meta.dir, "testdata", "openssl", "build-1.1.sh");
+/** Why the OpenSSL 1.1.1 client cannot be built here (a tool missing, the registry refusing), or "". */
+function openssl11Why(): string {
+  if (!canHttp) return "see above";
+  if (!ccPath()) return "no C compiler";
+  const r = Bun.spawnSync(["bash", buildScript, "--check"], { stderr: "pipe" });
+  return r.exitCode === 0 ? "" : r.stderr.toString().trim() || `build-1.1.sh --check exited with ${r.exitCode}`;
+}
+const ossl11Why = openssl11Why();
+if (canHttp && ossl11Why) console.warn(`l7 l7-tls.root.test: OpenSSL 1.1.1 skipped: ${ossl11Why}`);
 
 const tmp = mkdtempSync(join(tmpdir(), "gg-l7-tls-"));
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -119,4 +131,20 @@ describe("l7 over TLS", () => {
     expect(rpc(curl.pid)).toEqual([["tcp_client", "client", "http2", "ssl", port, 50, 50, 5]]);
     expect(rpc(nginx.pid)).toEqual([["tcp_server", "server", "http2", "ssl", port, 50, 50, 5]]);
   }, 120_000);
+
+  test.if(canHttp && !ossl11Why)("a client on OpenSSL 1.1.1: its requests counted on its side, labelled ssl", async () => {
+    const build = Bun.spawnSync(["bash", buildScript], { stdout: "pipe", stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`build-1.1.sh: ${build.stderr.toString()}`);
+    const exe = buildTlsClient(ccPath()!, { kind: "openssl11", prefix: build.stdout.toString().trim().split("\n").pop()! });
+    const nginx = await startNginxTls();
+    cleanups.push(async () => await nginx[Symbol.asyncDispose]());
+    const client = await startWaitingTlsClient(exe, nginx.port, 10, "/c-");
+    cleanups.push(() => client.kill());
+    const { ctx, run } = await probeOn([nginx.pid, client.pid], 1);
+    expect(await client.go()).toBe("ok 10\n");
+    await run.collect();
+    const rpc = (tgid: number) => rows(ctx, "l7_rpc", tgid).map((r) => [r.l4_role, r.l7_role, r.protocol, r.ssl, r.req_count, r.resp_count, r.err_count]);
+    expect(rpc(client.pid)).toEqual([["tcp_client", "client", "http", "ssl", 10, 10, 0]]);
+    expect(rpc(nginx.pid)).toEqual([["tcp_server", "server", "http", "ssl", 10, 10, 0]]);
+  }, 900_000);
 });
