@@ -3,6 +3,7 @@
 //     loopback, in triplets (without the agent, with dist/gala-gopher running the l7 probe
 //     on the whole host with l7_protocol http and redis, without again): median ratios of
 //     requests/s with/without;
+//   * BPF time per redis request (a bpf_stats run) and the agent's CPU per request;
 //   * the parse rate per core: real redis-benchmark and ab traffic recorded through the
 //     loopback proxy, replayed through the probe's tracker and aggregator (paired requests
 //     per second on one core; anchor: DeepFlow's ~90k/s per core, goal >= 100k/s);
@@ -18,7 +19,7 @@ import { PARSERS } from "../src/probes/l7/index.ts";
 import { startNginx } from "../src/probes/l7/test-servers.ts";
 import { DIST_BIN, freePort, ROOT, which } from "../test/harness.ts";
 import { parseRate, record } from "./l7-parse.ts";
-import { cpus, ensureDist, median, memMiB, parseBenchArgs, pin, redisBenchmark, startBenchAgent, startRedis } from "./lib.ts";
+import { CLK_TCK, cpus, cpuTicks, ensureDist, median, memMiB, parseBenchArgs, pin, redisBenchmark, startBenchAgent, startRedis } from "./lib.ts";
 
 const TARGETS = { parsePerS: 100_000, extraRssMiB: 10 } as const;
 const L7_DOC = { cmd: { probe: ["l7_bytes_metrics", "l7_rpc_metrics"] }, params: { report_period: 5, l7_protocol: ["http", "redis"] }, state: "running" };
@@ -55,6 +56,46 @@ function wrk(url: string, o: Opts, cpu: number): number {
   return Number(m[1]);
 }
 
+interface ProgInfo {
+  id: number;
+  name?: string;
+  run_cnt?: number;
+  run_time_ns?: number;
+}
+const progs = (): ProgInfo[] => JSON.parse(Bun.spawnSync(["bpftool", "prog", "show", "-j"], { stdout: "pipe" }).stdout.toString() || "[]") as ProgInfo[];
+const setBpfStats = (on: boolean) => Bun.spawnSync(["sysctl", "-q", "-w", `kernel.bpf_stats_enabled=${on ? 1 : 0}`]);
+
+/**
+ * BPF time and agent CPU per redis request (a separate run: bpf_stats cost time themselves):
+ * the l7 programs' run time over one redis-benchmark, per request and per program.
+ */
+async function costPerRequest(o: Opts, run: () => number): Promise<{ bpfNsPerRequest: number; agentUsPerRequest: number; programs: Record<string, { callsPerRequest: number; nsPerCall: number }> }> {
+  const before = new Set(progs().map((p) => p.id));
+  const agent = await l7Agent(o.settleS);
+  try {
+    const ids = new Set(progs().filter((p) => !before.has(p.id) && /^(enter|exit)_/.test(p.name ?? "")).map((p) => p.id));
+    setBpfStats(true);
+    const s0 = new Map(progs().filter((p) => ids.has(p.id)).map((p) => [p.id, p]));
+    const t0 = cpuTicks(agent.pid);
+    const requests = run();
+    const agentS = (cpuTicks(agent.pid) - t0) / CLK_TCK;
+    const s1 = progs().filter((p) => ids.has(p.id));
+    setBpfStats(false);
+    const programs: Record<string, { callsPerRequest: number; nsPerCall: number }> = {};
+    let ns = 0;
+    for (const p of s1) {
+      const calls = (p.run_cnt ?? 0) - (s0.get(p.id)?.run_cnt ?? 0);
+      const t = (p.run_time_ns ?? 0) - (s0.get(p.id)?.run_time_ns ?? 0);
+      ns += t;
+      if (calls > 0) programs[p.name!] = { callsPerRequest: calls / requests, nsPerCall: t / calls };
+    }
+    return { bpfNsPerRequest: ns / requests, agentUsPerRequest: (agentS * 1e6) / requests, programs };
+  } finally {
+    setBpfStats(false);
+    await agent.stop();
+  }
+}
+
 const l7Agent = (settleS: number) => startBenchAgent([`baseinfo ${JSON.stringify(FOUNDATION_DOC)}`, `l7 ${JSON.stringify(L7_DOC)}`], "l7", settleS);
 const foundationAgent = (settleS: number) => startBenchAgent([`baseinfo ${JSON.stringify(FOUNDATION_DOC)}`], "baseinfo", settleS);
 
@@ -79,7 +120,7 @@ async function main(): Promise<void> {
   const nofile = Number(Bun.spawnSync(["sh", "-c", "ulimit -n"]).stdout.toString().trim());
   if (nofile < o.conns + 64) throw new Error(`--conns ${o.conns} needs more open files than ulimit -n ${nofile} allows`);
   if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
-  for (const t of ["redis-server", "redis-benchmark", "nginx", "wrk", "ab"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools nginx wrk apache2-utils)`);
+  for (const t of ["redis-server", "redis-benchmark", "nginx", "wrk", "ab", "bpftool"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools nginx wrk apache2-utils)`);
   ensureBpf({ quiet: true });
   ensureDist(["src/probes/l7", "src/probes/l7/protocols", "src/libbpf", "dist/bpf"]);
   const redisPort = await freePort();
@@ -105,6 +146,12 @@ async function main(): Promise<void> {
       reps.push(rep);
       console.log(`  rep ${i + 1}: redis ${r0.toFixed(0)} / ${r1.toFixed(0)} / ${r2.toFixed(0)} req/s (ratio ${rep.redisRatio.toFixed(3)}); nginx ${w0.toFixed(0)} / ${w1.toFixed(0)} / ${w2.toFixed(0)} req/s (ratio ${rep.wrkRatio.toFixed(3)})`);
     }
+    const cost = await costPerRequest(o, () => {
+      redisBenchmark({ port: redisPort, serverPid: redis.pid, requests: o.requests, clients: o.clients, onCpu: 1 });
+      return o.requests * 2;
+    });
+    console.log(`  per redis request: BPF ${cost.bpfNsPerRequest.toFixed(0)} ns (bpf_stats on), agent ${cost.agentUsPerRequest.toFixed(2)} µs CPU (whole host: other processes' traffic included)`);
+    for (const [k, v] of Object.entries(cost.programs)) console.log(`    ${k.padEnd(16)} ${v.callsPerRequest.toFixed(2)} calls/request, ${v.nsPerCall.toFixed(0)} ns/call`);
     // Parse rate on recorded traffic, per protocol with a parser in this build.
     const parse: Record<string, ReturnType<typeof parseRate> | string> = {};
     const tmp = join(ROOT, ".bench-out");
@@ -149,6 +196,7 @@ async function main(): Promise<void> {
       reps,
       medianRedisRatio: median(reps.map((r) => r.redisRatio)),
       medianWrkRatio: median(reps.map((r) => r.wrkRatio)),
+      cost,
       parse,
       liveConnections: o.conns,
       rssMiB: { foundation: rss.foundation, l7: rss.l7, extraMedian: extraRss },

@@ -90,21 +90,25 @@ static __always_inline void l7_drop(__u32 reason)
 		__sync_fetch_and_add(v, 1);
 }
 
-/* The inet TCP/UDP socket behind `fd` of the current task, or NULL. */
-static __always_inline struct sock *l7_fd_sock(int fd)
+/* The open file behind `fd` of the current task, or NULL. The fd is not checked against
+ * the table's size: a call on a bad fd fails (EBADF), and only calls that moved bytes are
+ * ever used; a read past the table is a failed or meaningless probe read, never a fault. */
+static __always_inline struct file *l7_fd_file(int fd)
 {
 	if (fd < 0)
 		return NULL;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt)
-		return NULL;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
-		return NULL;
-	struct file **arr = BPF_CORE_READ(fdt, fd);
+	struct file **arr = BPF_CORE_READ(t, files, fdt, fd);
 	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]) || !f)
+	if (!arr || bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]))
+		return NULL;
+	return f;
+}
+
+/* The inet TCP/UDP socket of an open file, or NULL. */
+static __always_inline struct sock *l7_file_sock(struct file *f)
+{
+	if (!f)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
 	if ((mode & L7_S_IFMT) != L7_S_IFSOCK)
@@ -145,11 +149,12 @@ static __always_inline void l7_fill_conn(struct l7_conn *c, struct sock *sk)
 
 /* The connection of (tgid, fd) whose socket is `sk`: found, or created with `role`
  * (an fd now naming another socket starts a new connection). NULL when the map is full. */
-static __always_inline struct l7_conn *l7_conn_of(__u32 tgid, int fd, struct sock *sk, __u8 role, __u64 *id_out)
+static __always_inline struct l7_conn *l7_conn_of(__u32 tgid, int fd, struct file *file, struct sock *sk, __u8 role, __u64 *id_out)
 {
 	struct l7_fd_key k = { .tgid = tgid, .fd = fd };
 	struct l7_fd_val *fv = bpf_map_lookup_elem(&l7_fds, &k);
 	if (fv && fv->sk == (__u64)sk) {
+		fv->file = (__u64)file;
 		__u64 id = fv->conn_id;
 		struct l7_conn *c = bpf_map_lookup_elem(&l7_conns, &id);
 		if (c) {
@@ -182,7 +187,7 @@ static __always_inline struct l7_conn *l7_conn_of(__u32 tgid, int fd, struct soc
 			bpf_map_delete_elem(&l7_fds, &k);
 		return NULL;
 	}
-	struct l7_fd_val nv = { .conn_id = id, .sk = (__u64)sk };
+	struct l7_fd_val nv = { .conn_id = id, .sk = (__u64)sk, .file = (__u64)file };
 	if (bpf_map_update_elem(&l7_fds, &k, &nv, BPF_ANY)) {
 		bpf_map_delete_elem(&l7_conns, &id);
 		l7_drop(D_CONN_MAP_FULL);
@@ -255,7 +260,8 @@ static __always_inline void l7_submit(struct l7_scratch *s, __u32 cap)
 	if (cap > L7_CAP_MAX)
 		cap = L7_CAP_MAX;
 	s->ev.cap = cap;
-	if (bpf_ringbuf_output(&l7_events, &s->ev, sizeof(struct l7_event) + cap, 0))
+	/* The agent drains the ring on a timer: no wakeup (it would cost an irq_work per record). */
+	if (bpf_ringbuf_output(&l7_events, &s->ev, sizeof(struct l7_event) + cap, BPF_RB_NO_WAKEUP))
 		l7_drop(D_RING_FULL);
 }
 
@@ -317,6 +323,8 @@ static __always_inline void l7_count(struct l7_conn *c, __u8 dir, __u64 bytes, _
 static __always_inline bool l7_in_tls(struct l7_conn *c, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!cfg.tls_on)
+		return false;
 	struct l7_tls_call *t = bpf_map_lookup_elem(&l7_tls_calls, &pid_tgid);
 	if (!t)
 		return false;
@@ -339,10 +347,11 @@ static __always_inline int l7_emit(void *ctx_unused, __u32 tgid, int fd, __u8 di
 		id = fv->conn_id;
 		c = bpf_map_lookup_elem(&l7_conns, &id);
 	} else {
-		struct sock *sk = l7_fd_sock(fd);
+		struct file *f = l7_fd_file(fd);
+		struct sock *sk = l7_file_sock(f);
 		if (!sk)
 			return 0;
-		c = l7_conn_of(tgid, fd, sk, L7_ROLE_UNKNOWN, &id);
+		c = l7_conn_of(tgid, fd, f, sk, L7_ROLE_UNKNOWN, &id);
 	}
 	if (!c || !l7_wanted(c, id))
 		return 0;

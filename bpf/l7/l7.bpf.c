@@ -1,7 +1,8 @@
 /* l7 probe: the payload of every TCP/UDP send and receive of the processes in scope.
  *
  * Per-syscall tracepoints (sys_enter/sys_exit of read, write, readv, writev, sendto,
- * recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, connect, accept, accept4, close). The
+ * recvfrom, sendmsg, recvmsg, sendmmsg, recvmmsg, sendfile64, connect, accept, accept4,
+ * close). The
  * enter program asks the scope first, then resolves the fd to its socket through the
  * task's fd table (CO-RE: task->files->fdt->fd[fd], a socket inode, file->private_data);
  * anything but an inet TCP/UDP socket ends there. The exit program counts the bytes the
@@ -25,12 +26,15 @@ enum l7_call_kind {
 	K_MMSG = 4,    /* sendmmsg/recvmmsg */
 	K_CONNECT = 5,
 	K_ACCEPT = 6,
+	K_SENDFILE = 7, /* sendfile: the bytes come from a file, never from user memory */
 };
 
 /* A syscall in flight on a thread (key pid_tgid). */
 struct l7_call {
 	__u64 ts;
 	__u64 sk;
+	__u64 file;
+	__u64 conn_id; /* the connection, when the fd was known at entry (0: resolve at exit) */
 	__u64 buf;  /* buffer / iovec array / msghdr / mmsghdr array */
 	__u64 n;    /* iovec count / message count */
 	__u64 addr; /* sendto/recvfrom sockaddr */
@@ -59,15 +63,28 @@ struct sc_exit_ctx {
 static __always_inline int l7_enter(int fd, __u32 kind, __u64 buf, __u64 n, __u64 addr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!gopher_in_scope(pid_tgid >> 32))
+	__u32 tgid = pid_tgid >> 32;
+	if (!gopher_in_scope(tgid))
 		return 0;
-	struct sock *sk = NULL;
+	struct l7_call c = { .ts = bpf_ktime_get_ns(), .buf = buf, .n = n, .addr = addr, .fd = fd, .kind = kind };
 	if (kind != K_ACCEPT) {
-		sk = l7_fd_sock(fd);
-		if (!sk)
+		struct file *f = l7_fd_file(fd);
+		if (!f)
 			return 0;
+		c.file = (__u64)f;
+		/* A known connection whose fd still names the same file: no socket checks. */
+		struct l7_fd_key k = { .tgid = tgid, .fd = fd };
+		struct l7_fd_val *fv = bpf_map_lookup_elem(&l7_fds, &k);
+		if (fv && fv->file == (__u64)f) {
+			c.sk = fv->sk;
+			c.conn_id = fv->conn_id;
+		} else {
+			struct sock *sk = l7_file_sock(f);
+			if (!sk)
+				return 0;
+			c.sk = (__u64)sk;
+		}
 	}
-	struct l7_call c = { .ts = bpf_ktime_get_ns(), .sk = (__u64)sk, .buf = buf, .n = n, .addr = addr, .fd = fd, .kind = kind };
 	if (bpf_map_update_elem(&l7_calls, &pid_tgid, &c, BPF_ANY))
 		l7_drop(D_CALLS_FULL);
 	return 0;
@@ -97,15 +114,18 @@ static __always_inline void l7_peer(struct l7_event *ev, const void *uaddr)
 	}
 }
 
-/* Bytes of the first `n` messages of an mmsghdr array (the kernel wrote msg_len). */
-static __always_inline __u64 l7_mmsg_bytes(const struct mmsghdr *m, __u64 n)
+/* Bytes of the first `n` messages of an mmsghdr array at user address `m` (the kernel wrote
+ * msg_len). A global function: the verifier checks its loop once, not on every path of
+ * the exit programs. */
+__noinline long l7_mmsg_bytes(__u64 m, __u64 n)
 {
-	__u64 total = 0;
+	const struct mmsghdr *mm = (const struct mmsghdr *)m;
+	long total = 0;
 	for (int i = 0; i < L7_MMSG_COUNT_MAX; i++) {
 		if (i >= n)
 			break;
 		__u32 len = 0;
-		bpf_probe_read_user(&len, sizeof(len), &m[i].msg_len);
+		bpf_probe_read_user(&len, sizeof(len), &mm[i].msg_len);
 		total += len;
 	}
 	return total;
@@ -132,6 +152,10 @@ static __always_inline void l7_build(struct l7_scratch *s, const struct l7_call 
 		if (udp)
 			l7_peer(&s->ev, m.msg_name);
 		l7_submit(s, l7_copy_iov(s, m.msg_iov, m.msg_iovlen, bytes));
+	} else if (kind == K_SENDFILE) {
+		/* All gap: the parsers step over bytes whose length they know (a Kafka fetch). */
+		l7_head(&s->ev, tgid, id, a.fd, dir, l4, bytes, ts, 0);
+		l7_submit(s, 0);
 	} else if (kind == K_MMSG) {
 		const struct mmsghdr *mm = (const struct mmsghdr *)a.buf;
 		for (int i = 0; i < L7_MMSG_MAX; i++) {
@@ -165,14 +189,16 @@ static __always_inline int l7_exit(long ret, __u8 dir, const __u32 kind)
 	__u32 tgid = pid_tgid >> 32;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 ts = dir == L7_SEND ? a.ts : now;
-	__u64 id = 0;
-	struct l7_conn *c = l7_conn_of(tgid, a.fd, (struct sock *)a.sk, L7_ROLE_UNKNOWN, &id);
+	__u64 id = a.conn_id;
+	struct l7_conn *c = id ? bpf_map_lookup_elem(&l7_conns, &id) : NULL;
+	if (!c)
+		c = l7_conn_of(tgid, a.fd, (struct file *)a.file, (struct sock *)a.sk, L7_ROLE_UNKNOWN, &id);
 	if (!c)
 		return 0;
 	__u64 bytes = (__u64)ret, segs = 1;
 	if (kind == K_MMSG) {
 		segs = (__u64)ret;
-		bytes = l7_mmsg_bytes((const struct mmsghdr *)a.buf, segs);
+		bytes = (__u64)l7_mmsg_bytes(a.buf, segs);
 	}
 	l7_count(c, dir, bytes, segs);
 	/* Ciphertext: inside an SSL call, or of a connection whose plaintext comes from tls.h. */
@@ -208,6 +234,7 @@ L7_PAIR(sendmsg, L7_SEND, K_MSG, l7_enter(ctx->args[0], K_MSG, ctx->args[1], 0, 
 L7_PAIR(recvmsg, L7_RECV, K_MSG, l7_enter(ctx->args[0], K_MSG, ctx->args[1], 0, 0))
 L7_PAIR(sendmmsg, L7_SEND, K_MMSG, l7_enter(ctx->args[0], K_MMSG, ctx->args[1], ctx->args[2], 0))
 L7_PAIR(recvmmsg, L7_RECV, K_MMSG, l7_enter(ctx->args[0], K_MMSG, ctx->args[1], ctx->args[2], 0))
+L7_PAIR(sendfile64, L7_SEND, K_SENDFILE, l7_enter(ctx->args[0], K_SENDFILE, 0, 0, 0))
 
 static __always_inline int l7_connected(long ret)
 {
@@ -220,11 +247,12 @@ static __always_inline int l7_connected(long ret)
 	__u64 id = 0;
 	if (a.kind == K_CONNECT) {
 		if (ret == 0 || ret == -L7_EINPROGRESS)
-			l7_conn_of(pid_tgid >> 32, a.fd, (struct sock *)a.sk, L7_ROLE_CLIENT, &id);
+			l7_conn_of(pid_tgid >> 32, a.fd, (struct file *)a.file, (struct sock *)a.sk, L7_ROLE_CLIENT, &id);
 	} else if (a.kind == K_ACCEPT && ret >= 0) {
-		struct sock *sk = l7_fd_sock((int)ret);
+		struct file *f = l7_fd_file((int)ret);
+		struct sock *sk = l7_file_sock(f);
 		if (sk)
-			l7_conn_of(pid_tgid >> 32, (int)ret, sk, L7_ROLE_SERVER, &id);
+			l7_conn_of(pid_tgid >> 32, (int)ret, f, sk, L7_ROLE_SERVER, &id);
 	}
 	return 0;
 }
@@ -283,7 +311,7 @@ int enter_close(struct sc_enter_ctx *ctx)
 	}
 	l7_head(ev, tgid, id, k.fd, 0, c->l4, 0, bpf_ktime_get_ns(), 0);
 	ev->kind = L7_REC_CLOSE;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

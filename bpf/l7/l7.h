@@ -10,8 +10,8 @@
 #define L7_IOV_MAX 12
 /* messages of one sendmmsg/recvmmsg emitted (each: its first iovec); all are counted. */
 #define L7_MMSG_MAX 8
-/* messages of one sendmmsg/recvmmsg whose bytes are counted (segments: all of them). */
-#define L7_MMSG_COUNT_MAX 64
+/* messages of one sendmmsg/recvmmsg whose bytes are counted: UIO_MAXIOV, all of them. */
+#define L7_MMSG_COUNT_MAX 1024
 
 enum l7_rec_kind {
 	L7_REC_DATA = 1,  /* struct l7_event + cap bytes */
@@ -96,6 +96,7 @@ struct l7_fd_key {
 struct l7_fd_val {
 	__u64 conn_id;
 	__u64 sk;
+	__u64 file; /* the struct file the fd named when last seen: a match skips the socket checks */
 };
 
 /* Losses counted in the `drops` per-CPU array (src/probes/l7/decode.ts DROP_REASONS). */
@@ -111,7 +112,7 @@ enum l7_drop_reason {
 /* Written by user space through the mmapped .bss before load and between periods. */
 struct l7_cfg {
 	__u32 capture;      /* bytes copied per call, <= L7_CAP_MAX (0: nothing is copied) */
-	__u32 pad;
+	__u32 tls_on;       /* support_ssl: the syscall programs consult l7_tls_calls */
 	__u64 next_conn_id; /* written by the kernel: the last connection id handed out */
 };
 

@@ -10,7 +10,7 @@ import type { ProbeBpf } from "../../probe/probe-bpf.ts";
 import { CAP_MAX, ConnLayout, DROP_REASONS, EventLayout, type ConnInfo } from "./decode.ts";
 
 /** Syscalls whose enter/exit pair the probe attaches; read and write are required. */
-export const DATA_SYSCALLS = ["read", "write", "readv", "writev", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg"] as const;
+export const DATA_SYSCALLS = ["read", "write", "readv", "writev", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg", "sendfile64"] as const;
 export const CONN_SYSCALLS = ["connect", "accept", "accept4"] as const;
 const REQUIRED = ["read", "write", "close"] as const;
 
@@ -36,6 +36,8 @@ export interface L7KernelOptions {
   maxConns: number;
   captureBytes: number;
   ringbufMiB: number;
+  /** support_ssl: the syscall programs consult l7_tls_calls (the TLS uprobes' calls in flight). */
+  tls: boolean;
   /** One ring record (a DATA or CLOSE event). */
   onRecord(view: DataView, off: number, length: number): void;
   /** Ring records the kernel could not reserve. */
@@ -55,6 +57,8 @@ export class L7Kernel implements Disposable {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
   private disposed = false;
+  private readonly bss: DataView;
+  private readonly tlsAt: number;
 
   constructor(private readonly o: L7KernelOptions) {
     const f = o.features;
@@ -93,9 +97,13 @@ export class L7Kernel implements Disposable {
       this.events = new EventLayout(ev.size, ev.members);
       this.connLayout = new ConnLayout(conn.size, conn.members);
       const capAt = cfg.members.get("capture");
-      if (!capAt) throw new L7ObjectError("struct l7_cfg has no member capture");
+      const tlsAt = cfg.members.get("tls_on");
+      if (!capAt || !tlsAt) throw new L7ObjectError("struct l7_cfg has no member capture/tls_on");
       // cfg is the object's only .bss variable (bpf/l7/capture.h), so it starts the section.
-      obj.map("l7.bss").data().setUint32(capAt.offset, Math.min(CAP_MAX, o.captureBytes), true);
+      this.bss = obj.map("l7.bss").data();
+      this.tlsAt = tlsAt.offset;
+      this.bss.setUint32(capAt.offset, Math.min(CAP_MAX, o.captureBytes), true);
+      this.setTls(o.tls);
       this.conns = obj.map("l7_conns");
       this.verdicts = obj.map("l7_verdicts");
       this.fds = obj.map("l7_fds");
@@ -108,6 +116,11 @@ export class L7Kernel implements Disposable {
       o.bpf.close(obj);
       throw e;
     }
+  }
+
+  /** support_ssl changed: whether the syscall programs look for SSL calls in flight. */
+  setTls(on: boolean): void {
+    this.bss.setUint32(this.tlsAt, on ? 1 : 0, true);
   }
 
   /** Delivers the records waiting in the ring now. */

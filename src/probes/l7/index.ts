@@ -81,6 +81,7 @@ class L7Run implements ProbeRun {
       maxConns: ctx.limit("max_conns"),
       captureBytes: ctx.limit("capture_bytes"),
       ringbufMiB: ringMiB(ctx.limit("ringbuf_mib")),
+      tls: this.supportSsl,
       onRecord: (view, off, length) => this.onRecord(view, off, length),
       onRingDrops: ringDrops,
     });
@@ -160,6 +161,7 @@ class L7Run implements ProbeRun {
 
   reconfigure(): void {
     this.configure();
+    this.kernel.setTls(this.supportSsl);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -41,6 +41,7 @@ describe("l7 kernel capture", () => {
       maxConns: 1024,
       captureBytes: 16384,
       ringbufMiB: 4,
+      tls: false,
       onRecord: (view, off, length) => {
         const e = ev.read(kernel.events, view, off, length);
         recs.push({ kind: e.kind, connId: e.connId, dir: e.dir, len: e.len, data: e.data.slice(), peer: e.peer() });

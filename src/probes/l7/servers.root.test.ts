@@ -8,6 +8,9 @@
 //   * redis-server + `redis-cli --pipe` with 1000 SETs: 1001 requests (the closing ECHO) on
 //     both sides, bytes exact; redis-benchmark: the client side counts exactly the commands
 //     redis-server executed (INFO commandstats).
+//   * dnsmasq + glibc's resolver (getent ahosts in a mount namespace whose resolv.conf names
+//     dnsmasq): every query dnsmasq logged counted on both ends, per domain, NXDOMAIN as
+//     client errors.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +18,7 @@ import { join } from "node:path";
 import type { HistogramValue, Row } from "../../store/table.ts";
 import { openL7, PARSERS } from "./index.ts";
 import { rootPreflight, testContext, TestScope, type TestContext } from "./test-kit.ts";
-import { has, held, startNginx, startRedisServer } from "./test-servers.ts";
+import { has, held, startDnsmasq, startNginx, startRedisServer } from "./test-servers.ts";
 
 const { can } = rootPreflight("l7 servers.root.test");
 function gate(what: string, parser: string, tools: string[]): boolean {
@@ -27,6 +30,7 @@ function gate(what: string, parser: string, tools: string[]): boolean {
 }
 const canHttp = gate("nginx/curl", "http", ["nginx", "curl"]);
 const canRedis = gate("redis", "redis", ["redis-server", "redis-cli", "redis-benchmark"]);
+const canDns = gate("dnsmasq/getent", "dns", ["dnsmasq", "getent", "unshare", "mount"]);
 
 const tmp = mkdtempSync(join(tmpdir(), "gg-l7-e2e-"));
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -142,5 +146,37 @@ describe("l7 with real servers", () => {
     const rpc = rows(ctx, "l7_rpc", bench.pid);
     expect(rpc.reduce((a, r) => a + (r.req_count as number), 0)).toBe(executed);
     expect(executed).toBeGreaterThanOrEqual(4000);
+  });
+
+  test.if(canDns)("dnsmasq + glibc resolver: every logged query on both ends, per domain, NXDOMAIN as errors", async () => {
+    await using dns = await startDnsmasq({ "good.test": ["10.0.0.1", "fd00::1"], "other.test": ["10.0.0.2", "fd00::2"] });
+    const names = [...Array(10).fill("good.test"), ...Array(5).fill("other.test"), ...Array(4).fill("missing.test")];
+    const client = held(["unshare", "-m", "sh", "-c", `mount --bind '${dns.resolvConf}' /etc/resolv.conf && exec getent ahosts ${names.join(" ")}`]);
+    const { ctx, run } = await probeOn([dns.pid, client.pid], ["dns"]);
+    client.release();
+    const { code } = await client.done;
+    expect(code).toBe(2); // getent: some keys (missing.test) were not found
+    await Bun.sleep(200);
+    const log = dns.log();
+    const queries = [...log.matchAll(/query\[(A|AAAA)\] (\S+) from/g)].map((m) => m[2]!);
+    const misses = [...log.matchAll(/config (\S+) is NXDOMAIN/g)].map((m) => m[1]!);
+    expect(queries.length).toBe(2 * names.length); // A and AAAA per name
+    await run.collect();
+    for (const [tgid, l7] of [
+      [client.pid, "client"],
+      [dns.pid, "server"],
+    ] as const) {
+      const rpc = rows(ctx, "l7_rpc", tgid);
+      const sum = (f: string) => rpc.reduce((a, r) => a + (r[f] as number), 0);
+      expect(new Set(rpc.map((r) => `${r.l4_role} ${r.l7_role} ${r.protocol} ${r.server_port}`))).toEqual(new Set([`udp ${l7} dns 53`]));
+      expect([sum("req_count"), sum("resp_count"), sum("err_count")]).toEqual([queries.length, queries.length, misses.length]);
+      const api = new Map<string, number[]>();
+      for (const r of rows(ctx, "l7_rpc_api", tgid)) {
+        const a = api.get(r.api as string) ?? [0, 0];
+        api.set(r.api as string, [a[0]! + (r.req_count as number), a[1]! + (r.client_err_count as number)]);
+      }
+      const count = (n: string, xs: string[]) => xs.filter((x) => x === n).length;
+      expect(Object.fromEntries(api)).toEqual(Object.fromEntries(["good.test", "other.test", "missing.test"].map((n) => [n, [count(n, queries), count(n, misses)]])));
+    }
   });
 });

@@ -4,7 +4,7 @@
 // be in the probe's scope before they send anything start held: `held(cmd)` runs
 // `sh -c 'read go; exec cmd'`, so the test can put the pid in scope, wait for the kernel to
 // observe it and then release it (the pid stays the same across exec).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../../../test/harness.ts";
@@ -106,5 +106,48 @@ export function held(cmd: string[], stdinFile?: string): { pid: number; release(
       s.end();
     },
     done,
+  };
+}
+
+export interface Dnsmasq extends AsyncDisposable {
+  pid: number;
+  /** The loopback address it answers on (port 53), and a resolv.conf naming it. */
+  address: string;
+  resolvConf: string;
+  /** Its query log: one "query[TYPE] name from ip" line per query, "config name is NXDOMAIN" per miss. */
+  log(): string;
+}
+
+/**
+ * dnsmasq authoritative for `*.test` (`--local=/test/`: unknown names are NXDOMAIN) with
+ * `names` (name -> [ipv4, ipv6]), on port 53 of its own loopback address (127.0.0.0/8 has
+ * room; the run's pid picks it), logging every query.
+ */
+export async function startDnsmasq(names: Record<string, [string, string]>): Promise<Dnsmasq> {
+  const dir = mkdtempSync(join(tmpdir(), "gg-l7-dns-"));
+  const address = `127.0.${100 + (process.pid % 100)}.${2 + (process.pid % 250)}`;
+  const resolvConf = join(dir, "resolv.conf");
+  writeFileSync(resolvConf, `nameserver ${address}\noptions attempts:1 timeout:2\n`);
+  const logFile = join(dir, "queries.log");
+  const args = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", `--listen-address=${address}`, "--bind-interfaces", "--port=53", "--local=/test/", "--log-queries", `--log-facility=${logFile}`, `--pid-file=${join(dir, "pid")}`, "--user=root"];
+  for (const [name, ips] of Object.entries(names)) for (const ip of ips) args.push(`--address=/${name}/${ip}`);
+  const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
+  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  try {
+    await waitFor("dnsmasq", () => (/started, version/.test(log()) ? true : undefined), 10_000, 50);
+  } catch (e) {
+    proc.kill();
+    throw new Error(`${(e as Error).message}: ${await new Response(proc.stderr).text()}`);
+  }
+  return {
+    pid: proc.pid,
+    address,
+    resolvConf,
+    log,
+    async [Symbol.asyncDispose]() {
+      proc.kill();
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { Aggregator, OVERFLOW_API } from "./aggregate.ts";
 import { CONN_CLOSED, DIR_RECV, DIR_SEND, EventView, L4_TCP, L4_UDP, ROLE_CLIENT, ROLE_SERVER, ROLE_UNKNOWN, VERDICT_CAPTURE, VERDICT_IGNORE, type ConnInfo } from "./decode.ts";
 import { lineParser } from "./test-lineproto.ts";
+import { DETECT_CHUNKS } from "./detect.ts";
 import { Tracker } from "./tracker.ts";
 
 const enc = new TextEncoder();
@@ -93,15 +94,26 @@ describe("l7 tracker", () => {
     expect(rows.rpc.map((r) => [r.client_ip, r.server_ip, r.server_port, r.l4_role, r.l7_role, r.req_count, r.latency_sum])).toEqual([["10.0.0.9", "10.0.0.1", "6379", "tcp_server", "server", 1, 500]]);
   });
 
-  test("a connection no parser recognises is ignored in the kernel after the detection attempts", () => {
+  test("a connection no parser recognises is ignored in the kernel after the detection chunks", () => {
     const c = conn(3);
     const { agg, verdicts, feed } = setup([c]);
-    feed(3, DIR_SEND, "hello", 1);
-    feed(3, DIR_RECV, "world", 2);
+    for (let i = 0; i < DETECT_CHUNKS - 1; i++) feed(3, i % 2 ? DIR_RECV : DIR_SEND, "hello", i);
     expect(verdicts.has(3)).toBe(false);
-    feed(3, DIR_SEND, "again", 3);
+    feed(3, DIR_SEND, "again", 99);
     expect(verdicts.get(3)).toBe(VERDICT_IGNORE);
     expect(agg.size).toBe(0);
+  });
+
+  test("a request whose first bytes arrive in several reads is detected on their concatenation and parsed from its first byte", () => {
+    const c = conn(9, { role: ROLE_SERVER, localPort: 6379 });
+    const { agg, verdicts, feed } = setup([c]);
+    feed(9, DIR_RECV, "RE", 10);
+    expect(verdicts.has(9)).toBe(false);
+    feed(9, DIR_RECV, "Q SPLIT\n", 20);
+    expect(verdicts.get(9)).toBe(VERDICT_CAPTURE);
+    feed(9, DIR_SEND, "OK\n", 70);
+    const rows = agg.endPeriod(1000, 5);
+    expect(rows.api.map((r) => [r.api, r.l7_role, r.req_count, r.latency_sum])).toEqual([["SPLIT", "server", 1, 60]]);
   });
 
   test("UDP: one flow per datagram peer, bytes from the records", () => {

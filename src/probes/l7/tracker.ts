@@ -7,9 +7,10 @@
 // `maxConns` connections are tracked; the rest are marked ignored and counted.
 import type { Aggregator, Link, LinkKey } from "./aggregate.ts";
 import { CONN_CLOSED, DIR_SEND, L4_TCP, ROLE_CLIENT, ROLE_SERVER, ROLE_UNKNOWN, VERDICT_CAPTURE, VERDICT_IGNORE, type ConnInfo, type EventView } from "./decode.ts";
+import { Detection, DETECT_CHUNKS } from "./detect.ts";
 import { Looks, type L7Record, type ProtocolParser, type ProtocolSession, type Transport } from "./protocol.ts";
 
-/** Chunks that no enabled parser recognises before a connection is given up. */
+/** UDP datagrams of a peer that no enabled parser recognises before the peer is given up. */
 export const DETECT_ATTEMPTS = 3;
 /** Ciphertext chunks a TLS flow may show (support_ssl) before any plaintext from the TLS uprobes. */
 export const TLS_WAIT_CHUNKS = 64;
@@ -30,6 +31,8 @@ class Flow {
   tls = false;
   cipherChunks = 0;
   link?: Link;
+  /** TCP, while detecting: what the connection said so far. */
+  detection?: Detection;
   constructor(
     readonly peerIp: string,
     readonly peerPort: number,
@@ -104,10 +107,20 @@ export class Tracker {
     }
     const flow = this.flowOf(c, ev);
     if (!flow || flow.state === FlowState.Ignored) return;
-    if (ev.ssl) flow.tls = true;
-    else if (flow.tls) return this.onCiphertext(c, flow);
-    if (flow.state === FlowState.Detecting && !this.detect(c, flow, ev)) return;
+    if (ev.ssl) {
+      // Plaintext from the TLS uprobes: what detection held so far was ciphertext.
+      if (!flow.tls) flow.detection = undefined;
+      flow.tls = true;
+    } else if (flow.tls) return this.onCiphertext(c, flow);
     const transport: Transport = c.info.l4 === L4_TCP ? "tcp" : "udp";
+    if (flow.state === FlowState.Detecting) {
+      if (transport === "tcp") {
+        // Decided: the held chunks, this one included, have gone to the session.
+        if (this.detectTcp(c, flow, ev)) this.drainSession(flow);
+        return;
+      }
+      if (!this.detect(c, flow, ev)) return;
+    }
     if (transport === "udp" && flow.link) {
       const send = ev.dir === DIR_SEND;
       this.d.agg.addBytes(flow.link, send ? ev.len : 0, send ? 0 : ev.len, send ? 1 : 0, send ? 0 : 1, this.d.nowMs());
@@ -154,7 +167,48 @@ export class Tracker {
     return f;
   }
 
-  /** Runs detection on this chunk; true once the flow has a session. */
+  /**
+   * TCP detection: each direction's accumulated beginning is offered to the parsers as it
+   * grows; once one claims it, the session gets every chunk held so far, in order. True
+   * when decided (and replayed).
+   */
+  private detectTcp(c: ConnState, flow: Flow, ev: EventView): boolean {
+    const det = (flow.detection ??= new Detection());
+    det.add(ev.dir, ev.data, ev.len, ev.tsNs);
+    const prefix = det.prefixOf(ev.dir);
+    if (prefix.length > 0) {
+      const sent = ev.dir === DIR_SEND;
+      for (const p of this.d.parsers) {
+        const looks = p.detect(prefix, "tcp");
+        if (looks === Looks.No) continue;
+        flow.clientSide = (looks === Looks.Request) === sent;
+        const s = (flow.session = p.session({ transport: "tcp" }));
+        flow.state = FlowState.Parsing;
+        flow.link = this.d.agg.link(this.linkKey(c, flow, p.name, ev.ssl), this.d.nowMs());
+        this.d.setVerdict(c.info.connId, VERDICT_CAPTURE);
+        for (const h of det.chunks) {
+          if (flow.clientSide === (h.dir === DIR_SEND)) s.request(h.bytes, h.len, h.tsNs);
+          else s.response(h.bytes, h.len, h.tsNs);
+        }
+        flow.detection = undefined;
+        return true;
+      }
+      // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
+      if (this.d.supportSsl() && looksLikeTls(prefix)) {
+        flow.detection = undefined;
+        flow.tls = true;
+        return false;
+      }
+    }
+    if (det.count >= DETECT_CHUNKS || this.d.parsers.length === 0) {
+      flow.state = FlowState.Ignored;
+      flow.detection = undefined;
+      this.d.setVerdict(c.info.connId, VERDICT_IGNORE);
+    }
+    return false;
+  }
+
+  /** UDP detection on this datagram alone; true once the flow has a session. */
   private detect(c: ConnState, flow: Flow, ev: EventView): boolean {
     const bytes = ev.data;
     const transport: Transport = c.info.l4 === L4_TCP ? "tcp" : "udp";

@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { Aggregator } from "../aggregate.ts";
 import { DIR_RECV, DIR_SEND, EventView, L4_TCP, ROLE_CLIENT, VERDICT_CAPTURE, VERDICT_IGNORE, type ConnInfo } from "../decode.ts";
+import { DETECT_CHUNKS } from "../detect.ts";
 import { lineParser } from "../test-lineproto.ts";
 import { TLS_WAIT_CHUNKS, Tracker } from "../tracker.ts";
 
@@ -83,7 +84,9 @@ describe("l7 tracker with support_ssl", () => {
 
   test("without support_ssl a TLS connection is an unknown protocol", () => {
     const { verdicts, feed, record } = setup(false);
-    for (let i = 0; i < 3; i++) feed(DIR_SEND, record(22, [i]), false);
+    for (let i = 1; i < DETECT_CHUNKS; i++) feed(DIR_SEND, record(22, [i]), false);
+    expect(verdicts.get(1)).toBeUndefined();
+    feed(DIR_SEND, record(22, [0]), false);
     expect(verdicts.get(1)).toBe(VERDICT_IGNORE);
   });
 });
