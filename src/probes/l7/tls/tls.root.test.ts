@@ -180,6 +180,10 @@ describe.if(can)("TLS plaintext uprobes", () => {
       expect(follower.counts).toEqual({ openssl: 1, go: 0, processes: 1 });
       follower.follow(scope([]));
       expect(follower.counts).toEqual({ openssl: 0, go: 0, processes: 0 });
+      // Whole host: the pids come from /proc, the scope says which count.
+      using whole = new TlsFollower(obj, { host, maxFiles: 16, warn: (t) => void warnings.push(t), listPids: () => host.list(host.proc()).map(Number).filter((p) => p > 0) });
+      whole.follow({ wholeHost: true, includes: (p: number) => p === nginx.pid || p === py.pid, pids: () => new Set<number>() });
+      expect(whole.counts).toEqual({ openssl: 1, go: 0, processes: 2 });
       expect(warnings).toEqual([]);
     } finally {
       py.kill(9);
