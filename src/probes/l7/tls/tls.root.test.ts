@@ -40,6 +40,9 @@ const cc = ccPath();
 const clientWhy = nginxWhy.length ? `${nginxWhy.join(", ")} not installed` : !cc ? "no C compiler" : "";
 if (can && clientWhy) console.warn(`tls.root.test: the OpenSSL client tests are skipped: ${clientWhy}`);
 
+/** A python3 whose ssl module loads libssl (the follower test's late dlopen). */
+const pythonSsl = !!Bun.which("python3") && Bun.spawnSync(["python3", "-c", "import ssl"]).exitCode === 0;
+if (can && !pythonSsl) console.warn("tls.root.test: the follower test is skipped: no python3 with its ssl module");
 const buildScript = join(import.meta.dir, "testdata", "openssl", "build-1.1.sh");
 /** Why OpenSSL 1.1.1 cannot be built here (a tool missing, the registry refusing), or "". */
 function openssl11Why(): string {
@@ -146,7 +149,7 @@ describe.if(can)("TLS plaintext uprobes", () => {
     }, 900_000);
   }
 
-  test.if(nginxWhy.length === 0 && !!Bun.which("python3"))("the follower probes the processes in scope, drops those that leave, and finds a libssl loaded later", async () => {
+  test.if(nginxWhy.length === 0 && pythonSsl)("the follower probes the processes in scope, drops those that leave, and finds a libssl loaded later", async () => {
     await using nginx = await startNginxTls();
     // python3 loads libssl only when it imports ssl (after the first byte on stdin).
     const py = Bun.spawn(["python3", "-c", "import sys; print('up', flush=True); sys.stdin.read(1); import ssl; print('ssl', flush=True); sys.stdin.read(1)"], { stdin: "pipe", stdout: "pipe" });
