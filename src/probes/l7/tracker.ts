@@ -12,6 +12,8 @@ import { Looks, type L7Record, type ProtocolParser, type ProtocolSession, type T
 
 /** UDP datagrams of a peer that no enabled parser recognises before the peer is given up. */
 export const DETECT_ATTEMPTS = 3;
+/** Ciphertext chunks a TLS flow may show (support_ssl) before any plaintext from the TLS uprobes. */
+export const TLS_WAIT_CHUNKS = 64;
 
 const enum FlowState {
   Detecting = 0,
@@ -25,6 +27,9 @@ class Flow {
   session?: ProtocolSession;
   /** This process is the protocol's client. */
   clientSide = false;
+  /** TLS seen (support_ssl): from then on only the TLS uprobes' plaintext is parsed. */
+  tls = false;
+  cipherChunks = 0;
   link?: Link;
   /** TCP, while detecting: what the connection said so far. */
   detection?: Detection;
@@ -103,6 +108,11 @@ export class Tracker {
     }
     const flow = this.flowOf(c, ev);
     if (!flow || flow.state === FlowState.Ignored) return;
+    if (ev.ssl) {
+      // Plaintext from the TLS uprobes: what detection held so far was ciphertext.
+      if (!flow.tls) flow.detection = undefined;
+      flow.tls = true;
+    } else if (flow.tls) return this.onCiphertext(c, flow);
     const transport: Transport = c.info.l4 === L4_TCP ? "tcp" : "udp";
     if (flow.state === FlowState.Detecting) {
       if (transport === "tcp") {
@@ -120,6 +130,14 @@ export class Tracker {
     if (flow.clientSide === (ev.dir === DIR_SEND)) s.request(ev.data, ev.len, ev.tsNs);
     else s.response(ev.data, ev.len, ev.tsNs);
     this.drainSession(flow);
+  }
+
+  /** Bytes of a TLS flow seen by the syscalls (the handshake, or reads finished on another thread): not parsed. */
+  private onCiphertext(c: ConnState, flow: Flow): void {
+    if (flow.state !== FlowState.Detecting || ++flow.cipherChunks < TLS_WAIT_CHUNKS) return;
+    // No plaintext came (a TLS library the uprobes do not cover): stop copying its bytes.
+    flow.state = FlowState.Ignored;
+    if (c.info.l4 === L4_TCP) this.d.setVerdict(c.info.connId, VERDICT_IGNORE);
   }
 
   private drainSession(flow: Flow): void {
@@ -167,6 +185,7 @@ export class Tracker {
     // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
     if (this.d.supportSsl() && prefix.length > 0 && looksLikeTls(prefix)) {
       flow.detection = undefined;
+      flow.tls = true;
       return false;
     }
     if (det.count >= DETECT_CHUNKS || this.d.parsers.length === 0) {
@@ -218,7 +237,10 @@ export class Tracker {
         return true;
       }
       // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
-      if (this.d.supportSsl() && looksLikeTls(bytes)) return false;
+      if (this.d.supportSsl() && looksLikeTls(bytes)) {
+        flow.tls = true;
+        return false;
+      }
     }
     if (++flow.misses >= DETECT_ATTEMPTS || this.d.parsers.length === 0) {
       flow.state = FlowState.Ignored;

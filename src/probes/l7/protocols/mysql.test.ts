@@ -106,7 +106,8 @@ const cuts: [string, ReplayOptions][] = [
   ["1000-byte reads", { split: 1000 }],
   ["512-byte capture", { cap: 512 }],
   ["4 KiB capture", { cap: 4096 }],
-  ["16 KiB capture (the probe's default)", { cap: 16384 }],
+  ["16 KiB capture", { cap: 16384 }],
+  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
   ["64-byte capture", { cap: 64 }],
 ];
 
