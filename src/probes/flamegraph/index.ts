@@ -1,6 +1,7 @@
 // flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
 // oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
-// each thread spends switched out (sched_switch); mem: user page faults (memory touched). The kernel counts per (process, user
+// each thread spends switched out (sched_switch); mem: bytes of user page faults (memory
+// touched) and of brk / anonymous mmap calls (memory asked for). The kernel counts per (process, user
 // stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
@@ -10,7 +11,7 @@ import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
 import { FoldedStacks } from "./folded.ts";
 import { FlameHistory, type PeriodStacks } from "./history.ts";
-import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
+import { FlameKernel, flameUnsupported, hasMemCallTracepoints, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { FLAME_PAGE_HTML } from "./page.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
@@ -21,13 +22,13 @@ import { Symbolizer } from "./symbolize.ts";
 
 /**
  * How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as
- * microseconds, mem page faults shown as bytes (4 KiB pages: x86, the only architecture
- * with the tracepoint).
+ * microseconds, mem bytes (a page fault counts as 4 KiB: x86, the only architecture with
+ * the tracepoint).
  */
 const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
   oncpu: { unit: "samples", scale: 1 },
   offcpu: { unit: "us", scale: 1 / 1000 },
-  mem: { unit: "bytes", scale: 4096 },
+  mem: { unit: "bytes", scale: 1 },
 };
 
 /** A period's rows with values in the written unit. */
@@ -65,11 +66,12 @@ export class FlameRun implements ProbeRun {
     const missing = wanted.filter((s) => !IMPLEMENTED_SUBITEMS.includes(s));
     let oncpu = ctx.subitems.has("oncpu");
     const offcpu = ctx.subitems.has("offcpu");
-    let mem = ctx.subitems.has("mem");
-    if (mem && !hasPageFaultTracepoint(ctx.features)) {
-      ctx.log.warn("mem is not sampled: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
-      mem = false;
-    }
+    const wantMem = ctx.subitems.has("mem");
+    const memFaults = wantMem && hasPageFaultTracepoint(ctx.features);
+    const memCalls = wantMem && hasMemCallTracepoints(ctx.features);
+    if (wantMem && !memFaults) ctx.log.warn("mem: page faults are not counted: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
+    if (wantMem && !memCalls) ctx.log.warn("mem: brk and mmap calls are not counted: this kernel has no syscalls:sys_enter_brk/mmap tracepoints (CONFIG_FTRACE_SYSCALLS)");
+    const mem = memFaults || memCalls;
     if (oncpu && !ctx.features.attach.perf_event.ok) {
       if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
       ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
@@ -92,7 +94,8 @@ export class FlameRun implements ProbeRun {
       bpf: ctx.bpf,
       oncpu,
       offcpu,
-      mem,
+      memFaults,
+      memCalls,
       samplePeriodMs: this.samplePeriodMs,
       maxStacks: ctx.limit("max_stacks"),
       maxSleepers: ctx.limit("max_sleepers"),
@@ -148,7 +151,8 @@ export class FlameRun implements ProbeRun {
     for (const s of raw) {
       const folded = this.folded.get(s.kind);
       if (!folded || !ctx.scope.includes(s.tgid)) continue;
-      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.hint ? this.symbols.withHint(s.tgid, s.user, s.hint) : s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      if (s.leaf) frames.push(s.leaf);
       folded.add(s.tgid, frames, s.value);
       this.unpushed.get(s.kind)?.add(s.tgid, frames, s.value);
     }

@@ -97,6 +97,18 @@ export class Symbolizer {
     return out;
   }
 
+  /**
+   * `ips` with `hint` (a return address read at the stack pointer) put after the leaf, when
+   * it is in an executable mapping of a file and the walk did not already find it: the
+   * caller of a leaf function without a frame pointer (libc's syscall wrappers).
+   */
+  withHint(pid: number, ips: readonly bigint[], hint: bigint): readonly bigint[] {
+    if (ips.length === 0 || ips[1] === hint) return ips;
+    const e = this.processMaps(pid)?.find((m) => hint >= m.start && hint < m.end);
+    if (!e || e.perms[2] !== "x" || !e.path.startsWith("/")) return ips;
+    return [ips[0]!, hint, ...ips.slice(1)];
+  }
+
   private processMaps(pid: number): MapsEntry[] | null {
     let m = this.maps.get(pid);
     if (m !== undefined) return m;

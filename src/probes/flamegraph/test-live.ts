@@ -25,13 +25,20 @@ function foldedFiles(dir: string): string[] {
 }
 
 /**
- * Samples `proc` with `subitems` for `seconds`; `beforeRead` runs just before the collection
+ * Samples `proc` with `subitems` for `seconds` (after `afterStart`); `beforeRead` runs just before the collection
  * (e.g. `jcmd <pid> Compiler.perfmap`). Returns the collected period only (not what the
  * stop writes afterwards).
  */
 export async function profileLive(
   proc: Proc,
-  o: { subitems: string[]; seconds: number; limits?: Record<string, number>; beforeRead?: () => void | Promise<void> },
+  o: {
+    subitems: string[];
+    seconds: number;
+    limits?: Record<string, number>;
+    /** Runs once the probe samples (e.g. tells the program to start its work). */
+    afterStart?: () => void | Promise<void>;
+    beforeRead?: () => void | Promise<void>;
+  },
 ): Promise<LiveProfile> {
   const out = mkdtempSync(join(tmpdir(), "gg-flame-live-"));
   const flame = join(out, "folded");
@@ -44,6 +51,7 @@ export async function profileLive(
   try {
     const run = new FlameRun(ctx);
     try {
+      await o.afterStart?.();
       await Bun.sleep(o.seconds * 1000);
       await o.beforeRead?.();
       await run.collect();
