@@ -1,7 +1,9 @@
 /* flamegraph: on-CPU samples (perf_event on every CPU), off-CPU time (sched_switch) and
  * memory (bytes of user page faults, i.e. memory first touched: exceptions:page_fault_user,
  * x86; bytes asked for with brk and anonymous mmap: the syscalls' tracepoints) per
- * (tgid, user stack, kernel stack), counted in the kernel.
+ * (tgid, user stack, kernel stack), counted in the kernel; and (mem_glibc) the live bytes
+ * of glibc allocations per allocating stack, from uprobes on malloc/calloc/realloc/free
+ * (./flamegraph-glibc.h).
  *
  * Two sets of maps alternate: the programs write the set named by flame_state.active;
  * user space (src/probes/flamegraph/kernel.ts) flips the word, then reads and clears the
@@ -28,7 +30,11 @@ enum flame_drop {
 	FLAME_DROP_OFFCPU_FULL = 2,   /* the switch-out map is full: a sleep not timed */
 	FLAME_DROP_OFFCPU_PERIOD = 3, /* a sleep that began in the period already read */
 	FLAME_DROP_MEM_CALL_FULL = 4, /* the in-flight brk/mmap map is full: a call not counted */
-	FLAME_DROP_SLOTS = 5,
+	FLAME_DROP_ALLOC_FULL = 5,      /* mem_glibc: the live allocation map is full: one not tracked */
+	FLAME_DROP_ALLOC_LIVE_FULL = 6, /* mem_glibc: the per-stack live bytes map is full */
+	FLAME_DROP_ALLOC_CALL_FULL = 7, /* mem_glibc: the in-flight call map is full */
+	FLAME_DROP_ALLOC_STACK_LOST = 8, /* mem_glibc: an allocation's stack not stored (counted under no stack) */
+	FLAME_DROP_SLOTS = 9,
 };
 
 struct flame_state {
@@ -280,3 +286,5 @@ int flame_brk_exit(struct trace_event_raw_sys_exit *ctx)
 	flame_mem_exit(ctx, FLAME_MEM_BRK, ctx->ret);
 	return 0;
 }
+
+#include "flamegraph-glibc.h"

@@ -1,7 +1,8 @@
 // flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
 // oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
 // each thread spends switched out (sched_switch); mem: bytes of user page faults (memory
-// touched) and of brk / anonymous mmap calls (memory asked for). The kernel counts per (process, user
+// touched) and of brk / anonymous mmap calls (memory asked for); mem_glibc: live bytes of
+// glibc allocations per allocating stack (./glibc.ts). The kernel counts per (process, user
 // stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
@@ -18,6 +19,7 @@ import { ProcessPrefixes } from "./process-prefix.ts";
 import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
 import { pprofProfile } from "./pprof.ts";
 import { flameGraphSvg } from "./svg.ts";
+import { GlibcAllocations } from "./glibc.ts";
 import { Symbolizer } from "./symbolize.ts";
 
 /**
@@ -29,6 +31,7 @@ const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
   oncpu: { unit: "samples", scale: 1 },
   offcpu: { unit: "us", scale: 1 / 1000 },
   mem: { unit: "bytes", scale: 1 },
+  mem_glibc: { unit: "bytes", scale: 1 },
 };
 
 /** A period's rows with values in the written unit. */
@@ -58,6 +61,8 @@ export class FlameRun implements ProbeRun {
   private periodStart = Date.now();
   private readonly samplePeriodMs: number;
   private collecting = false;
+  private readonly glibc: GlibcAllocations | undefined;
+  private readonly warnedAttach = new Set<string>();
   /** Files written by the last flush (for logs and tests). */
   lastFiles: string[] = [];
 
@@ -72,12 +77,17 @@ export class FlameRun implements ProbeRun {
     if (wantMem && !memFaults) ctx.log.warn("mem: page faults are not counted: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
     if (wantMem && !memCalls) ctx.log.warn("mem: brk and mmap calls are not counted: this kernel has no syscalls:sys_enter_brk/mmap tracepoints (CONFIG_FTRACE_SYSCALLS)");
     const mem = memFaults || memCalls;
+    let glibc = ctx.subitems.has("mem_glibc");
+    if (glibc && !ctx.features.attach.uprobe.ok) {
+      ctx.log.warn(`mem_glibc is not sampled: uprobes unavailable (${ctx.features.attach.uprobe.reason})`);
+      glibc = false;
+    }
     if (oncpu && !ctx.features.attach.perf_event.ok) {
       if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
       ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
       oncpu = false;
     }
-    if (!oncpu && !offcpu && !mem) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
+    if (!oncpu && !offcpu && !mem && !glibc) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
     if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
     this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
     const onFull = ctx.drops("folded_full");
@@ -85,7 +95,7 @@ export class FlameRun implements ProbeRun {
     const serverError = server ? pyroscopeServerError(server) : undefined;
     if (serverError) ctx.log.warn(`${serverError}: nothing is pushed to Pyroscope`);
     this.pyroscope = server && !serverError ? server : undefined;
-    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem]] as const) {
+    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem], ["mem_glibc", glibc]] as const) {
       if (!on) continue;
       this.folded.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
       if (this.pyroscope) this.unpushed.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
@@ -96,14 +106,23 @@ export class FlameRun implements ProbeRun {
       offcpu,
       memFaults,
       memCalls,
+      glibc,
+      maxAllocs: ctx.limit("max_allocs"),
+      maxAllocStacks: ctx.limit("max_alloc_stacks"),
       samplePeriodMs: this.samplePeriodMs,
       maxStacks: ctx.limit("max_stacks"),
       maxSleepers: ctx.limit("max_sleepers"),
     });
     try {
       this.scope = ctx.bpf.scopeSync(this.kernel.obj);
+      if (glibc) {
+        this.glibc = new GlibcAllocations({ obj: this.kernel.obj, host: ctx.host, perBinary: ctx.scope.wholeHost, maxProcesses: ctx.limit("max_glibc_processes") });
+        this.syncGlibc();
+        this.kernel.attached.push(`uprobes on malloc/calloc/realloc/free in ${this.glibc.processes} processes' libc`);
+      }
     } catch (e) {
-      this.kernel[Symbol.dispose](); // its perf events are not owned by the object
+      this.glibc?.[Symbol.dispose]();
+      this.kernel[Symbol.dispose](); // its perf events and uprobes are not owned by the object
       throw e;
     }
     this.symbols = new Symbolizer({ host: ctx.host, log: ctx.log, maxSymbols: ctx.limit("max_symbols"), parseError: (i, d) => ctx.parseError(i, d) });
@@ -111,6 +130,31 @@ export class FlameRun implements ProbeRun {
     this.history = new FlameHistory(ctx.limit("page_periods"), ctx.limit("page_stacks"));
     this.page = ctx.servePage?.((sub) => this.servePage(sub));
     ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
+  }
+
+  /** The processes mem_glibc covers: the scope's, or with the whole host every process but the agent. */
+  private glibcScope(): Set<number> {
+    const scope = this.ctx.scope;
+    if (!scope.wholeHost) return new Set(scope.pids());
+    const out = new Set<number>();
+    for (const name of this.ctx.host.list(this.ctx.host.proc())) {
+      const pid = Number(name);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && scope.includes(pid)) out.add(pid);
+    }
+    return out;
+  }
+
+  /** Places and drops mem_glibc's uprobes as processes enter and leave the scope; returns the scope used. */
+  private syncGlibc(): Set<number> {
+    const inScope = this.glibcScope();
+    for (const f of this.glibc!.sync(inScope)) {
+      this.ctx.drops("glibc_attach_failed")(1);
+      const kind = f.reason.replace(/\d+/g, "N");
+      if (this.warnedAttach.has(kind)) this.ctx.log.debug(`mem_glibc: process ${f.pid}: ${f.reason}`);
+      else this.ctx.log.warn(`mem_glibc: process ${f.pid} not covered: ${f.reason} (counted in gala_gopher_agent_bpf_dropped_total{reason="glibc_attach_failed"})`);
+      this.warnedAttach.add(kind);
+    }
+    return inScope;
   }
 
   /** The period in progress (what the last collections read), marked partial. */
@@ -156,7 +200,24 @@ export class FlameRun implements ProbeRun {
       folded.add(s.tgid, frames, s.value);
       this.unpushed.get(s.kind)?.add(s.tgid, frames, s.value);
     }
+    if (this.glibc) await this.readGlibc();
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+  }
+
+  /** mem_glibc's live bytes replace the previous read's (a state, not a count). */
+  private async readGlibc(): Promise<void> {
+    const inScope = this.syncGlibc();
+    const folded = this.folded.get("mem_glibc")!;
+    const unpushed = this.unpushed.get("mem_glibc");
+    folded.clear();
+    unpushed?.clear();
+    const live: { tgid: number; user: readonly bigint[]; bytes: number }[] = [];
+    this.glibc!.read(inScope, (tgid, user, bytes) => live.push({ tgid, user, bytes }));
+    for (const l of live) {
+      const frames = [...this.prefixes.of(l.tgid), ...(await this.symbols.userFrames(l.tgid, l.user))];
+      folded.add(l.tgid, frames, l.bytes);
+      unpushed?.add(l.tgid, frames, l.bytes);
+    }
   }
 
   /** Posts the stacks since the last push to Pyroscope (one try; a failure is counted and its data dropped). */
@@ -229,6 +290,7 @@ export class FlameRun implements ProbeRun {
       this.ctx.log.warn(`writing the last period: ${(e as Error).message}`);
     } finally {
       this.page?.[Symbol.dispose]();
+      this.glibc?.[Symbol.dispose]();
       this.kernel[Symbol.dispose]();
     }
   }

@@ -11,8 +11,9 @@ import { PerfSwConfig, PerfType } from "../../libbpf/perf.ts";
 import { StackTraceMap } from "../../libbpf/stacks.ts";
 import type { ProbeBpf } from "../../probe/define.ts";
 import { hasRawTracepoint } from "../../probe/probe-bpf.ts";
+import { GLIBC_PROGRAMS } from "./glibc.ts";
 
-export type SampleKind = "oncpu" | "offcpu" | "mem";
+export type SampleKind = "oncpu" | "offcpu" | "mem" | "mem_glibc";
 
 /** One (process, user stack, kernel stack) count of a period, innermost frame first. */
 export interface RawSample {
@@ -29,7 +30,7 @@ export interface RawSample {
 }
 
 /** drops map slots (enum flame_drop) and the reasons they are reported under. */
-const DROP_REASONS = ["counts_full", "stack_lost", "offcpu_start_full", "offcpu_period_boundary", "mem_call_full"] as const;
+const DROP_REASONS = ["counts_full", "stack_lost", "offcpu_start_full", "offcpu_period_boundary", "mem_call_full", "alloc_full", "alloc_live_full", "alloc_call_full", "alloc_stack_lost"] as const;
 /** The key's kind word (FLAME_ONCPU … FLAME_MEM_BRK) as the type it is written under. */
 const KINDS: readonly { kind: SampleKind; leaf?: string }[] = [{ kind: "oncpu" }, { kind: "offcpu" }, { kind: "mem" }, { kind: "mem", leaf: "[mmap]" }, { kind: "mem", leaf: "[brk]" }];
 const KEY_SIZE = 24;
@@ -42,6 +43,11 @@ export interface FlameKernelOptions {
   readonly memFaults: boolean;
   /** mem from brk and anonymous mmap calls (syscalls:sys_{enter,exit}_{brk,mmap}). */
   readonly memCalls: boolean;
+  /** mem_glibc: the malloc/free uprobe programs are loaded (./glibc.ts attaches them). */
+  readonly glibc: boolean;
+  /** mem_glibc: allocations tracked at once, and distinct allocating stacks. */
+  readonly maxAllocs: number;
+  readonly maxAllocStacks: number;
   /** perf_sample_period in ms: one sample per CPU every this many ms of CPU clock. */
   readonly samplePeriodMs: number;
   readonly maxStacks: number;
@@ -111,6 +117,10 @@ export class FlameKernel implements Disposable {
         counts_b: { maxEntries: this.o.maxStacks },
         offcpu_start: { maxEntries: this.o.maxSleepers },
         mem_calls: { maxEntries: this.o.maxSleepers },
+        alloc_stacks: { maxEntries: this.o.maxAllocStacks },
+        alloc_live: { maxEntries: this.o.maxAllocStacks },
+        allocs: { maxEntries: this.o.maxAllocs },
+        alloc_calls: { maxEntries: this.o.maxSleepers },
       },
     });
     obj.program("flame_oncpu").setAutoload(this.o.oncpu);
@@ -118,6 +128,7 @@ export class FlameKernel implements Disposable {
     obj.program("flame_offcpu_raw").setAutoload(offcpu === "raw");
     obj.program("flame_mem").setAutoload(this.o.memFaults);
     for (const p of MEM_CALL_PROGRAMS) obj.program(p).setAutoload(this.o.memCalls);
+    for (const p of GLIBC_PROGRAMS) obj.program(p).setAutoload(this.o.glibc);
     try {
       bpf.load(obj);
     } catch (e) {
