@@ -100,7 +100,7 @@ static __always_inline int glibc_enter(__u32 fn, __u64 size, __u64 old)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	if (!gopher_in_scope(tgid))
+	if (tgid == flame_state.agent || !gopher_in_scope(tgid))
 		return 0;
 	__u64 key = ((__u64)(__u32)id << 2) | fn; /* the thread id in the upper bits */
 	struct alloc_call c = { .size = size, .old = old };
@@ -162,7 +162,7 @@ SEC("uprobe")
 int BPF_KPROBE(glibc_free, __u64 ptr)
 {
 	__u32 tgid = current_tgid();
-	if (!gopher_in_scope(tgid))
+	if (tgid == flame_state.agent || !gopher_in_scope(tgid))
 		return 0;
 	glibc_forget(tgid, ptr);
 	return 0;

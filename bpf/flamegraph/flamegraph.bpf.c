@@ -39,7 +39,7 @@ enum flame_drop {
 
 struct flame_state {
 	__u32 active; /* 0: set A, 1: set B (written by user space) */
-	__u32 pad;
+	__u32 agent;  /* the agent's own tgid: its mallocs are not probed (mem_glibc, whole host) */
 };
 struct flame_state flame_state SEC(".data.flame") = {};
 

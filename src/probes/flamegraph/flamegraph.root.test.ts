@@ -158,9 +158,10 @@ describe("flamegraph probe", () => {
     expect(read).toBeLessThanOrEqual(rounds + 1);
     expect(read).toBeGreaterThanOrEqual(rounds * 0.6 - 2);
     expect(touched / total).toBeGreaterThanOrEqual(0.97);
-    // Each round maps 16 MiB before touching it: the rounds read, or one more (mapped, not yet touched).
+    // Each round maps 16 MiB before touching it: as many rounds as were read, give or take the
+    // one whose mmap preceded the probe's start and the one mapped but not yet touched.
     expect(mapped % (16 * 1024 * 1024)).toBe(0);
-    expect(mapped / (16 * 1024 * 1024) - read).toBeGreaterThanOrEqual(0);
+    expect(mapped / (16 * 1024 * 1024) - read).toBeGreaterThanOrEqual(-1);
     expect(mapped / (16 * 1024 * 1024) - read).toBeLessThanOrEqual(1);
   }, 30_000);
 

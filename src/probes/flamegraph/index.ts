@@ -7,6 +7,7 @@
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
 // period is written as SVG, folded and pprof files per type (./output.ts) and starts over.
+import { trimHeap } from "../../host/features.ts";
 import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
@@ -61,6 +62,7 @@ export class FlameRun implements ProbeRun {
   private periodStart = Date.now();
   private readonly samplePeriodMs: number;
   private collecting = false;
+  private tablesSeen = 0;
   private readonly glibc: GlibcAllocations | undefined;
   private readonly warnedAttach = new Set<string>();
   /** Files written by the last flush (for logs and tests). */
@@ -202,6 +204,13 @@ export class FlameRun implements ProbeRun {
     }
     if (this.glibc) await this.readGlibc();
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+    if (this.symbols.tablesRead !== this.tablesSeen) {
+      // Parsing kallsyms and ELF files leaves tens of MiB of garbage: give it back now rather
+      // than whenever the collector gets to it (the RSS budget counts it).
+      this.tablesSeen = this.symbols.tablesRead;
+      Bun.gc(true);
+      trimHeap();
+    }
   }
 
   /** mem_glibc's live bytes replace the previous read's (a state, not a count). */

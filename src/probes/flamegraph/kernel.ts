@@ -98,6 +98,7 @@ export class FlameKernel implements Disposable {
         this.attached.push(`perf_event cpu-clock every ${o.samplePeriodMs} ms on CPUs ${perf.cpus.join(",")}`);
       }
       this.state = this.obj.map(".data.flame").data();
+      this.state.setUint32(4, process.pid, true); // flame_state.agent
       this.stacks = [new StackTraceMap(this.obj.map("stacks_a")), new StackTraceMap(this.obj.map("stacks_b"))];
       stack.move();
     } catch (e) {

@@ -42,6 +42,8 @@ export class Symbolizer {
   private readonly maps = new Map<number, MapsEntry[] | null>();
   private readonly keys = new Map<string, string>();
   private cachedSymbols = 0;
+  /** Symbol tables read so far (kallsyms, binaries): their parse leaves garbage worth collecting. */
+  tablesRead = 0;
   private readonly perfMaps: PerfMaps;
 
   constructor(private readonly o: SymbolizerOptions) {
@@ -82,6 +84,7 @@ export class Symbolizer {
     if (malformed > 0) this.o.parseError("/proc/kallsyms", `${malformed} malformed lines`);
     if (symbols.size === 0) this.o.log.warn("/proc/kallsyms gives no addresses (kptr_restrict?): kernel frames show as [unknown]");
     this.kernelSyms = symbols;
+    this.tablesRead++;
     return symbols;
   }
 
@@ -148,6 +151,7 @@ export class Symbolizer {
       return hit;
     }
     const syms = await this.load(pid, path, file);
+    this.tablesRead++;
     this.binaries.set(key, syms);
     this.cachedSymbols += syms?.count ?? 0;
     for (const [k, v] of this.binaries) {
