@@ -79,8 +79,8 @@ export class Symbolizer {
 
   private kernel(): KernelSymbols {
     if (this.kernelSyms) return this.kernelSyms;
-    const text = this.o.host.readProc("kallsyms") ?? "";
-    const { symbols, malformed } = KernelSymbols.parse(text);
+    const bytes = this.o.host.readBytes(this.o.host.proc("kallsyms")) ?? new Uint8Array(0);
+    const { symbols, malformed } = KernelSymbols.parse(bytes);
     if (malformed > 0) this.o.parseError("/proc/kallsyms", `${malformed} malformed lines`);
     if (symbols.size === 0) this.o.log.warn("/proc/kallsyms gives no addresses (kptr_restrict?): kernel frames show as [unknown]");
     this.kernelSyms = symbols;
