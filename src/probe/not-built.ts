@@ -4,10 +4,7 @@
 // implements one of them declares it itself, and its definition replaces the entry here
 // (FeatureCatalog.of); the entry can then be deleted.
 import type { FeatureDeclaration } from "./define.ts";
-import { listParam, numberParam, stringParam } from "./params.ts";
-
-/** l7_protocol values in their canonical (GET) order. */
-export const L7_PROTOCOLS: readonly string[] = Object.freeze(["http", "dns", "redis", "mysql", "pgsql", "kafka", "mongo", "crpc"]);
+import { numberParam, stringParam } from "./params.ts";
 
 const sub = (list: string): { name: string; bit: number }[] =>
   list.split(", ").map((s) => {
@@ -18,17 +15,8 @@ const sub = (list: string): { name: string; bit: number }[] =>
 const L7_SUBITEMS = sub("l7_bytes_metrics 0x1, l7_rpc_metrics 0x2, l7_rpc_trace 0x4");
 const devName = stringParam("dev_name", "", { maxLenExclusive: 32 });
 const elfPath = stringParam("elf_path", "", { path: true });
-const clusterIpBackend = numberParam("cluster_ip_backend", 0, 0, 2);
 
 export const NOT_BUILT: readonly FeatureDeclaration[] = Object.freeze([
-  {
-    feature: "l7",
-    bin: "l7probe",
-    ipcType: 4,
-    scope: "ALL",
-    subitems: L7_SUBITEMS,
-    params: [listParam("l7_protocol", L7_PROTOCOLS), numberParam("support_ssl", 0, 0, 1), clusterIpBackend],
-  },
   { feature: "jvm", bin: "jvmprobe", ipcType: 9, scope: "PROC" },
   { feature: "postgre_sli", bin: "pgsliprobe", ipcType: 10, scope: "NONE", params: [devName] },
   { feature: "opengauss_sli", bin: "pg_stat_probe.py", ipcType: 11, scope: "NONE" },

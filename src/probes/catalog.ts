@@ -6,7 +6,7 @@ import type { ParamDef, ParamTable } from "../probe/params.ts";
 import type { FeatureDef, ParamValues } from "../probe/settings.ts";
 import { PROBES } from "./registered.ts";
 
-export { L7_PROTOCOLS } from "../probe/not-built.ts";
+export { L7_PROTOCOLS } from "./l7/declare.ts";
 
 export const CATALOG: FeatureCatalog = FeatureCatalog.of(PROBES, NOT_BUILT);
 

@@ -4,6 +4,7 @@
 export { default as baseinfo } from "./baseinfo/index.ts";
 export { default as flamegraph } from "./flamegraph/index.ts";
 export { default as io } from "./io/index.ts";
+export { default as l7 } from "./l7/index.ts";
 export { default as proc } from "./proc/index.ts";
 export { default as socket } from "./socket/index.ts";
 export { default as tcp } from "./tcp/index.ts";

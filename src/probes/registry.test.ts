@@ -4,7 +4,7 @@
 // its bpf/<name> folder, when present, matches it and uses the shared kernel scope.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { CATALOG, findFeature } from "./catalog.ts";
 import { PROBES } from "./registered.ts";
 
@@ -77,8 +77,11 @@ describe("probe registry", () => {
     for (const folder of folders) {
       for (const { file, text } of sources(folder)) {
         for (const spec of imports(text)) {
-          const own = spec.startsWith("./") && !spec.includes("/test-");
-          const shared = SHARED.some((s) => spec.startsWith(s)) || spec.startsWith("node:path") || spec.startsWith("node:zlib") || !spec.startsWith(".");
+          // Paths are resolved from the importing file, so a nested module (l7/protocols/x.ts)
+          // may reach its own folder's ../ files and the kit through one more ../.
+          const target = spec.startsWith(".") ? resolve(here, dirname(file), spec) : "";
+          const own = target.startsWith(join(here, folder) + "/") && !spec.includes("/test-");
+          const shared = SHARED.some((s) => target.startsWith(resolve(here, folder, s) + (s.endsWith("/") ? "/" : ""))) || spec.startsWith("node:path") || spec.startsWith("node:zlib") || !spec.startsWith(".");
           if (!own && !shared) bad.push(`${file}: ${spec}`);
         }
       }

@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import { AsciiInterner, BoundedQueue, MessageBuffer, equalsIgnoreCase, indexOfCrlf, parseDecimal, parseHex, parseSignedDecimal, trimEnd, trimStart } from "./bytes.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe("bytes", () => {
+  test("CRLF search honours the range and skips bare LFs", () => {
+    const b = enc("ab\ncd\r\nef\r\n");
+    expect(indexOfCrlf(b, 0, b.length)).toBe(5);
+    expect(indexOfCrlf(b, 6, b.length)).toBe(9);
+    expect(indexOfCrlf(b, 0, 6)).toBe(-1); // the LF at 6 is outside
+    expect(indexOfCrlf(b, 6, 7)).toBe(-1); // a LF at the start of the range has no CR inside it
+  });
+
+  test("integers straight from bytes: digits only, bounded, signed", () => {
+    const b = enc("12345 -17 ff 9007199254740993 x");
+    expect(parseDecimal(b, 0, 5)).toBe(12345);
+    expect(parseDecimal(b, 0, 6)).toBe(-1);
+    expect(parseDecimal(b, 0, 0)).toBe(-1);
+    expect(parseSignedDecimal(b, 6, 9)).toBe(-17);
+    expect(parseSignedDecimal(b, 6, 7)).toBeNaN();
+    expect(parseHex(b, 10, 12)).toBe(255);
+    expect(parseHex(enc("1A2b"), 0, 4)).toBe(0x1a2b);
+    expect(parseHex(b, 9, 12)).toBe(-1);
+    expect(parseDecimal(b, 13, 29)).toBe(-1); // past 2^53
+  });
+
+  test("case-insensitive comparison and trimming", () => {
+    const b = enc("  Content-LENGTH \t");
+    const from = trimStart(b, 0, b.length);
+    const to = trimEnd(b, from, b.length);
+    expect([from, to]).toEqual([2, 16]);
+    expect(equalsIgnoreCase(b, from, to, "content-length")).toBe(true);
+    expect(equalsIgnoreCase(b, from, to - 1, "content-length")).toBe(false);
+  });
+
+  test("the interner returns the same string for the same bytes and stays bounded", () => {
+    const i = new AsciiInterner(2);
+    const a = i.intern(enc("xGET /a"), 1, 7);
+    expect(a).toBe("GET /a");
+    expect(i.intern(enc("GET /a"), 0, 6)).toBe(a);
+    expect(i.intern(enc("GET /b"), 0, 6)).toBe("GET /b");
+    expect(i.intern(enc("GET /c"), 0, 6)).toBe("GET /c"); // past capacity: decoded, not kept
+    expect(i.intern(enc("GET /c"), 0, 6)).toBe("GET /c");
+  });
+
+  test("the message buffer grows up to its bound, refuses past it, consumes from the front", () => {
+    const m = new MessageBuffer(600);
+    expect(m.append(enc("hello "), 0, 6)).toBe(true);
+    const big = new Uint8Array(500).fill(120);
+    expect(m.append(big, 0, 500)).toBe(true);
+    expect(m.length).toBe(506);
+    expect(m.append(big, 0, 100)).toBe(false);
+    expect(m.length).toBe(506);
+    m.consume(6);
+    expect(m.length).toBe(500);
+    expect(m.bytes[0]).toBe(120);
+    expect(() => new MessageBuffer(0)).toThrow(RangeError);
+  });
+
+  test("the bounded queue keeps order and tags, refuses when full", () => {
+    const q = new BoundedQueue<string>(2);
+    expect(q.push("a", 1)).toBe(true);
+    expect(q.push("b", 2)).toBe(true);
+    expect(q.push("c", 3)).toBe(false);
+    expect([q.peek(), q.peekTag()]).toEqual(["a", 1]);
+    expect(q.shift()).toBe("a");
+    expect(q.push("c", 3)).toBe(true);
+    expect([q.shift(), q.shift(), q.shift(), q.size]).toEqual(["b", "c", undefined, 0]);
+  });
+});
