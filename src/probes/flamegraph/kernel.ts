@@ -117,11 +117,12 @@ export class FlameKernel implements Disposable {
         counts_a: { maxEntries: this.o.maxStacks },
         counts_b: { maxEntries: this.o.maxStacks },
         offcpu_start: { maxEntries: this.o.maxSleepers },
-        mem_calls: { maxEntries: this.o.maxSleepers },
-        alloc_stacks: { maxEntries: this.o.maxAllocStacks },
-        alloc_live: { maxEntries: this.o.maxAllocStacks },
-        allocs: { maxEntries: this.o.maxAllocs },
-        alloc_calls: { maxEntries: this.o.maxSleepers },
+        // The maps of a type not sampled are made as small as the kernel allows (they are preallocated).
+        mem_calls: { maxEntries: this.o.memCalls ? this.o.maxSleepers : 1 },
+        alloc_stacks: { maxEntries: this.o.glibc ? this.o.maxAllocStacks : 1 },
+        alloc_live: { maxEntries: this.o.glibc ? this.o.maxAllocStacks : 1 },
+        allocs: { maxEntries: this.o.glibc ? this.o.maxAllocs : 1 },
+        alloc_calls: { maxEntries: this.o.glibc ? this.o.maxSleepers : 1 },
       },
     });
     obj.program("flame_oncpu").setAutoload(this.o.oncpu);
