@@ -1,6 +1,9 @@
 /* flamegraph: on-CPU samples (perf_event on every CPU), off-CPU time (sched_switch) and
- * user page faults (memory first touched: exceptions:page_fault_user, x86) per
- * (tgid, user stack, kernel stack), counted in the kernel.
+ * memory (bytes of user page faults, i.e. memory first touched: exceptions:page_fault_user,
+ * x86; bytes asked for with brk and anonymous mmap: the syscalls' tracepoints) per
+ * (tgid, user stack, kernel stack), counted in the kernel; and (mem_glibc) the live bytes
+ * of glibc allocations per allocating stack, from uprobes on malloc/calloc/realloc/free
+ * (./flamegraph-glibc.h).
  *
  * Two sets of maps alternate: the programs write the set named by flame_state.active;
  * user space (src/probes/flamegraph/kernel.ts) flips the word, then reads and clears the
@@ -15,19 +18,28 @@ char LICENSE[] SEC("license") = "GPL";
 #define FLAME_MAX_DEPTH 127
 #define FLAME_ONCPU 0
 #define FLAME_OFFCPU 1
-#define FLAME_MEM 2
+#define FLAME_MEM 2      /* page faults, 4 KiB each */
+#define FLAME_MEM_MMAP 3 /* bytes of anonymous mmap calls (no kernel stack) */
+#define FLAME_MEM_BRK 4  /* bytes the heap grew by in brk calls (no kernel stack) */
+#define FLAME_PAGE_SIZE 4096
+#define FLAME_MAP_ANONYMOUS 0x20
 
 enum flame_drop {
 	FLAME_DROP_COUNTS_FULL = 0,   /* the counts map of the active set is full */
 	FLAME_DROP_STACK_LOST = 1,    /* bpf_get_stackid failed (stack map full or a collision) */
 	FLAME_DROP_OFFCPU_FULL = 2,   /* the switch-out map is full: a sleep not timed */
 	FLAME_DROP_OFFCPU_PERIOD = 3, /* a sleep that began in the period already read */
-	FLAME_DROP_SLOTS = 4,
+	FLAME_DROP_MEM_CALL_FULL = 4, /* the in-flight brk/mmap map is full: a call not counted */
+	FLAME_DROP_ALLOC_FULL = 5,      /* mem_glibc: the live allocation map is full: one not tracked */
+	FLAME_DROP_ALLOC_LIVE_FULL = 6, /* mem_glibc: the per-stack live bytes map is full */
+	FLAME_DROP_ALLOC_CALL_FULL = 7, /* mem_glibc: the in-flight call map is full */
+	FLAME_DROP_ALLOC_STACK_LOST = 8, /* mem_glibc: an allocation's stack not stored (counted under no stack) */
+	FLAME_DROP_SLOTS = 9,
 };
 
 struct flame_state {
 	__u32 active; /* 0: set A, 1: set B (written by user space) */
-	__u32 pad;
+	__u32 agent;  /* the agent's own tgid: its mallocs are not probed (mem_glibc, whole host) */
 };
 struct flame_state flame_state SEC(".data.flame") = {};
 
@@ -35,7 +47,8 @@ struct flame_key {
 	__u32 tgid;
 	__s32 ustack;
 	__s32 kstack;
-	__u32 kind; /* FLAME_ONCPU (value: samples), FLAME_OFFCPU (ns off the CPU), FLAME_MEM (user page faults) */
+	__u32 kind; /* FLAME_ONCPU (value: samples), FLAME_OFFCPU (ns off the CPU), FLAME_MEM* (bytes) */
+	__u64 hint; /* FLAME_MEM_MMAP/BRK: the word at the user stack pointer, see flame_mem_exit */
 };
 
 #define STACK_MAP(name)                                         \
@@ -73,6 +86,21 @@ struct {
 	__type(key, __u32); /* thread id */
 	__type(value, struct flame_off_start);
 } offcpu_start SEC(".maps");
+
+/* A brk or mmap call in flight: what it asked for, read again when it returns. */
+struct flame_mem_call {
+	__u64 arg; /* mmap: the length; brk: the break before the call */
+	__u32 kind; /* FLAME_MEM_MMAP or FLAME_MEM_BRK */
+	__u32 pad;
+};
+
+/* LRU: a call whose return was never seen (the thread was killed in it) ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* max_sleepers, set by user space */
+	__type(key, __u32); /* thread id */
+	__type(value, struct flame_mem_call);
+} mem_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -176,6 +204,87 @@ int flame_mem(struct bpf_raw_tracepoint_args *ctx)
 	__u32 set = flame_state.active & 1;
 	struct flame_key k = { .tgid = tgid, .kind = FLAME_MEM };
 	flame_stacks(ctx, set, &k.ustack, &k.kstack);
-	flame_add(set, &k, 1);
+	flame_add(set, &k, FLAME_PAGE_SIZE);
 	return 0;
 }
+
+/* Entry of a brk or anonymous mmap call of a process in scope: remembered per thread. */
+static __always_inline void flame_mem_enter(__u32 kind, __u64 arg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (tgid == 0 || !gopher_in_scope(tgid))
+		return;
+	__u32 tid = (__u32)id;
+	struct flame_mem_call c = { .arg = arg, .kind = kind };
+	if (bpf_map_update_elem(&mem_calls, &tid, &c, BPF_ANY) != 0)
+		COUNT_PERCPU(drops, FLAME_DROP_MEM_CALL_FULL);
+}
+
+/* Return of the call: the bytes it gave (mmap: the page-rounded length when it succeeded;
+ * brk: how far the break moved up) under the user stack that asked. libc's syscall wrappers
+ * (mmap64, brk) set up no frame pointer, so the frame-pointer walk from inside them skips
+ * their caller; the word at the user stack pointer is that caller's return address when the
+ * wrapper pushed nothing. It goes in the key as a hint, which user space inserts after the
+ * leaf only when it is code of a mapped file and not already the next frame. */
+static __always_inline void flame_mem_exit(void *ctx, __u32 kind, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct flame_mem_call *c = bpf_map_lookup_elem(&mem_calls, &tid);
+	if (!c)
+		return;
+	struct flame_mem_call call = *c;
+	bpf_map_delete_elem(&mem_calls, &tid);
+	if (call.kind != kind)
+		return;
+	__u64 bytes = 0;
+	if (kind == FLAME_MEM_MMAP && (unsigned long)ret < (unsigned long)-4095)
+		bytes = (call.arg + FLAME_PAGE_SIZE - 1) & ~(__u64)(FLAME_PAGE_SIZE - 1);
+	if (kind == FLAME_MEM_BRK && (unsigned long)ret > call.arg)
+		bytes = (unsigned long)ret - call.arg;
+	if (bytes == 0)
+		return;
+	__u32 set = flame_state.active & 1;
+	struct flame_key k = { .tgid = id >> 32, .kstack = -1, .kind = kind };
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (regs && bpf_probe_read_user(&k.hint, sizeof(k.hint), (void *)BPF_CORE_READ(regs, sp)) != 0)
+		k.hint = 0;
+	void *stacks = set ? (void *)&stacks_b : (void *)&stacks_a;
+	k.ustack = bpf_get_stackid(ctx, stacks, BPF_F_USER_STACK);
+	if (k.ustack < 0 && k.ustack != -14)
+		COUNT_PERCPU(drops, FLAME_DROP_STACK_LOST);
+	flame_add(set, &k, bytes);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int flame_mmap_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((ctx->args[3] & FLAME_MAP_ANONYMOUS) && ctx->args[1] > 0)
+		flame_mem_enter(FLAME_MEM_MMAP, ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int flame_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	flame_mem_exit(ctx, FLAME_MEM_MMAP, ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_brk")
+int flame_brk_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	flame_mem_enter(FLAME_MEM_BRK, BPF_CORE_READ(task, mm, brk));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_brk")
+int flame_brk_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	flame_mem_exit(ctx, FLAME_MEM_BRK, ctx->ret);
+	return 0;
+}
+
+#include "flamegraph-glibc.h"

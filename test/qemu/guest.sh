@@ -145,7 +145,8 @@ wait "$loadpid"
 put proc_rc $?
 touch "$H/PROCDONE"
 
-# ---- flamegraph: oncpu for the busy ggload (scoped by proc_name, collected every 5 s),
+# ---- flamegraph: oncpu for the busy ggload (scoped by proc_name, collected every 5 s; mem
+# and mem_glibc on too, so their tracepoint and uprobe programs load on this kernel),
 # then stopped over REST while it still runs (its stacks are symbolized from its live
 # /proc/<pid>/maps), which writes the period's folded file.
 wait_host FLAMEGO
@@ -153,7 +154,7 @@ wait_host FLAMEGO
 spinpid=$!
 put spin_pid "$spinpid"
 sleep 1
-put flame_start "$(curl -s -X PUT --data-binary 'json={"cmd":{"probe":["oncpu"]},"snoopers":{"proc_name":[{"comm":"^ggload$","cmdline":"spin"}]},"params":{"perf_sample_period":10,"report_period":5},"state":"running"}' http://127.0.0.1:9999/flamegraph | tr -d '\n')"
+put flame_start "$(curl -s -X PUT --data-binary 'json={"cmd":{"probe":["oncpu","mem","mem_glibc"]},"snoopers":{"proc_name":[{"comm":"^ggload$","cmdline":"spin"}]},"params":{"perf_sample_period":10,"report_period":5},"state":"running"}' http://127.0.0.1:9999/flamegraph | tr -d '\n')"
 sleep 13
 put spin_alive_at_stop "$([ -d "/proc/$spinpid" ] && echo yes || echo no)"
 put flame_stop "$(curl -s -X PUT --data-binary 'json={"state":"stopped"}' http://127.0.0.1:9999/flamegraph | tr -d '\n')"

@@ -28,7 +28,7 @@ export const FLAMEGRAPH_FEATURE = {
 } as const satisfies FeatureDeclaration;
 
 /** The subitems this version samples; the others are accepted by REST and reported as not supported. */
-export const IMPLEMENTED_SUBITEMS: readonly string[] = ["oncpu", "offcpu", "mem"];
+export const IMPLEMENTED_SUBITEMS: readonly string[] = ["oncpu", "offcpu", "mem", "mem_glibc"];
 
 export const FLAMEGRAPH_LIMITS: Readonly<Record<string, LimitDecl>> = {
   max_stacks: {
@@ -38,6 +38,9 @@ export const FLAMEGRAPH_LIMITS: Readonly<Record<string, LimitDecl>> = {
     help: "distinct stacks (and stack counts) kept in the kernel per read; more are counted as stack_lost / counts_full drops",
   },
   max_sleepers: { default: 16384, min: 256, max: 1 << 20, help: "threads switched out at once whose off-CPU time is being measured (offcpu)" },
+  max_allocs: { default: 65536, min: 1024, max: 1 << 22, help: "mem_glibc: heap blocks tracked at once (allocated, not yet freed); more are counted as alloc_full drops" },
+  max_alloc_stacks: { default: 8192, min: 256, max: 1 << 18, help: "mem_glibc: distinct allocating stacks with live bytes; more are counted as alloc_live_full / alloc_stack_lost drops" },
+  max_glibc_processes: { default: 256, min: 1, max: 4096, help: "mem_glibc: processes (whole host in scope: libc files) whose malloc/free are probed at once" },
   max_folded: { default: 20000, min: 100, max: 1 << 20, help: "distinct folded stacks kept per type and svg_period; more are counted as folded_full drops" },
   max_symbols: { default: 400_000, min: 10_000, max: 20_000_000, help: "user-space symbols cached across binaries (least recently used binaries are evicted)" },
   page_periods: { default: 10, min: 1, max: 1000, help: "periods per type kept for the /flamegraph page" },

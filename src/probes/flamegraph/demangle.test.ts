@@ -12,6 +12,8 @@ describe("demangle", () => {
     expect(demangle("_ZN3foo3BarD0Ev")).toBe("foo::Bar::~Bar");
     expect(demangle("_ZNSt6thread6_StateD2Ev")).toBe("std::thread::_State::~_State");
     expect(demangle("_ZN3foo4workEv.cold")).toBe("foo::work.cold");
+    // static (internal linkage), seen in libjvm.so
+    expect(demangle("_ZL17jni_invoke_staticP7JNIEnv_P9JavaValueP8_jobject11JNICallTypeP10_jmethodID.constprop.1")).toBe("jni_invoke_static.constprop.1");
   });
 
   test("Rust legacy: the hash goes, escapes are decoded", () => {

@@ -31,7 +31,7 @@ function rustIdent(name: string): string {
 /** The demangled function name of `sym`, or `sym` itself. */
 export function demangle(sym: string): string {
   if (!sym.startsWith("_Z")) return sym;
-  let i = 2;
+  let i = sym[2] === "L" ? 3 : 2; // L: internal linkage (a static function), not part of the name
   const parts: string[] = [];
   if (sym[i] === "N") {
     i++;

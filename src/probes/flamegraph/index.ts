@@ -1,33 +1,38 @@
 // flamegraph: continuous profiling of the processes in scope (rest-api.md §10 stackprobe).
 // oncpu: a CPU-clock perf event on every CPU every perf_sample_period ms; offcpu: the time
-// each thread spends switched out (sched_switch); mem: user page faults (memory touched). The kernel counts per (process, user
+// each thread spends switched out (sched_switch); mem: bytes of user page faults (memory
+// touched) and of brk / anonymous mmap calls (memory asked for); mem_glibc: live bytes of
+// glibc allocations per allocating stack (./glibc.ts). The kernel counts per (process, user
 // stack, kernel stack) in one of two alternating map sets (./kernel.ts); every collect()
 // reads and clears the finished set, symbolizes the stacks (./symbolize.ts) and adds them
 // to the period's folded stacks; every svg_period seconds (checked at each collect) the
 // period is written as SVG, folded and pprof files per type (./output.ts) and starts over.
+import { trimHeap } from "../../host/features.ts";
 import type { BpfScope } from "../../probe/bpf-scope.ts";
 import { defineProbe, NotSupported, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import { FLAMEGRAPH_FEATURE, FLAMEGRAPH_LIMITS, IMPLEMENTED_SUBITEMS } from "./declare.ts";
 import { FoldedStacks } from "./folded.ts";
 import { FlameHistory, type PeriodStacks } from "./history.ts";
-import { FlameKernel, flameUnsupported, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
+import { FlameKernel, flameUnsupported, hasMemCallTracepoints, hasPageFaultTracepoint, type RawSample, type SampleKind } from "./kernel.ts";
 import { DEFAULT_SVG_DIR, enforceBudget, flamePaths, writeFiles, type OutputFile } from "./output.ts";
 import { FLAME_PAGE_HTML } from "./page.ts";
 import { ProcessPrefixes } from "./process-prefix.ts";
 import { PUSH_INTERVAL_MS, pushFolded, pyroscopeServerError } from "./pyroscope.ts";
 import { pprofProfile } from "./pprof.ts";
 import { flameGraphSvg } from "./svg.ts";
+import { GlibcAllocations } from "./glibc.ts";
 import { Symbolizer } from "./symbolize.ts";
 
 /**
  * How each type's values are written: oncpu counts samples, offcpu nanoseconds shown as
- * microseconds, mem page faults shown as bytes (4 KiB pages: x86, the only architecture
- * with the tracepoint).
+ * microseconds, mem bytes (a page fault counts as 4 KiB: x86, the only architecture with
+ * the tracepoint).
  */
 const UNITS: Record<SampleKind, { unit: string; scale: number }> = {
   oncpu: { unit: "samples", scale: 1 },
   offcpu: { unit: "us", scale: 1 / 1000 },
-  mem: { unit: "bytes", scale: 4096 },
+  mem: { unit: "bytes", scale: 1 },
+  mem_glibc: { unit: "bytes", scale: 1 },
 };
 
 /** A period's rows with values in the written unit. */
@@ -57,6 +62,9 @@ export class FlameRun implements ProbeRun {
   private periodStart = Date.now();
   private readonly samplePeriodMs: number;
   private collecting = false;
+  private tablesSeen = 0;
+  private readonly glibc: GlibcAllocations | undefined;
+  private readonly warnedAttach = new Set<string>();
   /** Files written by the last flush (for logs and tests). */
   lastFiles: string[] = [];
 
@@ -65,17 +73,23 @@ export class FlameRun implements ProbeRun {
     const missing = wanted.filter((s) => !IMPLEMENTED_SUBITEMS.includes(s));
     let oncpu = ctx.subitems.has("oncpu");
     const offcpu = ctx.subitems.has("offcpu");
-    let mem = ctx.subitems.has("mem");
-    if (mem && !hasPageFaultTracepoint(ctx.features)) {
-      ctx.log.warn("mem is not sampled: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
-      mem = false;
+    const wantMem = ctx.subitems.has("mem");
+    const memFaults = wantMem && hasPageFaultTracepoint(ctx.features);
+    const memCalls = wantMem && hasMemCallTracepoints(ctx.features);
+    if (wantMem && !memFaults) ctx.log.warn("mem: page faults are not counted: this kernel has no exceptions:page_fault_user tracepoint (x86 only)");
+    if (wantMem && !memCalls) ctx.log.warn("mem: brk and mmap calls are not counted: this kernel has no syscalls:sys_enter_brk/mmap tracepoints (CONFIG_FTRACE_SYSCALLS)");
+    const mem = memFaults || memCalls;
+    let glibc = ctx.subitems.has("mem_glibc");
+    if (glibc && !ctx.features.attach.uprobe.ok) {
+      ctx.log.warn(`mem_glibc is not sampled: uprobes unavailable (${ctx.features.attach.uprobe.reason})`);
+      glibc = false;
     }
     if (oncpu && !ctx.features.attach.perf_event.ok) {
       if (!offcpu) throw new NotSupported(`oncpu needs perf_event programs: ${ctx.features.attach.perf_event.reason}`);
       ctx.log.warn(`oncpu is not sampled: perf_event programs unavailable (${ctx.features.attach.perf_event.reason})`);
       oncpu = false;
     }
-    if (!oncpu && !offcpu && !mem) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
+    if (!oncpu && !offcpu && !mem && !glibc) throw new NotSupported(`subitems ${wanted.join(", ") || "(none)"}: this version samples only ${IMPLEMENTED_SUBITEMS.join(" and ")}`);
     if (missing.length > 0) ctx.log.warn(`subitems ${missing.join(", ")} are not sampled by this version (only ${IMPLEMENTED_SUBITEMS.join(", ")})`);
     this.samplePeriodMs = ctx.num("perf_sample_period") || 10;
     const onFull = ctx.drops("folded_full");
@@ -83,7 +97,7 @@ export class FlameRun implements ProbeRun {
     const serverError = server ? pyroscopeServerError(server) : undefined;
     if (serverError) ctx.log.warn(`${serverError}: nothing is pushed to Pyroscope`);
     this.pyroscope = server && !serverError ? server : undefined;
-    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem]] as const) {
+    for (const [kind, on] of [["oncpu", oncpu], ["offcpu", offcpu], ["mem", mem], ["mem_glibc", glibc]] as const) {
       if (!on) continue;
       this.folded.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
       if (this.pyroscope) this.unpushed.set(kind, new FoldedStacks(ctx.limit("max_folded"), onFull));
@@ -92,15 +106,25 @@ export class FlameRun implements ProbeRun {
       bpf: ctx.bpf,
       oncpu,
       offcpu,
-      mem,
+      memFaults,
+      memCalls,
+      glibc,
+      maxAllocs: ctx.limit("max_allocs"),
+      maxAllocStacks: ctx.limit("max_alloc_stacks"),
       samplePeriodMs: this.samplePeriodMs,
       maxStacks: ctx.limit("max_stacks"),
       maxSleepers: ctx.limit("max_sleepers"),
     });
     try {
       this.scope = ctx.bpf.scopeSync(this.kernel.obj);
+      if (glibc) {
+        this.glibc = new GlibcAllocations({ obj: this.kernel.obj, host: ctx.host, perBinary: ctx.scope.wholeHost, maxProcesses: ctx.limit("max_glibc_processes") });
+        this.syncGlibc();
+        this.kernel.attached.push(`uprobes on malloc/calloc/realloc/free in ${this.glibc.processes} processes' libc`);
+      }
     } catch (e) {
-      this.kernel[Symbol.dispose](); // its perf events are not owned by the object
+      this.glibc?.[Symbol.dispose]();
+      this.kernel[Symbol.dispose](); // its perf events and uprobes are not owned by the object
       throw e;
     }
     this.symbols = new Symbolizer({ host: ctx.host, log: ctx.log, maxSymbols: ctx.limit("max_symbols"), parseError: (i, d) => ctx.parseError(i, d) });
@@ -108,6 +132,31 @@ export class FlameRun implements ProbeRun {
     this.history = new FlameHistory(ctx.limit("page_periods"), ctx.limit("page_stacks"));
     this.page = ctx.servePage?.((sub) => this.servePage(sub));
     ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
+  }
+
+  /** The processes mem_glibc covers: the scope's, or with the whole host every process but the agent. */
+  private glibcScope(): Set<number> {
+    const scope = this.ctx.scope;
+    if (!scope.wholeHost) return new Set(scope.pids());
+    const out = new Set<number>();
+    for (const name of this.ctx.host.list(this.ctx.host.proc())) {
+      const pid = Number(name);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && scope.includes(pid)) out.add(pid);
+    }
+    return out;
+  }
+
+  /** Places and drops mem_glibc's uprobes as processes enter and leave the scope; returns the scope used. */
+  private syncGlibc(): Set<number> {
+    const inScope = this.glibcScope();
+    for (const f of this.glibc!.sync(inScope)) {
+      this.ctx.drops("glibc_attach_failed")(1);
+      const kind = f.reason.replace(/\d+/g, "N");
+      if (this.warnedAttach.has(kind)) this.ctx.log.debug(`mem_glibc: process ${f.pid}: ${f.reason}`);
+      else this.ctx.log.warn(`mem_glibc: process ${f.pid} not covered: ${f.reason} (counted in gala_gopher_agent_bpf_dropped_total{reason="glibc_attach_failed"})`);
+      this.warnedAttach.add(kind);
+    }
+    return inScope;
   }
 
   /** The period in progress (what the last collections read), marked partial. */
@@ -148,11 +197,36 @@ export class FlameRun implements ProbeRun {
     for (const s of raw) {
       const folded = this.folded.get(s.kind);
       if (!folded || !ctx.scope.includes(s.tgid)) continue;
-      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      const frames = [...this.prefixes.of(s.tgid), ...(await this.symbols.userFrames(s.tgid, s.hint ? this.symbols.withHint(s.tgid, s.user, s.hint) : s.user)), ...this.symbols.kernelFrames(s.kernel)];
+      if (s.leaf) frames.push(s.leaf);
       folded.add(s.tgid, frames, s.value);
       this.unpushed.get(s.kind)?.add(s.tgid, frames, s.value);
     }
+    if (this.glibc) await this.readGlibc();
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
+    if (this.symbols.tablesRead !== this.tablesSeen) {
+      // Parsing kallsyms and ELF files leaves tens of MiB of garbage: give it back now rather
+      // than whenever the collector gets to it (the RSS budget counts it).
+      this.tablesSeen = this.symbols.tablesRead;
+      Bun.gc(true);
+      trimHeap();
+    }
+  }
+
+  /** mem_glibc's live bytes replace the previous read's (a state, not a count). */
+  private async readGlibc(): Promise<void> {
+    const inScope = this.syncGlibc();
+    const folded = this.folded.get("mem_glibc")!;
+    const unpushed = this.unpushed.get("mem_glibc");
+    folded.clear();
+    unpushed?.clear();
+    const live: { tgid: number; user: readonly bigint[]; bytes: number }[] = [];
+    this.glibc!.read(inScope, (tgid, user, bytes) => live.push({ tgid, user, bytes }));
+    for (const l of live) {
+      const frames = [...this.prefixes.of(l.tgid), ...(await this.symbols.userFrames(l.tgid, l.user))];
+      folded.add(l.tgid, frames, l.bytes);
+      unpushed?.add(l.tgid, frames, l.bytes);
+    }
   }
 
   /** Posts the stacks since the last push to Pyroscope (one try; a failure is counted and its data dropped). */
@@ -225,6 +299,7 @@ export class FlameRun implements ProbeRun {
       this.ctx.log.warn(`writing the last period: ${(e as Error).message}`);
     } finally {
       this.page?.[Symbol.dispose]();
+      this.glibc?.[Symbol.dispose]();
       this.kernel[Symbol.dispose]();
     }
   }

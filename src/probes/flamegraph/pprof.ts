@@ -2,22 +2,19 @@
 // pprof-format package) that `go tool pprof` reads: one function and one location per frame
 // name (user space has no line table here), samples with their locations innermost first
 // and a `pid` label. oncpu: samples and CPU time (period = perf_sample_period); offcpu:
-// nanoseconds off the CPU; mem: page faults and their bytes.
+// nanoseconds off the CPU; mem (and mem_glibc): bytes.
 import { gzipSync } from "node:zlib";
 import { Function as PprofFunction, Label, Location, Line, Profile, Sample, StringTable, ValueType } from "pprof-format";
 
 export interface PprofOptions {
-  readonly type: "oncpu" | "offcpu" | "mem";
-  /** [folded stack, value, pid] rows; values in samples (oncpu), nanoseconds (offcpu) or page faults (mem). */
+  readonly type: "oncpu" | "offcpu" | "mem" | "mem_glibc";
+  /** [folded stack, value, pid] rows; values in samples (oncpu), nanoseconds (offcpu) or bytes (mem, mem_glibc). */
   readonly stacks: readonly (readonly [string, number, number])[];
   /** oncpu: nanoseconds of CPU clock per sample. */
   readonly periodNs: number;
   readonly start: Date;
   readonly end: Date;
 }
-
-/** Bytes per page fault (x86, the only architecture with the page_fault_user tracepoint). */
-const PAGE_BYTES = 4096;
 
 /** The gzipped profile.proto bytes. */
 export function pprofProfile(o: PprofOptions): Uint8Array {
@@ -37,16 +34,16 @@ export function pprofProfile(o: PprofOptions): Uint8Array {
     return id;
   };
   const oncpu = o.type === "oncpu";
-  const mem = o.type === "mem";
+  const mem = o.type === "mem" || o.type === "mem_glibc";
   const sampleType = oncpu
     ? [new ValueType({ type: strings.dedup("samples"), unit: strings.dedup("count") }), new ValueType({ type: strings.dedup("cpu"), unit: strings.dedup("nanoseconds") })]
     : mem
-      ? [new ValueType({ type: strings.dedup("page_faults"), unit: strings.dedup("count") }), new ValueType({ type: strings.dedup("page_fault_space"), unit: strings.dedup("bytes") })]
+      ? [new ValueType({ type: strings.dedup(o.type === "mem" ? "space" : "inuse_space"), unit: strings.dedup("bytes") })]
       : [new ValueType({ type: strings.dedup("offcpu"), unit: strings.dedup("nanoseconds") })];
   const pidKey = strings.dedup("pid");
   const samples = o.stacks.map(([stack, value, pid]) => {
     const ids = stack.split(";").map(location).reverse(); // innermost first
-    return new Sample({ locationId: ids, value: oncpu ? [value, value * o.periodNs] : mem ? [value, value * PAGE_BYTES] : [value], label: [new Label({ key: pidKey, num: pid })] });
+    return new Sample({ locationId: ids, value: oncpu ? [value, value * o.periodNs] : [value], label: [new Label({ key: pidKey, num: pid })] });
   });
   const profile = new Profile({
     sampleType,

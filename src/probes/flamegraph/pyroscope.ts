@@ -1,7 +1,7 @@
 // Pushes folded stacks to Pyroscope's /ingest API as upstream's stackprobe does: every 30 s
 // (checked at each collect), one POST per type (and per process with multi_instance) of
 // the stacks since the last push, `name=gala-gopher-<type>[.<pid>]`, `from`/`until` in
-// seconds, `units=samples` (`bytes` for mem), `sampleRate` = 1000 / perf_sample_period. offcpu
+// seconds, `units=samples` (`bytes` for mem and mem_glibc), `sampleRate` = 1000 / perf_sample_period. offcpu
 // values are microseconds, sent with sampleRate 1000000 so Pyroscope shows seconds. A
 // failed push (3 s timeout, HTTP error) is counted and its data dropped: never retried.
 
@@ -20,7 +20,7 @@ export function pyroscopeServerError(server: string): string | undefined {
 
 export interface IngestRequest {
   readonly server: string;
-  readonly type: "oncpu" | "offcpu" | "mem";
+  readonly type: "oncpu" | "offcpu" | "mem" | "mem_glibc";
   readonly pid?: number;
   readonly from: Date;
   readonly until: Date;
@@ -33,7 +33,7 @@ export interface IngestRequest {
 export function ingestUrl(r: IngestRequest): string {
   const name = `gala-gopher-${r.type}${r.pid === undefined ? "" : `.${r.pid}`}`;
   const rate = r.type === "offcpu" ? 1_000_000 : Math.floor(1000 / r.samplePeriodMs);
-  const units = r.type === "mem" ? "bytes" : "samples";
+  const units = r.type === "mem" || r.type === "mem_glibc" ? "bytes" : "samples";
   const q = new URLSearchParams({ name, from: String(Math.floor(r.from.getTime() / 1000)), until: String(Math.floor(r.until.getTime() / 1000)), units, sampleRate: String(rate) });
   return `http://${r.server}/ingest?${q}`;
 }

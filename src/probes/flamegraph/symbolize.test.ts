@@ -127,6 +127,23 @@ describe("user-space symbolization", () => {
     expect(errors).toEqual([`${join(procfs, "4243", "root", "tmp", "perf-7.map")}: 1 malformed lines`]);
   });
 
+  test("a stack-pointer hint goes after the leaf only when it is code of a mapped file and not already the next frame", () => {
+    const procfs = join(scratch, "hint", "proc");
+    mkdirSync(join(procfs, "4245"), { recursive: true });
+    writeFileSync(
+      join(procfs, "4245", "maps"),
+      ["555500000000-555500010000 r-xp 00001000 08:01 77 /app/prog", "555500010000-555500020000 rw-p 00011000 08:01 77 /app/prog", "7f0000000000-7f0000100000 rwxp 00000000 00:00 0 ", ""].join("\n"),
+    );
+    const s = new Symbolizer({ host: new HostFs({ procfs, sysfs: "/x", rootfs: "/x" }), log: quiet, maxSymbols: 10, parseError: () => undefined });
+    const ips = [0x7f1000000010n, 0x555500000200n];
+    expect(s.withHint(4245, ips, 0x555500000100n)).toEqual([0x7f1000000010n, 0x555500000100n, 0x555500000200n]);
+    expect(s.withHint(4245, ips, 0x555500000200n)).toEqual(ips); // the walk found it already
+    expect(s.withHint(4245, ips, 0x555500010100n)).toEqual(ips); // data, not code
+    expect(s.withHint(4245, ips, 0x7f0000000100n)).toEqual(ips); // anonymous (JIT) memory
+    expect(s.withHint(4245, ips, 0x7ffc00000000n)).toEqual(ips); // a stack address: nothing mapped in the fixture
+    expect(s.withHint(4245, [], 0x555500000100n)).toEqual([]);
+  });
+
   test("kernel frames from kallsyms, outermost first, without the probe's own tracepoint frames", () => {
     const procfs = join(scratch, "kallsyms");
     mkdirSync(procfs, { recursive: true });

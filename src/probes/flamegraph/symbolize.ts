@@ -42,6 +42,8 @@ export class Symbolizer {
   private readonly maps = new Map<number, MapsEntry[] | null>();
   private readonly keys = new Map<string, string>();
   private cachedSymbols = 0;
+  /** Symbol tables read so far (kallsyms, binaries): their parse leaves garbage worth collecting. */
+  tablesRead = 0;
   private readonly perfMaps: PerfMaps;
 
   constructor(private readonly o: SymbolizerOptions) {
@@ -77,11 +79,12 @@ export class Symbolizer {
 
   private kernel(): KernelSymbols {
     if (this.kernelSyms) return this.kernelSyms;
-    const text = this.o.host.readProc("kallsyms") ?? "";
-    const { symbols, malformed } = KernelSymbols.parse(text);
+    const bytes = this.o.host.readBytes(this.o.host.proc("kallsyms")) ?? new Uint8Array(0);
+    const { symbols, malformed } = KernelSymbols.parse(bytes);
     if (malformed > 0) this.o.parseError("/proc/kallsyms", `${malformed} malformed lines`);
     if (symbols.size === 0) this.o.log.warn("/proc/kallsyms gives no addresses (kptr_restrict?): kernel frames show as [unknown]");
     this.kernelSyms = symbols;
+    this.tablesRead++;
     return symbols;
   }
 
@@ -95,6 +98,18 @@ export class Symbolizer {
       out.push(maps ? await this.userFrame(pid, maps, ip) : "[unknown]");
     }
     return out;
+  }
+
+  /**
+   * `ips` with `hint` (a return address read at the stack pointer) put after the leaf, when
+   * it is in an executable mapping of a file and the walk did not already find it: the
+   * caller of a leaf function without a frame pointer (libc's syscall wrappers).
+   */
+  withHint(pid: number, ips: readonly bigint[], hint: bigint): readonly bigint[] {
+    if (ips.length === 0 || ips[1] === hint) return ips;
+    const e = this.processMaps(pid)?.find((m) => hint >= m.start && hint < m.end);
+    if (!e || e.perms[2] !== "x" || !e.path.startsWith("/")) return ips;
+    return [ips[0]!, hint, ...ips.slice(1)];
   }
 
   private processMaps(pid: number): MapsEntry[] | null {
@@ -136,6 +151,7 @@ export class Symbolizer {
       return hit;
     }
     const syms = await this.load(pid, path, file);
+    this.tablesRead++;
     this.binaries.set(key, syms);
     this.cachedSymbols += syms?.count ?? 0;
     for (const [k, v] of this.binaries) {
