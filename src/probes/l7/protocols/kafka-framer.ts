@@ -6,6 +6,7 @@
 // for a chunk whose first bytes the owner accepts as a message start.
 //
 // Kafka and DNS use it (a generic helper; it can move into bytes.ts when that exists).
+import { i32be, u16be } from "./bytes.ts";
 
 export interface FrameStats {
   resyncs: number;
@@ -85,7 +86,7 @@ export class LengthPrefixedFramer {
 
   private prefixDone(): boolean {
     const h = this.head;
-    const size = this.prefixBytes === 4 ? ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) : ((h[0]! << 8) | h[1]!);
+    const size = this.prefixBytes === 4 ? i32be(h, 0) : u16be(h, 0);
     if (!this.owner.sizeOk(size)) {
       this.lose();
       return false;

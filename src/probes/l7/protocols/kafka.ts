@@ -22,6 +22,7 @@ import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSes
 import { ApiKey, apiName, errorClass, isFlexible, isKnownApi, plausibleVersion } from "./kafka-apis.ts";
 import { KafkaCursor, responseErrorCode } from "./kafka-errors.ts";
 import { LengthPrefixedFramer } from "./kafka-framer.ts";
+import { i16be, i32be } from "./bytes.ts";
 
 /** Kafka's default socket.request.max.bytes (100 MiB): no request is larger. */
 const MAX_MESSAGE = 100 * 1024 * 1024;
@@ -30,18 +31,16 @@ const REQUEST_HEAD = 1024;
 /** Smallest request: size 4 + api_key 2 + api_version 2 + correlation_id 4 + client_id length 2. */
 const MIN_REQUEST = 14;
 
-const i16 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
-const i32 = (b: Uint8Array, at: number) => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 
 /** Whether `b` (from offset 0) starts like a Kafka request; bytes beyond `b` are not judged. */
 function looksLikeRequest(b: Uint8Array): boolean {
   if (b.length < 8) return false;
-  const size = i32(b, 0);
+  const size = i32be(b, 0);
   if (size < MIN_REQUEST - 4 || size > MAX_MESSAGE) return false;
-  const key = i16(b, 4);
-  if (!isKnownApi(key) || !plausibleVersion(key, i16(b, 6))) return false;
+  const key = i16be(b, 4);
+  if (!isKnownApi(key) || !plausibleVersion(key, i16be(b, 6))) return false;
   if (b.length < 14) return true;
-  const clientIdLen = i16(b, 12);
+  const clientIdLen = i16be(b, 12);
   if (clientIdLen < -1 || clientIdLen > size - 10) return false;
   const seen = Math.min(b.length, 14 + Math.max(0, clientIdLen));
   for (let i = 14; i < seen; i++) if (b[i]! < 0x20 || b[i]! > 0x7e) return false;
@@ -138,7 +137,7 @@ class KafkaSession implements ProtocolSession {
     }, this.stats);
     this.responses = new LengthPrefixedFramer(4, maxBuffered, {
       sizeOk: (size) => size >= 4 && size <= MAX_MESSAGE,
-      canStart: (b) => b.length >= 8 && this.pending.find(i32(b, 4)) >= 0,
+      canStart: (b) => b.length >= 8 && this.pending.find(i32be(b, 4)) >= 0,
       frame: (head, headLen, total, _startNs, endNs) => this.response1(head, headLen, total, endNs),
     }, this.stats);
   }
@@ -164,9 +163,9 @@ class KafkaSession implements ProtocolSession {
       this.stats.resyncs++;
       return;
     }
-    const key = i16(head, 4);
-    const version = i16(head, 6);
-    const corr = i32(head, 8);
+    const key = i16be(head, 4);
+    const version = i16be(head, 6);
+    const corr = i32be(head, 8);
     if (key < 0 || version < 0) {
       this.stats.resyncs++;
       return;
@@ -196,7 +195,7 @@ class KafkaSession implements ProtocolSession {
       this.stats.unmatchedResponses++;
       return;
     }
-    const at = this.pending.find(i32(head, 4));
+    const at = this.pending.find(i32be(head, 4));
     if (at < 0) {
       this.stats.unmatchedResponses++;
       return;

@@ -30,6 +30,7 @@ import { MysqlPacketReader, type MysqlPacketSink } from "./mysql-reader.ts";
 import { PREFIX_MAX } from "./sql-frames.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
+import { i32le, u24le, u32le } from "./bytes.ts";
 
 const enum State {
   Start,
@@ -118,7 +119,7 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
       if (last && this.commandPhase) last.reqBytes += total;
       else if (!this.commandPhase && (seq === 1 || seq === 2) && seen >= 4) {
         // HandshakeResponse41 (or the SSLRequest before it): capability flags first.
-        const caps = p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+        const caps = i32le(p, 0);
         this.deprecateEof = (caps & CLIENT_DEPRECATE_EOF) !== 0;
         this.compressed = (caps & CLIENT_COMPRESS) !== 0;
       }
@@ -327,13 +328,13 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
   }
 }
 
-const statementId = (p: Uint8Array) => (p[1]! | (p[2]! << 8) | (p[3]! << 16) | (p[4]! << 24)) >>> 0;
+const statementId = (p: Uint8Array) => u32le(p, 1);
 
 export const mysqlParser: ProtocolParser = {
   name: "mysql",
   detect(first: Uint8Array, transport: Transport): Looks {
     if (transport !== "tcp" || first.length < 5) return Looks.No;
-    const len = first[0]! | (first[1]! << 8) | (first[2]! << 16);
+    const len = u24le(first, 0);
     const seq = first[3]!;
     const b = first[4]!;
     if (seq === 0 && b === 0x0a && len >= 30 && (first.length < 6 || (first[5]! >= 0x30 && first[5]! <= 0x39))) return Looks.Response; // greeting: protocol 10, "5.5.5-10…" / "8.0…"

@@ -37,6 +37,7 @@ import { PgBackendReader, PgFrontendReader, type PgMessageSink } from "./pgsql-r
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { PgNames, cstringEnd, startupCode, StartupCode } from "./pgsql-wire.ts";
+import { u24be, u32be } from "./bytes.ts";
 
 const enum Kind {
   Query,
@@ -337,14 +338,14 @@ export const pgsqlParser: ProtocolParser = {
     if (transport !== "tcp" || first.length < 8) return Looks.No;
     const tag = first[0]!;
     if (tag === 0) {
-      const len = ((first[1]! << 16) | (first[2]! << 8) | first[3]!) >>> 0;
+      const len = u24be(first, 1);
       const code = startupCode(first, 4);
       // A StartupMessage's parameters start with a lower-case name ("user", "database", "_pq_.…").
       if (code === StartupCode.Startup) return len > 8 && len <= 10000 && (first.length < 9 || (first[8]! >= 0x61 && first[8]! <= 0x7a) || first[8] === 0x5f) ? Looks.Request : Looks.No;
       if (code === StartupCode.SslRequest || code === StartupCode.GssEncRequest) return len === 8 ? Looks.Request : Looks.No;
       return code === StartupCode.Cancel && len === 16 ? Looks.Request : Looks.No;
     }
-    const len = ((first[1]! << 24) | (first[2]! << 16) | (first[3]! << 8) | first[4]!) >>> 0;
+    const len = u32be(first, 1);
     if (first[1] !== 0 || len < 4) return Looks.No;
     if (tag === 0x51) return len > 5 && isSqlText(first[5]!) ? Looks.Request : Looks.No; // 'Q'
     if (tag === 0x50) return len > 7 && (first[5] === 0 || isSqlText(first[5]!)) ? Looks.Request : Looks.No; // 'P'
