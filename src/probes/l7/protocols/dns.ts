@@ -25,6 +25,7 @@ import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSes
 import { fullRcode, HEADER, NameMatcher, readHeader, readName, skipName, zClear, type DnsHeader } from "./dns-message.ts";
 import { LengthPrefixedFramer } from "./kafka-framer.ts";
 import { u16be } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 /** The question (name, type, class) takes at least the root name's byte and 4 more. */
 const MIN_QUERY = HEADER + 5;
@@ -106,10 +107,7 @@ class DnsSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   /** A query message at `off` (after the TCP length prefix) whose captured bytes end at `end`. */

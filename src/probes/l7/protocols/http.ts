@@ -16,6 +16,7 @@
 import { ErrorClass, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats } from "../protocol.ts";
 import { AsciiInterner, BoundedQueue, CR, LF, MessageBuffer, SP } from "./bytes.ts";
 import { chunkSize, detectHttp, endsWithLastChunk, findHeadEnd, parseHead, plausibleStart, requestLineAt, startsMessage, statusLineAt, type HeadInfo, type RequestLine } from "./http-head.ts";
+import { moveRecords } from "./session-records.ts";
 
 const enum State {
   Head,
@@ -97,10 +98,7 @@ class HttpSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private feed(s: Side, bytes: Uint8Array, length: number, ts: number): void {

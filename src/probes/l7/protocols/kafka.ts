@@ -23,6 +23,7 @@ import { ApiKey, apiName, errorClass, isFlexible, isKnownApi, plausibleVersion }
 import { KafkaCursor, responseErrorCode } from "./kafka-errors.ts";
 import { LengthPrefixedFramer } from "./kafka-framer.ts";
 import { i16be, i32be } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 /** Kafka's default socket.request.max.bytes (100 MiB): no request is larger. */
 const MAX_MESSAGE = 100 * 1024 * 1024;
@@ -151,10 +152,7 @@ class KafkaSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private request1(head: Uint8Array, headLen: number, total: number, startNs: number): void {

@@ -23,6 +23,7 @@ import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, Session
 import { ErrorClass, Looks } from "../protocol.ts";
 import { firstKey, replyStatus, type ReplyStatus } from "./mongo-bson.ts";
 import { i32le } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 const HEADER = 16;
 const MAX_MESSAGE = 48_000_000;
@@ -105,10 +106,7 @@ class MongoSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (const r of this.done) out.push(r);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private feed(s: Side, bytes: Uint8Array, length: number, tsNs: number): void {

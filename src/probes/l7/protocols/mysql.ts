@@ -31,6 +31,7 @@ import { PREFIX_MAX } from "./sql-frames.ts";
 import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { i32le, u24le, u32le } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 const enum State {
   Start,
@@ -104,10 +105,7 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   clientPacket(seq: number, payload: number, total: number, p: Uint8Array, seen: number, startNs: number): void {

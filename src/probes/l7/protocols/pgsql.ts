@@ -38,6 +38,7 @@ import { PendingRing } from "./sql-pending.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { PgNames, cstringEnd, startupCode, StartupCode } from "./pgsql-wire.ts";
 import { u24be, u32be } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 const enum Kind {
   Query,
@@ -115,10 +116,7 @@ class PgsqlSession implements ProtocolSession, PgMessageSink {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   expectEncryptionAnswer(): void {

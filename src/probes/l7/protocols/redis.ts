@@ -31,6 +31,7 @@ import { AsciiInterner, BoundedQueue, MessageBuffer, upperAscii } from "./bytes.
 import { CommandFramer, KEEP_ARG } from "./redis-command.ts";
 import { ReplyFramer, Step } from "./redis-reply.ts";
 import { commandKind, Kind, looksLikeCommand, looksLikeReply, replyKind, SERVER_ERROR_CODES, SUBCOMMAND_CONTAINERS } from "./redis-words.ts";
+import { moveRecords } from "./session-records.ts";
 
 const AFTER_GAP = 1 << 30;
 const KIND_MASK = 0xf;
@@ -74,10 +75,7 @@ class RedisSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   request(bytes: Uint8Array, length: number, ts: number): void {
