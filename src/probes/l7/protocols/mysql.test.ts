@@ -17,7 +17,7 @@ import { gunzipSync } from "node:zlib";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { mysqlParser } from "./mysql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { loadFixture, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "mysql");
 
@@ -30,14 +30,12 @@ interface Expected {
 }
 
 function summary(records: L7Record[]): Expected {
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
   return {
     requests: records.length,
     noResponse: records.filter((r) => r.noResponse).length,
     clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
     serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis,
+    apis: countApis(records),
   };
 }
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { pgsqlParser } from "./pgsql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "pgsql");
 const fixture = (name: string) => loadFixture(join(dir, name));
@@ -24,13 +24,11 @@ interface Expected {
 }
 
 function summary(records: L7Record[]): Expected {
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
   return {
     requests: records.length,
     clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
     serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis,
+    apis: countApis(records),
   };
 }
 
