@@ -84,4 +84,13 @@ describe("bytes", () => {
     expect(q.push("c", 3)).toBe(true);
     expect([q.shift(), q.shift(), q.shift(), q.size]).toEqual(["b", "c", undefined, 0]);
   });
+
+  test("pushEvictingOldest drops the oldest item only when full and says so", () => {
+    const q = new BoundedQueue<string>(2);
+    expect(q.pushEvictingOldest("a", 1)).toBe(false);
+    expect(q.pushEvictingOldest("b", 2)).toBe(false);
+    expect(q.pushEvictingOldest("c", 3)).toBe(true);
+    expect([q.size, q.peek(), q.peekTag()]).toEqual([2, "b", 2]);
+    expect([q.shift(), q.shift(), q.size]).toEqual(["b", "c", 0]);
+  });
 });

@@ -248,7 +248,8 @@ export class MessageBuffer {
 }
 
 /** A bounded FIFO with a small integer tag per item: push refuses when full (the caller
- *  decides what to drop). Slots are reused; nothing is allocated after construction. */
+ *  decides what to drop), pushEvictingOldest drops the oldest item to make room. Slots are
+ *  reused; nothing is allocated after construction. */
 export class BoundedQueue<T> {
   private readonly items: (T | undefined)[];
   private readonly tags: Int32Array;
@@ -267,6 +268,14 @@ export class BoundedQueue<T> {
     this.items[at] = item;
     this.tags[at] = tag;
     this.size++;
+    return true;
+  }
+
+  /** Pushes, dropping the oldest item first when full; true when one was dropped. */
+  pushEvictingOldest(item: T, tag = 0): boolean {
+    if (this.push(item, tag)) return false;
+    this.shift();
+    this.push(item, tag);
     return true;
   }
 

@@ -199,12 +199,10 @@ class RedisSession implements ProtocolSession {
     let tag = kind | (expected << 4);
     if (this.requestGap) tag |= AFTER_GAP;
     this.requestGap = false;
-    if (!this.pending.push(rec, tag)) {
-      this.pending.shift();
+    if (this.pending.pushEvictingOldest(rec, tag)) {
       this.stats.unansweredDropped++;
       this.owedToDropped++;
       this.confirmations = this.confirmBytes = 0;
-      this.pending.push(rec, tag);
     }
   }
 
