@@ -23,7 +23,7 @@
 // a length of at least 17. UPDATE/NOTIFY messages are parsed in a session but never claim one.
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
 import { fullRcode, HEADER, NameMatcher, readHeader, readName, skipName, zClear, type DnsHeader } from "./dns-message.ts";
-import { LengthPrefixedFramer } from "./kafka-framer.ts";
+import { LengthPrefixedFramer } from "./length-prefixed-framer.ts";
 import { u16be } from "./bytes.ts";
 import { moveRecords } from "./session-records.ts";
 

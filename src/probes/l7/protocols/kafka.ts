@@ -21,7 +21,7 @@
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
 import { ApiKey, apiName, errorClass, isFlexible, isKnownApi, plausibleVersion } from "./kafka-apis.ts";
 import { KafkaCursor, responseErrorCode } from "./kafka-errors.ts";
-import { LengthPrefixedFramer } from "./kafka-framer.ts";
+import { LengthPrefixedFramer } from "./length-prefixed-framer.ts";
 import { i16be, i32be } from "./bytes.ts";
 import { moveRecords } from "./session-records.ts";
 
