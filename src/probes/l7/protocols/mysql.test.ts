@@ -17,7 +17,7 @@ import { gunzipSync } from "node:zlib";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { mysqlParser } from "./mysql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { countApis, loadFixture, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, READS_AND_CAPTURES, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "mysql");
 
@@ -97,17 +97,7 @@ const cases: [string, string][] = [
   ["python-classic.jsonl", "python-classic.expect.json"],
   ["big-packet.jsonl.gz", "big-packet.expect.json"],
 ];
-const cuts: [string, ReplayOptions][] = [
-  ["whole reads", {}],
-  ["1-byte reads", { split: 1 }],
-  ["7-byte reads", { split: 7 }],
-  ["1000-byte reads", { split: 1000 }],
-  ["512-byte capture", { cap: 512 }],
-  ["4 KiB capture", { cap: 4096 }],
-  ["16 KiB capture", { cap: 16384 }],
-  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
-  ["64-byte capture", { cap: 64 }],
-];
+const cuts: (readonly [string, ReplayOptions])[] = [...READS_AND_CAPTURES, ["64-byte capture", { cap: 64 }]];
 
 describe("mysql parser on recorded traffic", () => {
   for (const [name, expect_] of cases) {

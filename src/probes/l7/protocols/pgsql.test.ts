@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { pgsqlParser } from "./pgsql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { countApis, loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, READS_AND_CAPTURES, replay } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "pgsql");
 const fixture = (name: string) => loadFixture(join(dir, name));
@@ -75,16 +75,7 @@ const cases: [string, () => Expected][] = [
 
 // Cuts: whole reads, 1-byte reads, odd sizes, and a 4 KiB capture (the big DataRow, the big
 // result sets and the COPY data then end in gaps the parser steps over or recovers from).
-const cuts: [string, ReplayOptions][] = [
-  ["whole reads", {}],
-  ["1-byte reads", { split: 1 }],
-  ["7-byte reads", { split: 7 }],
-  ["1000-byte reads", { split: 1000 }],
-  ["512-byte capture", { cap: 512 }],
-  ["4 KiB capture", { cap: 4096 }],
-  ["16 KiB capture", { cap: 16384 }],
-  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
-];
+const cuts = READS_AND_CAPTURES;
 
 describe("pgsql parser on recorded traffic", () => {
   for (const [name, expected] of cases) {

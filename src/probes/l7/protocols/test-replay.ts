@@ -30,6 +30,19 @@ export interface ReplayOptions extends Partial<SessionOptions> {
   cap?: number;
 }
 
+/** Named cuts a replay test runs every fixture through: whole reads, reads split small and
+ *  odd-sized, and captures bounded as the kernel bounds them (capture_bytes). */
+export const READS_AND_CAPTURES: readonly (readonly [string, ReplayOptions])[] = [
+  ["whole reads", {}],
+  ["1-byte reads", { split: 1 }],
+  ["7-byte reads", { split: 7 }],
+  ["1000-byte reads", { split: 1000 }],
+  ["512-byte capture", { cap: 512 }],
+  ["4 KiB capture", { cap: 4096 }],
+  ["16 KiB capture", { cap: 16384 }],
+  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
+];
+
 /** Replays the chunks of one connection (or all, when conn is undefined, each conn its own session). */
 export function replay(parser: ProtocolParser, chunks: Chunk[], o: ReplayOptions = {}): { records: L7Record[]; sessions: ProtocolSession[] } {
   const sessions = new Map<number, ProtocolSession>();
