@@ -24,14 +24,12 @@
 // The compressed protocol is not parsed: a connection whose HandshakeResponse asks for
 // CLIENT_COMPRESS yields no records (its frames would read as nonsense commands).
 import { ErrorClass, Looks } from "../protocol.ts";
-import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
+import type { ProtocolParser, ProtocolSession, SessionOptions, Transport } from "../protocol.ts";
 import { Answer, answerOf, Cmd, CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, COMMAND_NAMES, CURSOR_EXISTS, lenencSize, lenencValue, MAX_PACKET, MORE_RESULTS, statusFlags } from "./mysql-wire.ts";
 import { MysqlPacketReader, type MysqlPacketSink } from "./mysql-reader.ts";
-import { PREFIX_MAX } from "./sql-frames.ts";
-import { PendingRing } from "./sql-pending.ts";
+import { SqlSession } from "./sql-session.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { i32le, u24le, u32le } from "./bytes.ts";
-import { moveRecords } from "./session-records.ts";
 
 const enum State {
   Start,
@@ -61,13 +59,11 @@ class MyEntry {
 
 const MAX_STATEMENTS = 1024;
 
-class MysqlSession implements ProtocolSession, MysqlPacketSink {
-  private readonly pending: PendingRing<MyEntry>;
-  private readonly done: L7Record[] = [];
+class MysqlSession extends SqlSession<MyEntry> implements MysqlPacketSink {
   private readonly verbs = new VerbTable();
   private readonly statements = new Map<number, string>();
-  private readonly client: MysqlPacketReader;
-  private readonly server: MysqlPacketReader;
+  protected readonly client: MysqlPacketReader;
+  protected readonly server: MysqlPacketReader;
   /** CLIENT_DEPRECATE_EOF from the HandshakeResponse; undefined when the handshake was not seen. */
   private deprecateEof: boolean | undefined;
   private commandPhase = false;
@@ -76,36 +72,14 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
   /** An EOF that may close a prepare answer completed before it (capabilities unknown). */
   private strayEofAllowed = false;
   private serverLost = false;
-  private lastServerNs = 0;
   private replicationStream = false;
   /** CLIENT_COMPRESS was agreed: the commands are inside compressed frames, not parsed. */
   private compressed = false;
-  private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
 
   constructor(options: SessionOptions) {
-    this.pending = new PendingRing(options.maxPending ?? 1024, () => new MyEntry());
-    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
-    this.client = new MysqlPacketReader(this, true, prefixLimit);
-    this.server = new MysqlPacketReader(this, false, prefixLimit);
-  }
-
-  get stats(): Readonly<SessionStats> {
-    this.counters.resyncs = this.client.resyncs + this.server.resyncs;
-    this.counters.unansweredDropped = this.pending.dropped;
-    return this.counters;
-  }
-
-  request(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.client.feed(bytes, length, tsNs);
-  }
-
-  response(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.lastServerNs = tsNs;
-    this.server.feed(bytes, length, tsNs);
-  }
-
-  drain(out: L7Record[]): number {
-    return moveRecords(this.done, out);
+    super(options, () => new MyEntry());
+    this.client = new MysqlPacketReader(this, true, this.prefixLimit);
+    this.server = new MysqlPacketReader(this, false, this.prefixLimit);
   }
 
   clientPacket(seq: number, payload: number, total: number, p: Uint8Array, seen: number, startNs: number): void {

@@ -31,14 +31,12 @@
 // the framing until a read starts with plausible messages (sql-frames.ts); a request whose
 // answer went by in a gap ends when the client sends its next request (answeredInGap).
 import { ErrorClass, Looks } from "../protocol.ts";
-import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
-import { PREFIX_MAX } from "./sql-frames.ts";
+import type { ProtocolParser, ProtocolSession, SessionOptions, Transport } from "../protocol.ts";
 import { PgBackendReader, PgFrontendReader, type PgMessageSink } from "./pgsql-readers.ts";
-import { PendingRing } from "./sql-pending.ts";
+import { SqlSession } from "./sql-session.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { PgNames, cstringEnd, startupCode, StartupCode } from "./pgsql-wire.ts";
 import { u24be, u32be } from "./bytes.ts";
-import { moveRecords } from "./session-records.ts";
 
 const enum Kind {
   Query,
@@ -76,9 +74,7 @@ class OpenGroup {
   }
 }
 
-class PgsqlSession implements ProtocolSession, PgMessageSink {
-  private readonly pending: PendingRing<PgEntry>;
-  private readonly done: L7Record[] = [];
+class PgsqlSession extends SqlSession<PgEntry> implements PgMessageSink {
   private readonly group = new OpenGroup();
   private readonly verbs = new VerbTable();
   private readonly names = new PgNames();
@@ -88,35 +84,13 @@ class PgsqlSession implements ProtocolSession, PgMessageSink {
   private startupDone = false;
   /** A capture gap hid part of what the server sent since the last ReadyForQuery seen. */
   private serverLost = false;
-  private lastServerNs = 0;
-  private readonly client: PgFrontendReader;
-  private readonly server: PgBackendReader;
-  private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
+  protected readonly client: PgFrontendReader;
+  protected readonly server: PgBackendReader;
 
   constructor(options: SessionOptions) {
-    this.pending = new PendingRing(options.maxPending ?? 1024, () => new PgEntry());
-    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
-    this.client = new PgFrontendReader(this, prefixLimit);
-    this.server = new PgBackendReader(this, prefixLimit);
-  }
-
-  get stats(): Readonly<SessionStats> {
-    this.counters.resyncs = this.client.resyncs + this.server.resyncs;
-    this.counters.unansweredDropped = this.pending.dropped;
-    return this.counters;
-  }
-
-  request(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.client.feed(bytes, length, tsNs);
-  }
-
-  response(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.lastServerNs = tsNs;
-    this.server.feed(bytes, length, tsNs);
-  }
-
-  drain(out: L7Record[]): number {
-    return moveRecords(this.done, out);
+    super(options, () => new PgEntry());
+    this.client = new PgFrontendReader(this, this.prefixLimit);
+    this.server = new PgBackendReader(this, this.prefixLimit);
   }
 
   expectEncryptionAnswer(): void {
