@@ -6,14 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ErrorClass, type L7Record } from "../protocol.ts";
 import { httpParser } from "./http.ts";
-import { countApis, loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, replay, type ReplayOptions, type RequestSummary } from "./test-replay.ts";
 
-interface Expected {
-  requests: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
-}
+type Expected = RequestSummary;
 const dir = `${import.meta.dir}/testdata/http`;
 const expected = JSON.parse(readFileSync(`${dir}/expected.json`, "utf8")) as Record<string, Expected>;
 const fixtures = Object.keys(expected).sort();

@@ -17,26 +17,16 @@ import { gunzipSync } from "node:zlib";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { mysqlParser } from "./mysql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { countApis, loadFixture, READS_AND_CAPTURES, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
+import { loadFixture, READS_AND_CAPTURES, replay, summarize, type Chunk, type ReplayOptions, type RequestSummary } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "mysql");
 
-interface Expected {
-  requests: number;
+interface Expected extends RequestSummary {
   noResponse: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
 }
 
 function summary(records: L7Record[]): Expected {
-  return {
-    requests: records.length,
-    noResponse: records.filter((r) => r.noResponse).length,
-    clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
-    serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis: countApis(records),
-  };
+  return { ...summarize(records), noResponse: records.filter((r) => r.noResponse).length };
 }
 
 const fixtures = new Map<string, Chunk[]>();

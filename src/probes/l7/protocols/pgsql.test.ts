@@ -8,29 +8,16 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
+import { Looks } from "../protocol.ts";
 import { pgsqlParser } from "./pgsql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { countApis, loadFixture, READS_AND_CAPTURES, replay } from "./test-replay.ts";
+import { loadFixture, READS_AND_CAPTURES, replay, summarize, type RequestSummary } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "pgsql");
 const fixture = (name: string) => loadFixture(join(dir, name));
 
-interface Expected {
-  requests: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
-}
-
-function summary(records: L7Record[]): Expected {
-  return {
-    requests: records.length,
-    clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
-    serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis: countApis(records),
-  };
-}
+type Expected = RequestSummary;
+const summary = summarize;
 
 // psql -f simple.sql sends each statement as one Query; then `psql -c "SELECT 1; SELECT 2"`
 // sends one Query holding two statements.

@@ -70,6 +70,24 @@ export function countApis(records: readonly { api: string }[]): Record<string, n
   return apis;
 }
 
+/** What the replay tests compare with the count the real server or client kept. */
+export interface RequestSummary {
+  requests: number;
+  clientErrors: number;
+  serverErrors: number;
+  apis: Record<string, number>;
+}
+
+/** Records, errors by class, and records per API. */
+export function summarize(records: readonly L7Record[]): RequestSummary {
+  return {
+    requests: records.length,
+    clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
+    serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
+    apis: countApis(records),
+  };
+}
+
 /** One API's records, and how many of them failed by the client's or the server's fault. */
 export interface ApiTally {
   count: number;
