@@ -1,10 +1,10 @@
 // What the MySQL and PostgreSQL sessions share: the bounded ring of unanswered requests
-// (sql-pending.ts), the completed records, the counters, one frame reader per direction
+// (pending-ring.ts), the completed records, the counters, one frame reader per direction
 // (sql-frames.ts) fed with what each side sent, and the time of the server's last read
 // (a request older than it is answered or lost).
 import type { L7Record, ProtocolSession, SessionOptions, SessionStats } from "../protocol.ts";
-import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
-import { PendingRing } from "./sql-pending.ts";
+import { PendingRing } from "./pending-ring.ts";
+import { FrameReader, PREFIX_MAX, SqlSessionOptionError } from "./sql-frames.ts";
 import { moveRecords } from "./session-records.ts";
 
 export abstract class SqlSession<Entry> implements ProtocolSession {
@@ -19,7 +19,9 @@ export abstract class SqlSession<Entry> implements ProtocolSession {
   protected abstract readonly server: FrameReader;
 
   constructor(options: SessionOptions, newEntry: () => Entry) {
-    this.pending = new PendingRing(options.maxPending ?? 1024, newEntry);
+    const maxPending = options.maxPending ?? 1024;
+    if (!Number.isInteger(maxPending) || maxPending < 1) throw new SqlSessionOptionError("maxPending", maxPending);
+    this.pending = new PendingRing(maxPending, newEntry);
     this.prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
   }
 
