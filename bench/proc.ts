@@ -17,7 +17,9 @@ import { procload } from "../src/probes/proc/test-kit.ts";
 import { DIST_BIN, freePort, ROOT, which } from "../test/harness.ts";
 import { type BenchAgent, CLK_TCK, cpuTicks, ensureDist, memMiB, redisBenchmark, parseBenchArgs, startBenchAgent, startRedis } from "./lib.ts";
 
-const SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_net", "proc_offcpu", "proc_pagecache", "proc_dns"];
+const SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_net", "proc_offcpu", "proc_pagecache", "proc_dns", "proc_ioctl", "proc_pygc"];
+/** The other eBPF probe the marginal RSS is measured over (it pays libbpf's and the BPF kit's first use). */
+const IO_PROBE = `io ${JSON.stringify({ cmd: { probe: ["io_trace", "io_count", "page_cache"] }, params: { report_period: 5 }, state: "running" })}`;
 
 interface Opts {
   loops: number;
@@ -121,11 +123,12 @@ function bpfStats(agentPid: number): Map<string, { calls: number; ns: number }> 
   return out;
 }
 
-/** The agent with the proc probe (subitems, scoped to `pids`), or with no probe at all. */
-function startAgent(subitems: string[] | undefined, pids: number[], settleS: number): Promise<BenchAgent> {
-  if (!subitems) return startBenchAgent([], undefined, settleS);
+/** The agent with the proc probe (subitems, scoped to `pids`), or with no probe at all; `withIo`: the io probe runs too. */
+function startAgent(subitems: string[] | undefined, pids: number[], settleS: number, withIo = false): Promise<BenchAgent> {
+  const others = withIo ? [IO_PROBE] : [];
+  if (!subitems) return startBenchAgent(others, withIo ? "io" : undefined, settleS);
   const doc = { cmd: { probe: subitems }, snoopers: { proc_id: pids }, params: { report_period: 5 }, state: "running" };
-  return startBenchAgent([`proc ${JSON.stringify(doc)}`], "proc", settleS);
+  return startBenchAgent([...others, `proc ${JSON.stringify(doc)}`], "proc", settleS);
 }
 
 interface Row {
@@ -229,8 +232,16 @@ async function main(): Promise<void> {
     for (const [name, v] of Object.entries(programs).sort((a, b) => b[1].calls - a[1].calls)) console.log(`  BPF ${name.padEnd(34)} ${String(v.calls).padStart(9)} runs, ${v.nsPerCall.toFixed(0)} ns/run`);
     const rssProc = await settledRss(full.pid);
     await full.stop();
+    // The marginal cost: over an agent that already runs another eBPF probe (io).
+    const io = await startAgent(undefined, [], o.settleS, true);
+    const rssIo = await settledRss(io.pid);
+    await io.stop();
+    const ioProc = await startAgent(SUBITEMS, [loop.pid, redis.pid], o.settleS, true);
+    const rssIoProc = await settledRss(ioProc.pid);
+    await ioProc.stop();
     const load1 = loadavg();
     console.log(`RSS: foundation ${rssFoundation.toFixed(1)} MiB, with proc (all subitems) ${rssProc.toFixed(1)} MiB: +${(rssProc - rssFoundation).toFixed(1)} MiB (target ≤ 3 MiB)`);
+    console.log(`RSS: with io ${rssIo.toFixed(1)} MiB, with io and proc ${rssIoProc.toFixed(1)} MiB: proc's marginal cost +${(rssIoProc - rssIo).toFixed(1)} MiB`);
     console.log(`load average at start ${load0}, at end ${load1} (2-CPU VM shared with other work: figures are noisy)`);
     const result = {
       date: new Date().toISOString(),
@@ -242,6 +253,8 @@ async function main(): Promise<void> {
       bpfPrograms: programs,
       rssFoundationMiB: rssFoundation,
       rssProcMiB: rssProc,
+      rssIoMiB: rssIo,
+      rssIoProcMiB: rssIoProc,
     };
     mkdirSync(dirname(o.out), { recursive: true });
     writeFileSync(o.out, JSON.stringify(result, null, 2));

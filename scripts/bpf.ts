@@ -40,9 +40,11 @@ export function bpfSources(): { src: string; name: string; deps: string[] }[] {
   const out: { src: string; name: string; deps: string[] }[] = [];
   const common = [join(ROOT, "bpf", "vmlinux", ARCH.dir, "vmlinux.h"), ...listFiles(join(ROOT, "bpf", "include"), (f) => f.endsWith(".h"))];
   const dirs = listFiles(join(ROOT, "bpf"), (f) => !["include", "vmlinux"].includes(f)).filter((d) => statSync(d).isDirectory());
-  dirs.push(join(ROOT, "src", "libbpf", "bpf"), join(ROOT, "src", "libbpf", "testdata"));
+  dirs.push(join(ROOT, "src", "libbpf", "bpf"), join(ROOT, "src", "libbpf", "testdata"), join(ROOT, "src", "probes", "l7", "tls", "testdata"));
   for (const d of dirs) {
     const headers = listFiles(d, (f) => f.endsWith(".h"));
+    // The l7 TLS test object includes bpf/l7's headers.
+    if (d.endsWith(join("l7", "tls", "testdata"))) headers.push(...listFiles(join(ROOT, "bpf", "l7"), (f) => f.endsWith(".h")));
     for (const src of listFiles(d, (f) => f.endsWith(".bpf.c"))) {
       out.push({ src, name: basename(src, ".bpf.c"), deps: [src, ...headers, ...common] });
     }

@@ -58,7 +58,7 @@ mkdirSync(dirname(args.outfile), { recursive: true });
 const t0 = performance.now();
 const bpf = ensureBpf();
 /** Objects that ship (probe objects and runtime helpers; test objects stay out). */
-const testObjects = new Set(bpfSources().filter((s) => s.src.includes(join("src", "libbpf", "testdata"))).map((s) => s.name));
+const testObjects = new Set(bpfSources().filter((s) => s.src.includes(`${join("src", "libbpf", "testdata")}/`) || s.src.includes(`${join("l7", "tls", "testdata")}/`)).map((s) => s.name));
 const shipped = bpf.objects.filter((o) => !testObjects.has(basename(o, ".bpf.o")));
 const embedBpf: BunPlugin = {
   name: "embed-bpf",

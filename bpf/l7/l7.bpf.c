@@ -201,7 +201,8 @@ static __always_inline int l7_exit(long ret, __u8 dir, const __u32 kind)
 		bytes = (__u64)l7_mmsg_bytes(a.buf, segs);
 	}
 	l7_count(c, dir, bytes, segs);
-	if (l7_in_tls(c, a.fd) || !l7_wanted(c, id))
+	/* Ciphertext: inside an SSL call, or of a connection whose plaintext comes from tls.h. */
+	if (l7_in_tls(c, a.fd) || (c->flags & L7_F_SSL) || !l7_wanted(c, id))
 		return 0;
 	struct l7_scratch *s = l7_scratch_take();
 	if (!s)
@@ -313,3 +314,6 @@ int enter_close(struct sc_enter_ctx *ctx)
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	return 0;
 }
+
+/* support_ssl: the OpenSSL and Go crypto/tls uprobes (attached by src/probes/l7/tls/). */
+#include "tls.h"

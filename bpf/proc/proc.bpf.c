@@ -76,7 +76,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 128 * 1024); /* 468 lookups between two drains (at most 200 ms apart) */
 } dns_events SEC(".maps");
 
 struct {
@@ -93,7 +93,37 @@ struct {
 	__type(value, struct ioctl_max);
 } ioctl_max SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192); /* 2 * max_procs */
+	__type(key, struct period_max_key);
+	__type(value, struct period_max);
+} period_max SEC(".maps");
+
+/* A bio submitted by a process in scope, until it completes. */
+struct bio_start {
+	__u64 ts;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* max_bios */
+	__type(key, __u64);
+	__type(value, struct bio_start);
+} bios SEC(".maps");
+
+/* A Python GC run in progress on one thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* max_threads */
+	__type(key, __u32);
+	__type(value, __u64);
+} pygc_start SEC(".maps");
+
 static const struct proc_vals zero_vals = {};
+static const struct period_max zero_max = {};
 
 /* The classic syscall tracepoints' records (common header, syscall nr, args / ret). */
 struct sc_enter_ctx {
@@ -128,6 +158,20 @@ static __always_inline void add(__u32 tgid, __u32 slot, __u64 delta)
 	if (idx >= S_COUNT)
 		return;
 	__sync_fetch_and_add(&v->v[idx], delta);
+}
+
+/* The period's maxima entry of `tgid`, created when missing (NULL: map full, counted). */
+static __always_inline struct period_max *period_max_of(__u32 tgid)
+{
+	struct period_max_key k = { .tgid = tgid, .parity = cfg.epoch & 1 };
+	struct period_max *m = bpf_map_lookup_elem(&period_max, &k);
+	if (m)
+		return m;
+	if (bpf_map_update_elem(&period_max, &k, &zero_max, BPF_NOEXIST) && !bpf_map_lookup_elem(&period_max, &k)) {
+		COUNT_PERCPU(drops, D_PERIOD_MAX_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&period_max, &k);
 }
 
 /* The file behind descriptor `fd` of the current process, or NULL. */
@@ -354,6 +398,155 @@ COUNTER(mm_filemap_get_pages, S_PAGE_ACCESS)
 COUNTER(mm_filemap_add_to_page_cache, S_PAGE_LOAD)
 COUNTER(writeback_dirty_folio, S_PAGE_DIRTY)
 COUNTER(block_dirty_buffer, S_BUFFER_DIRTY)
+
+/* proc_io: the bios a process in scope submits (block_bio_queue runs in the submitter's
+ * context, once per bio: a bio split later is not queued again). Direct I/O, page-cache
+ * misses (readahead) and the writeback a process starts itself (fsync, sync_file_range,
+ * O_SYNC) are its own; background writeback by the flusher threads and journal commits run
+ * in kernel threads and are attributed to no process, as upstream's. Upstream's size
+ * classes: reads are REQ_OP_READ, writes REQ_OP_WRITE and REQ_OP_FLUSH, other operations
+ * (discard, zone management) are not counted; "< 4 KiB" is bi_size below 4096. */
+#define REQ_OP_MASK_ ((1u << 8) - 1)
+#define REQ_OP_READ_ 0
+#define REQ_OP_WRITE_ 1
+#define REQ_OP_FLUSH_ 2
+
+static __always_inline int bio_queued(struct bio *bio)
+{
+	__u32 tgid = current_tgid();
+	if (!gopher_in_scope(tgid))
+		return 0;
+	__u32 op = BPF_CORE_READ(bio, bi_opf) & REQ_OP_MASK_;
+	__u32 size = BPF_CORE_READ(bio, bi_iter.bi_size);
+	__u32 slot;
+	if (op == REQ_OP_READ_)
+		slot = size < 4096 ? S_BIO_READ_SMALL : S_BIO_READ_BIG;
+	else if (op == REQ_OP_WRITE_ || op == REQ_OP_FLUSH_)
+		slot = size < 4096 ? S_BIO_WRITE_SMALL : S_BIO_WRITE_BIG;
+	else
+		return 0;
+	add(tgid, slot, 1);
+	__u64 key = (__u64)bio;
+	struct bio_start s = { .ts = bpf_ktime_get_ns(), .tgid = tgid };
+	bpf_map_update_elem(&bios, &key, &s, BPF_ANY);
+	return 0;
+}
+
+/* block_bio_queue(bio) since Linux 5.11, (q, bio) before: a raw tracepoint program may not
+ * read past its arguments, so each form has its own program (user space loads one). */
+SEC("raw_tp/block_bio_queue")
+int on_bio_queue(struct bpf_raw_tracepoint_args *ctx)
+{
+	return bio_queued((struct bio *)ctx->args[0]);
+}
+
+SEC("raw_tp/block_bio_queue")
+int on_bio_queue_q(struct bpf_raw_tracepoint_args *ctx)
+{
+	return bio_queued((struct bio *)ctx->args[1]);
+}
+
+/* A bio ended with `status`: only bios found in `bios` were submitted in scope. */
+static __always_inline void bio_ended(struct bio *bio, __u32 status)
+{
+	__u64 key = (__u64)bio;
+	struct bio_start *s = bpf_map_lookup_elem(&bios, &key);
+	if (!s)
+		return;
+	__u64 delta = bpf_ktime_get_ns() - s->ts;
+	__u32 tgid = s->tgid;
+	bpf_map_delete_elem(&bios, &key);
+	if (status) {
+		add(tgid, S_BIO_ERR, 1);
+		return;
+	}
+	struct period_max *m = period_max_of(tgid);
+	if (m && delta > m->bio_ns)
+		m->bio_ns = delta;
+}
+
+/* The end of a bio of a bio-based device (device mapper, zram, …): block_bio_complete runs
+ * in bio_endio, usually in interrupt context. Request-based devices do not emit it (their
+ * completion is traced by block_rq_complete, below). */
+SEC("raw_tp/block_bio_complete")
+int on_bio_complete(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct bio *bio = (struct bio *)ctx->args[1];
+	bio_ended(bio, BPF_CORE_READ(bio, bi_status));
+	return 0;
+}
+
+#define RQ_BIOS_MAX 64
+
+/* A request-based device completed `nr_bytes` of a request (blk_update_request, before it
+ * ends the bios): the bios those bytes cover end now, with the request's status. A bio
+ * only partly covered ends in a later update; a request of more than RQ_BIOS_MAX merged
+ * bios leaves the rest unmeasured (their entries age out of the LRU map). */
+SEC("raw_tp/block_rq_complete")
+int on_rq_complete(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct request *rq = (struct request *)ctx->args[0];
+	__u32 status = (__u32)ctx->args[1] & 0xff;
+	__u32 left = (__u32)ctx->args[2];
+	struct bio *bio = BPF_CORE_READ(rq, bio);
+	for (int i = 0; i < RQ_BIOS_MAX && bio; i++) {
+		__u32 size = BPF_CORE_READ(bio, bi_iter.bi_size);
+		if (size > left)
+			break;
+		left -= size;
+		bio_ended(bio, status);
+		bio = BPF_CORE_READ(bio, bi_next);
+	}
+	return 0;
+}
+
+/* proc_io: the hung-task detector reported a task of the process (runs in khungtaskd). */
+SEC("raw_tp/sched_process_hang")
+int on_hang(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *t = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	if (!gopher_in_scope(tgid))
+		return 0;
+	add(tgid, S_HANG, 1);
+	return 0;
+}
+
+/* proc_pygc: a Python GC run, from the interpreter's USDT probes python:gc__start and
+ * python:gc__done, or from the entry and return of its collection function. */
+SEC("uprobe")
+int pygc_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!gopher_in_scope(id >> 32))
+		return 0;
+	__u32 tid = (__u32)id;
+	__u64 now = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&pygc_start, &tid, &now, BPF_ANY))
+		COUNT_PERCPU(drops, D_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("uprobe")
+int pygc_exit(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!gopher_in_scope(tgid))
+		return 0;
+	__u32 tid = (__u32)id;
+	__u64 *start = bpf_map_lookup_elem(&pygc_start, &tid);
+	if (!start)
+		return 0;
+	__u64 delta = bpf_ktime_get_ns() - *start;
+	bpf_map_delete_elem(&pygc_start, &tid);
+	add(tgid, S_PYGC, 1);
+	add(tgid, S_PYGC_NS, delta);
+	struct period_max *m = period_max_of(tgid);
+	if (m && delta > m->pygc_ns)
+		m->pygc_ns = delta;
+	return 0;
+}
 
 /* A process ended: user space reports its last values and deletes it. */
 SEC("raw_tp/sched_process_exit")

@@ -32,7 +32,15 @@ enum proc_slot {
 	S_PAGE_DIRTY = 33, /* count */
 	S_EXITED = 34, /* 1 once the process exited: user space reads it a last time and deletes it */
 	S_IOCTL = 35,
-	S_COUNT = 36,
+	S_BIO_READ_SMALL = 36, /* count: bios the process submitted, < 4 KiB (proc_io) */
+	S_BIO_WRITE_SMALL = 37,
+	S_BIO_READ_BIG = 38, /* count: >= 4 KiB */
+	S_BIO_WRITE_BIG = 39,
+	S_BIO_ERR = 40, /* count: its bios that completed with an error */
+	S_HANG = 41, /* count: hung-task reports (sched_process_hang) */
+	S_PYGC = 42, /* count: Python GC runs (proc_pygc) */
+	S_PYGC_NS = 43,
+	S_COUNT = 44,
 };
 
 enum proc_fs_op { FS_NONE = 0xff, FS_READ = 0, FS_WRITE = 1, FS_OPEN = 2, FS_FLUSH = 3 };
@@ -41,6 +49,7 @@ enum proc_drop {
 	D_PROCS_FULL = 0, /* the per-process map was full */
 	D_INFLIGHT_FULL = 1,
 	D_DNS_RING_FULL = 2,
+	D_PERIOD_MAX_FULL = 3, /* the per-period maxima map was full */
 	D_COUNT = 4,
 };
 
@@ -63,6 +72,17 @@ struct ioctl_max {
 	__u32 cmd;
 };
 
+/* Per-period maxima of one process, kept under (tgid, epoch & 1): user space bumps the
+ * epoch, then reads and deletes the entries of the period that ended. */
+struct period_max_key {
+	__u32 tgid;
+	__u32 parity;
+};
+struct period_max {
+	__u64 bio_ns;  /* slowest bio completed without error */
+	__u64 pygc_ns; /* longest Python GC run */
+};
+
 struct proc_vals {
 	__u64 v[S_COUNT];
 };
@@ -71,6 +91,7 @@ struct proc_vals {
 struct proc_cfg {
 	__u32 io_on; /* proc_io: read/write/fsync/mount/umount syscall time */
 	__u32 fs_on; /* proc_fs: time per file-system type */
+	__u32 epoch; /* report period number: selects the period_max parity */
 };
 
 #endif

@@ -27,6 +27,15 @@ export interface ElfSymbol {
   bind: number;
 }
 
+export interface ElfSection {
+  name: string;
+  /** SHT_*: 8 is NOBITS (no bytes in the file). */
+  type: number;
+  addr: number;
+  offset: number;
+  size: number;
+}
+
 export interface ElfSegment {
   offset: number;
   vaddr: number;
@@ -38,6 +47,7 @@ export interface ElfSegment {
 const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
+const SHT_NOBITS = 8;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const MAX_SYMBOLS = 4_000_000;
@@ -49,6 +59,8 @@ export class ElfFile {
   readonly segments: readonly ElfSegment[];
   /** Function symbols (FUNC and IFUNC with an address), sorted by address. */
   readonly functions: readonly ElfSymbol[];
+  /** Section headers with their names (empty when the file has none). */
+  readonly sections: readonly ElfSection[];
   private readonly byName = new Map<string, ElfSymbol>();
 
   /** Use ElfFile.open. */
@@ -58,7 +70,9 @@ export class ElfFile {
     machine: number,
     segments: ElfSegment[],
     functions: ElfSymbol[],
+    sections: ElfSection[] = [],
   ) {
+    this.sections = sections;
     this.type = type;
     this.machine = machine;
     this.segments = segments;
@@ -88,6 +102,35 @@ export class ElfFile {
   /** The function named `name` (a global definition if there is one). */
   symbol(name: string): ElfSymbol | undefined {
     return this.byName.get(name);
+  }
+
+  /** The section named `name` (e.g. ".gopclntab"), if the file has it. */
+  section(name: string): ElfSection | undefined {
+    return this.sections.find((s) => s.name === name);
+  }
+
+  /**
+   * `len` bytes of the file at `offset` (re-reads the file; sizes are the caller's bound).
+   * @throws ElfError when the range lies outside the file
+   */
+  readAt(offset: number, len: number): Uint8Array {
+    const fd = openSync(this.path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      if (offset < 0 || len < 0 || offset + len > size) throw new ElfError(this.path, `${len} bytes at offset ${offset} lie outside the file (${size} bytes)`);
+      const b = new Uint8Array(len);
+      if (len > 0 && readSync(fd, b, 0, len, offset) !== len) throw new ElfError(this.path, `short read of ${len} bytes at offset ${offset}`);
+      return b;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The bytes of section `name` (undefined when absent or NOBITS). @throws ElfError */
+  readSection(name: string): Uint8Array | undefined {
+    const s = this.section(name);
+    if (!s || s.type === SHT_NOBITS) return undefined;
+    return this.readAt(s.offset, s.size);
   }
 
   /** File offset of virtual address `vaddr` (what a uprobe takes). @throws ElfError when no PT_LOAD segment holds it */
@@ -173,7 +216,7 @@ function parse(path: string, fd: number, fileSize: number): ElfFile {
   const section = (i: number) => {
     if (i >= shnum) fail(`section index ${i} out of range (${shnum} sections)`);
     const o = i * 64;
-    return { type: sh.getUint32(o + 4, true), offset: u64(sh, o + 0x18, "sh_offset"), size: u64(sh, o + 0x20, "sh_size"), link: sh.getUint32(o + 0x28, true), entsize: u64(sh, o + 0x38, "sh_entsize") };
+    return { name: sh.getUint32(o, true), type: sh.getUint32(o + 4, true), addr: u64(sh, o + 0x10, "sh_addr"), offset: u64(sh, o + 0x18, "sh_offset"), size: u64(sh, o + 0x20, "sh_size"), link: sh.getUint32(o + 0x28, true), entsize: u64(sh, o + 0x38, "sh_entsize") };
   };
   const functions: ElfSymbol[] = [];
   for (let i = 0; i < shnum; i++) {
@@ -196,5 +239,20 @@ function parse(path: string, fd: number, fileSize: number): ElfFile {
       functions.push({ name: Buffer.from(names.subarray(nameOff, end)).toString("latin1"), value, size: u64(st, o + 16, "st_size"), type: t, bind: info >> 4 });
     }
   }
-  return new ElfFile(path, type, machine, segments, functions);
+  const sections: ElfSection[] = [];
+  const shstrndx = h.getUint16(0x3e, true);
+  if (shnum > 0 && shstrndx !== 0 && shstrndx < shnum) {
+    const strs = section(shstrndx);
+    if (strs.size > 1 << 20) fail(`section name table of ${strs.size} bytes`);
+    const names = new Uint8Array(readAt(strs.offset, strs.size, "section name table").buffer);
+    for (let i = 0; i < shnum; i++) {
+      const s = section(i);
+      if (s.name >= names.length) fail(`section ${i} name offset ${s.name} outside the section name table`);
+      let end = names.indexOf(0, s.name);
+      if (end < 0) end = names.length;
+      if (s.type !== SHT_NOBITS && s.offset + s.size > fileSize) fail(`section ${i} extends past the end of the file`);
+      sections.push({ name: Buffer.from(names.subarray(s.name, end)).toString("latin1"), type: s.type, addr: s.addr, offset: s.offset, size: s.size });
+    }
+  }
+  return new ElfFile(path, type, machine, segments, functions, sections);
 }

@@ -115,9 +115,13 @@ export class BpfProgram {
     }
     return new BpfLink(this.lib, p, `perf_event fd ${pfd} (${this.name})`);
   }
-  /** uprobe/uretprobe on `binary` at `func` (symbol name, resolved by libbpf) or offset. */
-  attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint }): BpfLink {
-    const opts = BpfUprobeOpts.make({ bpf_cookie: o.cookie ?? 0n, retprobe: !!o.retprobe, func_name: o.func ?? null });
+  /**
+   * uprobe/uretprobe on `binary` at `func` (symbol name, resolved by libbpf) or offset.
+   * `refCtrOffset`: file offset of a USDT semaphore the kernel increments in every process
+   * mapping the file while the probe is attached (perf uprobe ref_ctr_offset, Linux 4.20).
+   */
+  attachUprobe(o: { binary: string; func?: string; offset?: number; pid?: number; retprobe?: boolean; cookie?: bigint; refCtrOffset?: number }): BpfLink {
+    const opts = BpfUprobeOpts.make({ bpf_cookie: o.cookie ?? 0n, retprobe: !!o.retprobe, func_name: o.func ?? null, ref_ctr_offset: o.refCtrOffset ?? 0 });
     const p = asPtr(this.lib.sym.bpf_program__attach_uprobe_opts(this.handle, o.pid ?? -1, cstr(o.binary), o.offset ?? 0, opts.bytes));
     opts.retainUntilHere();
     return this.link(p, `${o.retprobe ? "uretprobe" : "uprobe"} ${o.binary}:${o.func ?? `0x${(o.offset ?? 0).toString(16)}`}`);

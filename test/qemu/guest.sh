@@ -126,13 +126,22 @@ done
 cp /var/log/gala-gopher/event/gopher_event_0 "$H/events.log" 2>/dev/null || echo "(no event file)" > "$H/events.log"
 touch "$H/IODONE"
 
-# ---- proc (the host started proc_syscall for the whole host): a static program fails
-# open() exactly 1001 times, then lives two more report periods.
+# ---- proc (the host started proc_syscall, proc_io and proc_pygc for the whole host): a
+# static program fails open() exactly 1001 times, then lives two more report periods;
+# meanwhile another writes 16 × 64 KiB with O_DIRECT to the loop device (16 bios of its
+# own) and also lives on (a process already gone when the period ends has no labels: its
+# rows are not exported).
 wait_host PROCGO
 "$H/ggload" fail 1001 11 > "$H/ggload-fail.out" 2>&1 &
-put proc_pid $!
+loadpid=$!
+put proc_pid $loadpid
 touch "$H/PROCSTARTED"
-wait $!
+"$H/ggload" dio "$loopdev" 16 11 > "$H/ggload-dio.out" 2>&1 &
+diopid=$!
+put proc_dio_pid $diopid
+wait "$diopid"
+put proc_dio_rc $?
+wait "$loadpid"
 put proc_rc $?
 touch "$H/PROCDONE"
 

@@ -6,8 +6,9 @@
 // guest's Debian 6.1 kernel, with real activity in the guest: socket (the agent's own
 // listener), io (8 MiB of direct writes to a loop device, exact; one failing read of a
 // device-mapper error target, exactly one io_err event), proc (a static program's 1001
-// failed open() calls, exact), l7 (the host's scrapes as HTTP requests of the agent) and
-// flamegraph oncpu (its busy loop named in the folded file). test/qemu/guest.sh is the guest's half, test/qemu/ggload.c the workload.
+// failed open() calls, exact; 16 direct writes as 16 bios in proc_io), l7 (the host's
+// scrapes as HTTP requests of the agent) and flamegraph oncpu (its busy loop named in the
+// folded file). test/qemu/guest.sh is the guest's half, test/qemu/ggload.c the workload.
 //
 // Gate: GG_QEMU=1 runs it (a missing tool is then a failure), GG_QEMU=0 skips it; unset,
 // it runs in CI (CI=true) when qemu-system-x86_64, mmdebstrap, mkfs.ext4 and rpmbuild are
@@ -263,20 +264,29 @@ async function checkIo(): Promise<void> {
   );
 }
 
-/** proc for the whole host: a static program's 1001 failed open() calls, exactly (odd: no equal split). */
+/**
+ * proc for the whole host: a static program's 1001 failed open() calls, exactly (odd: no
+ * equal split); another's 16 direct 64 KiB writes to the loop device are 16 bios of 4 KiB
+ * or more in proc_io, exactly; proc_pygc loads (the guest has no Python to observe).
+ */
 async function checkProc(): Promise<void> {
-  const put = await hostPut("/proc", { cmd: { probe: ["proc_syscall"] }, params: { report_period: 5 }, state: "running" });
+  const put = await hostPut("/proc", { cmd: { probe: ["proc_syscall", "proc_io", "proc_pygc"] }, params: { report_period: 5 }, state: "running" });
   expect(put.body).toContain('"result": "success"');
   await scrapeUntil(running("proc"), 60_000);
   const watch = new PeriodWatch(/^gala_gopher_proc_syscall_failed\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
+  const bios = new PeriodWatch(/^gala_gopher_proc_greater_4k_io_write\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
   writeFileSync(join(share, "PROCGO"), "");
   await waitGuest("PROCDONE", 90_000); // the program lives 11 s after its failures
   const runs = await watch.stop();
+  const bioRuns = await bios.stop();
   const r = results();
   const mine = runs.get(r.proc_pid!) ?? [];
-  console.log(`proc: ggload (pid ${r.proc_pid}) syscall_failed per period ${JSON.stringify(mine)}; it printed ${readFileSync(join(share, "ggload-fail.out"), "utf8").trim()}`);
+  const dio = bioRuns.get(r.proc_dio_pid!) ?? [];
+  console.log(`proc: ggload (pid ${r.proc_pid}) syscall_failed per period ${JSON.stringify(mine)}; it printed ${readFileSync(join(share, "ggload-fail.out"), "utf8").trim()}; ggload dio (pid ${r.proc_dio_pid}) greater_4k_io_write per period ${JSON.stringify(dio)}`);
   expect(r.proc_rc).toBe("0");
   expect(total(mine)).toBe(1001);
+  expect(r.proc_dio_rc).toBe("0");
+  expect(total(dio)).toBe(16);
 }
 
 /**

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ElfDebugError, debugFileCandidates, parseBuildIdNote } from "./elf-debug.ts";
 import { FoldedStacks, parseFolded } from "./folded.ts";
-import { GoPclntabError, parseGoPclntab } from "./gopclntab.ts";
+import { GoPclntabError, parseGoPclntab } from "../../libbpf/gopclntab.ts";
 import { KernelSymbols } from "./kallsyms.ts";
 import { enforceBudget, flamePaths } from "./output.ts";
 import { flameGraphSvg } from "./svg.ts";

@@ -13,7 +13,7 @@ import { parseProcMaps, resolveUserAddress, type MapsEntry } from "../../libbpf/
 import type { Logger } from "../../log/logger.ts";
 import { BinarySymbols } from "./binary-symbols.ts";
 import { debugFileCandidates, readElfDebugInfo, readSection } from "./elf-debug.ts";
-import { parseGoPclntab } from "./gopclntab.ts";
+import { parseGoPclntab } from "../../libbpf/gopclntab.ts";
 import { KernelSymbols } from "./kallsyms.ts";
 import { PerfMaps } from "./perf-map.ts";
 

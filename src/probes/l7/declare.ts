@@ -29,5 +29,6 @@ export const L7_LIMITS: Readonly<Record<string, LimitDecl>> = {
   // 2 MiB: the ring is mapped twice into the agent (its pages count twice in RSS) and is
   // drained every 5 ms while busy; raise it where bursts are counted as ring_full drops.
   ringbuf_mib: { default: 2, min: 1, max: 256, help: "size of the payload ring buffer in MiB (power of two); records that do not fit are counted as ring_full drops" },
+  max_tls_files: { default: 256, min: 1, max: 65536, help: "distinct files with TLS code (libssl copies, executables with OpenSSL or Go crypto/tls) probed at once with support_ssl=1" },
   max_apis: { default: 64, min: 1, max: 4096, help: "distinct APIs per link in l7_rpc_api; the rest are counted under the API \"__overflow__\"" },
 };

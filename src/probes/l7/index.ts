@@ -15,6 +15,7 @@ import { ListenerCache } from "./listeners.ts";
 import type { ProtocolParser } from "./protocol.ts";
 import * as registered from "./protocols/index.ts";
 import { l7LinkTable, l7RpcApiTable, l7RpcTable, l7Tables } from "./tables.ts";
+import { L7Tls } from "./tls/run.ts";
 import { Tracker } from "./tracker.ts";
 
 /** Every parser of this build, by l7_protocol name. */
@@ -49,6 +50,7 @@ class L7Run implements ProbeRun {
   private readonly agg: Aggregator;
   private readonly tracker: Tracker;
   private readonly listeners: ListenerCache;
+  private readonly tls: L7Tls;
   private readonly ev = new EventView();
   private parsers: ProtocolParser[] = [];
   private supportSsl = false;
@@ -84,6 +86,8 @@ class L7Run implements ProbeRun {
       onRingDrops: ringDrops,
     });
     this.scope = ctx.bpf.scopeSync(this.kernel.obj);
+    this.tls = new L7Tls(ctx, this.kernel.obj);
+    this.tls.configure(this.supportSsl);
     ctx.log.info(`attached ${this.kernel.attached.join(", ")}`);
     for (const m of this.kernel.missing) ctx.log.warn(`not available on this kernel: ${m}`);
   }
@@ -94,6 +98,7 @@ class L7Run implements ProbeRun {
     this.parsers.length = 0;
     this.parsers.push(...parsers);
     this.supportSsl = this.ctx.num("support_ssl") === 1;
+    this.tls?.configure(this.supportSsl);
     if (unparsed.length) this.ctx.log.warn(`l7_protocol ${unparsed.join(", ")}: no parser in this build; not reported`);
     if (parsers.length === 0) this.ctx.log.info("l7_protocol enables no protocol: connections are observed but none is reported (as upstream)");
   }
@@ -131,6 +136,7 @@ class L7Run implements ProbeRun {
     };
     const gone = this.tracker.collect((visit) => this.kernel.readConns(visit), isAlive);
     for (const c of gone) this.kernel.forget(c);
+    this.tls.collect();
     this.listeners.clear();
     const period = Math.max(1, ctx.num("report_period"));
     const rows = this.agg.endPeriod(Date.now(), period);
@@ -159,6 +165,7 @@ class L7Run implements ProbeRun {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.tls[Symbol.dispose]();
     this.kernel[Symbol.dispose]();
   }
 }

@@ -30,16 +30,24 @@ export class ListenerCache {
     private readonly maxNamespaces = 256,
   ) {}
 
-  /** Whether `port` is listened on in the network namespace `netns` (seen through `tgid`). */
-  isListening(tgid: number, netns: number, port: number): boolean {
+  /**
+   * Whether `port` is listened on in the network namespace `netns` (seen through `tgid`);
+   * undefined when that cannot be known (the process is gone and the namespace's table was
+   * never read).
+   */
+  isListening(tgid: number, netns: number, port: number): boolean | undefined {
     let e = this.byNetns.get(netns);
     if (e?.ports.has(port)) return true;
     if (e && this.now() - e.readAtMs < 1000) return false;
     const ports = new Set<number>();
+    let read = false;
     for (const f of ["tcp", "tcp6"]) {
       const text = this.host.readProc(String(tgid), "net", f);
-      if (text) listeningPorts(text, ports);
+      if (text === undefined) continue;
+      read = true;
+      listeningPorts(text, ports);
     }
+    if (!read) return e ? false : undefined;
     if (!e && this.byNetns.size >= this.maxNamespaces) this.byNetns.delete(this.byNetns.keys().next().value!);
     e = { ports, readAtMs: this.now() };
     this.byNetns.set(netns, e);

@@ -31,7 +31,7 @@ function conn(id: number, o: Partial<ConnInfo> = {}): ConnInfo {
   };
 }
 
-function setup(conns: ConnInfo[], o: { maxConns?: number; maxApis?: number; listening?: boolean } = {}) {
+function setup(conns: ConnInfo[], o: { maxConns?: number; maxApis?: number; listening?: boolean | "gone" } = {}) {
   const verdicts = new Map<number, number>();
   const agg = new Aggregator({ maxLinks: 100, maxApis: o.maxApis ?? 64 });
   const byId = new Map(conns.map((c) => [c.connId, c]));
@@ -39,7 +39,7 @@ function setup(conns: ConnInfo[], o: { maxConns?: number; maxApis?: number; list
     parsers: [lineParser()],
     conn: (id) => byId.get(id),
     setVerdict: (id, v) => void verdicts.set(id, v),
-    isListening: () => o.listening ?? false,
+    isListening: () => (o.listening === "gone" ? undefined : (o.listening ?? false)),
     agg,
     maxConns: o.maxConns ?? 100,
     supportSsl: () => false,
@@ -92,6 +92,14 @@ describe("l7 tracker", () => {
     collect();
     const rows = agg.endPeriod(1000, 5);
     expect(rows.rpc.map((r) => [r.client_ip, r.server_ip, r.server_port, r.l4_role, r.l7_role, r.req_count, r.latency_sum])).toEqual([["10.0.0.9", "10.0.0.1", "6379", "tcp_server", "server", 1, 500]]);
+  });
+
+  test("an inherited connection of a process already gone: the protocol's side decides the role", () => {
+    const c = conn(10, { role: ROLE_UNKNOWN, localPort: 5432, remotePort: 40002, remoteIp: "10.0.0.9" });
+    const { agg, feed } = setup([c], { listening: "gone" });
+    feed(10, DIR_RECV, "REQ Q\n", 1);
+    feed(10, DIR_SEND, "OK\n", 2);
+    expect(agg.endPeriod(1000, 5).rpc.map((r) => [r.l4_role, r.l7_role, r.server_port, r.client_ip])).toEqual([["tcp_server", "server", "5432", "10.0.0.9"]]);
   });
 
   test("a connection no parser recognises is ignored in the kernel after the detection chunks", () => {

@@ -12,6 +12,8 @@ import { Looks, type L7Record, type ProtocolParser, type ProtocolSession, type T
 
 /** UDP datagrams of a peer that no enabled parser recognises before the peer is given up. */
 export const DETECT_ATTEMPTS = 3;
+/** Ciphertext chunks a TLS flow may show (support_ssl) before any plaintext from the TLS uprobes. */
+export const TLS_WAIT_CHUNKS = 64;
 
 const enum FlowState {
   Detecting = 0,
@@ -25,6 +27,9 @@ class Flow {
   session?: ProtocolSession;
   /** This process is the protocol's client. */
   clientSide = false;
+  /** TLS seen (support_ssl): from then on only the TLS uprobes' plaintext is parsed. */
+  tls = false;
+  cipherChunks = 0;
   link?: Link;
   /** TCP, while detecting: what the connection said so far. */
   detection?: Detection;
@@ -52,7 +57,8 @@ export interface TrackerDeps {
   /** The kernel's record of a connection (undefined: gone). */
   conn(id: number): ConnInfo | undefined;
   setVerdict(id: number, verdict: number): void;
-  isListening(tgid: number, netns: number, port: number): boolean;
+  /** Whether the local port listens in the connection's namespace; undefined: unknown (process gone). */
+  isListening(tgid: number, netns: number, port: number): boolean | undefined;
   agg: Aggregator;
   maxConns: number;
   /** support_ssl: wait for plaintext on connections that start with a TLS record. */
@@ -102,6 +108,11 @@ export class Tracker {
     }
     const flow = this.flowOf(c, ev);
     if (!flow || flow.state === FlowState.Ignored) return;
+    if (ev.ssl) {
+      // Plaintext from the TLS uprobes: what detection held so far was ciphertext.
+      if (!flow.tls) flow.detection = undefined;
+      flow.tls = true;
+    } else if (flow.tls) return this.onCiphertext(c, flow);
     const transport: Transport = c.info.l4 === L4_TCP ? "tcp" : "udp";
     if (flow.state === FlowState.Detecting) {
       if (transport === "tcp") {
@@ -119,6 +130,14 @@ export class Tracker {
     if (flow.clientSide === (ev.dir === DIR_SEND)) s.request(ev.data, ev.len, ev.tsNs);
     else s.response(ev.data, ev.len, ev.tsNs);
     this.drainSession(flow);
+  }
+
+  /** Bytes of a TLS flow seen by the syscalls (the handshake, or reads finished on another thread): not parsed. */
+  private onCiphertext(c: ConnState, flow: Flow): void {
+    if (flow.state !== FlowState.Detecting || ++flow.cipherChunks < TLS_WAIT_CHUNKS) return;
+    // No plaintext came (a TLS library the uprobes do not cover): stop copying its bytes.
+    flow.state = FlowState.Ignored;
+    if (c.info.l4 === L4_TCP) this.d.setVerdict(c.info.connId, VERDICT_IGNORE);
   }
 
   private drainSession(flow: Flow): void {
@@ -158,33 +177,44 @@ export class Tracker {
     const det = (flow.detection ??= new Detection());
     det.add(ev.dir, ev.data, ev.len, ev.tsNs);
     const prefix = det.prefixOf(ev.dir);
-    if (prefix.length > 0) {
-      const sent = ev.dir === DIR_SEND;
-      for (const p of this.d.parsers) {
-        const looks = p.detect(prefix, "tcp");
-        if (looks === Looks.No) continue;
-        flow.clientSide = (looks === Looks.Request) === sent;
-        const s = (flow.session = p.session({ transport: "tcp" }));
-        flow.state = FlowState.Parsing;
-        flow.link = this.d.agg.link(this.linkKey(c, flow, p.name, ev.ssl), this.d.nowMs());
-        this.d.setVerdict(c.info.connId, VERDICT_CAPTURE);
-        for (const h of det.chunks) {
-          if (flow.clientSide === (h.dir === DIR_SEND)) s.request(h.bytes, h.len, h.tsNs);
-          else s.response(h.bytes, h.len, h.tsNs);
-        }
-        flow.detection = undefined;
-        return true;
-      }
-      // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
-      if (this.d.supportSsl() && looksLikeTls(prefix)) {
-        flow.detection = undefined;
-        return false;
-      }
+    // The direction's whole beginning first (a message split over reads); then this chunk
+    // alone (a recognisable message after one that is not, e.g. PostgreSQL's StartupMessage
+    // after an SSLRequest): the session then starts at this chunk.
+    if (prefix.length > 0 && this.choose(c, flow, ev, prefix, det, 0)) return true;
+    if (ev.data.length > 0 && ev.data.length !== prefix.length && this.choose(c, flow, ev, ev.data, det, det.count - 1)) return true;
+    // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
+    if (this.d.supportSsl() && prefix.length > 0 && looksLikeTls(prefix)) {
+      flow.detection = undefined;
+      flow.tls = true;
+      return false;
     }
     if (det.count >= DETECT_CHUNKS || this.d.parsers.length === 0) {
       flow.state = FlowState.Ignored;
       flow.detection = undefined;
       this.d.setVerdict(c.info.connId, VERDICT_IGNORE);
+    }
+    return false;
+  }
+
+  /** Offers `bytes` (what direction ev.dir sent) to the parsers; on a claim, starts the session with the held chunks from `from` on. */
+  private choose(c: ConnState, flow: Flow, ev: EventView, bytes: Uint8Array, det: Detection, from: number): boolean {
+    const sent = ev.dir === DIR_SEND;
+    for (const p of this.d.parsers) {
+      const looks = p.detect(bytes, "tcp");
+      if (looks === Looks.No) continue;
+      // What this side sends as a request, or receives as a response, makes it the client.
+      flow.clientSide = (looks === Looks.Request) === sent;
+      const s = (flow.session = p.session({ transport: "tcp" }));
+      flow.state = FlowState.Parsing;
+      flow.link = this.d.agg.link(this.linkKey(c, flow, p.name, ev.ssl), this.d.nowMs());
+      this.d.setVerdict(c.info.connId, VERDICT_CAPTURE);
+      for (let i = from; i < det.chunks.length; i++) {
+        const h = det.chunks[i]!;
+        if (flow.clientSide === (h.dir === DIR_SEND)) s.request(h.bytes, h.len, h.tsNs);
+        else s.response(h.bytes, h.len, h.tsNs);
+      }
+      flow.detection = undefined;
+      return true;
     }
     return false;
   }
@@ -207,7 +237,10 @@ export class Tracker {
         return true;
       }
       // A TLS record: the plaintext comes through the TLS uprobes (support_ssl), if at all.
-      if (this.d.supportSsl() && looksLikeTls(bytes)) return false;
+      if (this.d.supportSsl() && looksLikeTls(bytes)) {
+        flow.tls = true;
+        return false;
+      }
     }
     if (++flow.misses >= DETECT_ATTEMPTS || this.d.parsers.length === 0) {
       flow.state = FlowState.Ignored;
@@ -224,7 +257,12 @@ export class Tracker {
     let weAreClient = flow.clientSide;
     if (i.l4 === L4_TCP) {
       let role = i.role;
-      if (role === ROLE_UNKNOWN) role = this.d.isListening(i.tgid, i.netns, i.localPort) ? ROLE_SERVER : ROLE_CLIENT;
+      if (role === ROLE_UNKNOWN) {
+        // Opened before it was seen: the side whose local port listens is the server; when
+        // that cannot be read (a short-lived process already gone), the protocol's side.
+        const listening = this.d.isListening(i.tgid, i.netns, i.localPort);
+        role = (listening ?? !flow.clientSide) ? ROLE_SERVER : ROLE_CLIENT;
+      }
       l4Role = role === ROLE_SERVER ? "tcp_server" : "tcp_client";
       weAreClient = role === ROLE_CLIENT;
     }

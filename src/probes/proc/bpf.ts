@@ -6,7 +6,7 @@ import { KernelBtf } from "../../libbpf/btf.ts";
 import type { BpfMap, BpfObject } from "../../libbpf/object.ts";
 import { sumPerCpuU64 } from "../../libbpf/percpu.ts";
 import { hasRawTracepoint, type ProbeBpf } from "../../probe/probe-bpf.ts";
-import { decodeVals, S, VALS_BYTES, type IoctlMax } from "./values.ts";
+import { decodeVals, S, VALS_BYTES, type IoctlMax, type PeriodMax } from "./values.ts";
 
 /** A timed syscall: the tracepoint pair syscalls/sys_{enter,exit}_<name>, and who needs it. */
 const SYSCALLS: Readonly<Record<string, readonly string[]>> = {
@@ -43,12 +43,17 @@ const RAW: Readonly<Record<string, readonly [string, string, string]>> = {
   count_mm_filemap_add_to_page_cache: ["mm_filemap_add_to_page_cache", "filemap", "proc_pagecache"],
   count_writeback_dirty_folio: ["writeback_dirty_folio", "writeback", "proc_pagecache"],
   count_block_dirty_buffer: ["block_dirty_buffer", "block", "proc_pagecache"],
+  on_bio_queue: ["block_bio_queue", "block", "proc_io"], // on_bio_queue_q instead before Linux 5.11
+  on_bio_complete: ["block_bio_complete", "block", "proc_io"],
+  on_rq_complete: ["block_rq_complete", "block", "proc_io"],
+  on_hang: ["sched_process_hang", "sched", "proc_io"],
 };
 const DNS_PROGRAMS = ["dns_enter", "dns_exit_gai", "dns_exit_ghbn"];
+const PYGC_PROGRAMS = ["pygc_enter", "pygc_exit"];
 /** Subitems built on the per-process values. */
-export const VALUE_SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_pagecache", "proc_net", "proc_offcpu", "proc_ioctl"];
+export const VALUE_SUBITEMS = ["proc_syscall", "proc_fs", "proc_io", "proc_pagecache", "proc_net", "proc_offcpu", "proc_ioctl", "proc_pygc"];
 /** enum proc_drop → drop reason. */
-const DROP_REASONS = ["procs_map_full", "inflight_map_full", "dns_ringbuf_full"] as const;
+const DROP_REASONS = ["procs_map_full", "inflight_map_full", "dns_ringbuf_full", "period_max_map_full"] as const;
 
 /** Whether this kernel can run the probe at all; the reason when not. */
 export function procUnsupported(f: KernelFeatures): string | undefined {
@@ -66,6 +71,7 @@ export interface ProcKernelOptions {
   subitems: ReadonlySet<string>;
   maxProcs: number;
   maxThreads: number;
+  maxBios: number;
 }
 
 export class ProcKernel {
@@ -75,7 +81,11 @@ export class ProcKernel {
   private readonly procs: BpfMap;
   private readonly ioctlMax: BpfMap;
   private readonly dropsMap: BpfMap;
+  private readonly periodMax: BpfMap;
   private readonly dropTotals = DROP_REASONS.map(() => 0);
+  /** cfg.epoch in the mmapped .bss (selects the period_max parity). */
+  private readonly epochAt: { view: DataView; offset: number };
+  private epoch = 0;
 
   constructor(o: ProcKernelOptions) {
     const f = o.features;
@@ -87,6 +97,12 @@ export class ProcKernel {
         inflight: { maxEntries: o.maxThreads },
         offstart: { maxEntries: o.maxThreads },
         reclaim_start: { maxEntries: o.maxThreads },
+        pygc_start: { maxEntries: o.maxThreads },
+        period_max: { maxEntries: 2 * o.maxProcs },
+        bios: { maxEntries: o.maxBios },
+        // scope.h's process-event ring: only listed processes' exec/fork/exit go through it,
+        // a few dozen bytes each; 32 KiB instead of 128 saves 192 KiB of RSS (it is mapped twice).
+        gopher_scope_events: { maxEntries: 32 * 1024 },
       },
     });
     this.obj = obj;
@@ -111,6 +127,16 @@ export class ProcKernel {
     obj.program("on_proc_exit").setAutoload(values);
     if (values) attach.push(["on_proc_exit", "sched_process_exit"]);
     for (const p of DNS_PROGRAMS) obj.program(p).setAutoload(on("proc_dns"));
+    for (const p of PYGC_PROGRAMS) obj.program(p).setAutoload(on("proc_pygc"));
+    // block_bio_queue lost its request_queue argument in Linux 5.11.
+    const withQueue = f.rawTracepointArgs("block_bio_queue") === 2;
+    obj.program("on_bio_queue_q").setAutoload(false);
+    if (withQueue && obj.program("on_bio_queue").autoload) {
+      obj.program("on_bio_queue").setAutoload(false);
+      obj.program("on_bio_queue_q").setAutoload(true);
+      const i = attach.findIndex(([p]) => p === "on_bio_queue");
+      attach[i] = ["on_bio_queue_q", "block_bio_queue"];
+    }
     o.bpf.load(obj);
     for (const [prog, tp] of attach) {
       o.bpf.attach(obj, prog, tp);
@@ -121,9 +147,13 @@ export class ProcKernel {
     const vals = btf?.structLayout("proc_vals");
     if (!cfg || !vals) throw new Error("proc.bpf.o carries no BTF for struct proc_cfg/proc_vals");
     if (vals.size !== VALS_BYTES) throw new Error(`struct proc_vals is ${vals.size} bytes, user space expects ${VALS_BYTES}`);
+    const pm = btf?.structLayout("period_max");
+    if (pm?.size !== 16 || pm.members.get("pygc_ns")?.offset !== 8) throw new Error("struct period_max is not { u64 bio_ns; u64 pygc_ns; } as user space expects");
     const view = obj.map("proc.bss").data();
     view.setUint32(cfg.members.get("io_on")!.offset, on("proc_io") ? 1 : 0, true);
     view.setUint32(cfg.members.get("fs_on")!.offset, on("proc_fs") ? 1 : 0, true);
+    this.epochAt = { view, offset: cfg.members.get("epoch")!.offset };
+    this.periodMax = obj.map("period_max");
     this.procs = obj.map("procs");
     this.ioctlMax = obj.map("ioctl_max");
     this.dropsMap = obj.map("drops");
@@ -143,6 +173,7 @@ export class ProcKernel {
   deleteProc(tgid: number): void {
     this.procs.delete(new Uint32Array([tgid]));
     this.ioctlMax.delete(new Uint32Array([tgid]));
+    for (const parity of [0, 1]) this.periodMax.delete(new Uint32Array([tgid, parity]));
   }
 
   /** The slowest ioctl of `tgid` since the last call (taken: the kernel starts a new period). */
@@ -152,6 +183,31 @@ export class ProcKernel {
     if (!this.ioctlMax.lookup(key, v)) return undefined;
     this.ioctlMax.delete(key);
     return { ns: Number(v.getBigUint64(0, true)), fd: v.getUint32(8, true), cmd: v.getUint32(12, true) };
+  }
+
+  /**
+   * Ends the period for the per-period maxima: the kernel moves on to the other parity, and
+   * the maxima of the period that ended are taken (read and deleted): tgid → maxima.
+   */
+  takePeriodMaxima(): Map<number, PeriodMax> {
+    const ended = this.epoch & 1;
+    this.epoch = (this.epoch + 1) >>> 0;
+    this.epochAt.view.setUint32(this.epochAt.offset, this.epoch, true);
+    const out = new Map<number, PeriodMax>();
+    const ks = this.periodMax.keySize;
+    const vs = this.periodMax.valueBufferSize;
+    const mine: Uint8Array[] = [];
+    this.periodMax.lookupBatch(({ keys, values, count }) => {
+      const kv = new DataView(keys.buffer, keys.byteOffset);
+      const vv = new DataView(values.buffer, values.byteOffset);
+      for (let i = 0; i < count; i++) {
+        if (kv.getUint32(i * ks + 4, true) !== ended) continue;
+        out.set(kv.getUint32(i * ks, true), { bio: Number(vv.getBigUint64(i * vs, true)), pygc: Number(vv.getBigUint64(i * vs + 8, true)) });
+        mine.push(keys.slice(i * ks, (i + 1) * ks));
+      }
+    }, 256);
+    for (const k of mine) this.periodMax.delete(k);
+    return out;
   }
 
   /** What the kernel refused since the last call, per drop reason. */

@@ -26,6 +26,8 @@ export const PROC_EVENTS: readonly EventDecl[] = [{ entity: "dns", metrics: ["er
 export const PROC_LIMITS: Readonly<Record<string, LimitDecl>> = {
   max_procs: { default: 4096, min: 64, max: 1 << 20, help: "processes with values in the kernel at once (the procs map); more are counted as procs_map_full drops" },
   max_threads: { default: 16384, min: 256, max: 1 << 22, help: "threads inside a timed syscall or off CPU at once (LRU maps: the oldest entries are evicted)" },
+  max_bios: { default: 16384, min: 256, max: 1 << 22, help: "bios submitted by processes in scope and not yet completed (LRU map: the oldest entries are evicted, their latency is not measured)" },
   max_dns_domains: { default: 4096, min: 16, max: 1 << 20, help: "(process, domain) pairs aggregated per period; more are counted as dns_domains_full drops" },
+  max_python: { default: 256, min: 1, max: 65536, help: "distinct Python interpreter files (device:inode) with GC probes at once" },
   max_libc: { default: 256, min: 1, max: 65536, help: "distinct libc files (device:inode) with DNS uprobes at once" },
 };

@@ -3,7 +3,7 @@
 // this file decodes them, aggregates them per period, and keeps the libc uprobes in step
 // with the processes in scope (one attachment per libc file, found through /proc/<pid>/root).
 import type { BpfObject } from "../../libbpf/object.ts";
-import { UprobeError, UprobeSet } from "../../libbpf/uprobe.ts";
+import { ElfCache, UprobeError, UprobeSet } from "../../libbpf/uprobe.ts";
 import type { ProbeEvent, Row } from "../../store/table.ts";
 
 /** struct dns_record */
@@ -107,14 +107,16 @@ const LIBC = /\/libc(\.so\.\d+|-[\d.]+\.so)$/;
 /** The uprobes on every in-scope process's libc (shared per libc file). */
 export class DnsUprobes implements Disposable {
   private readonly sets: UprobeSet[] = [];
+  /** One parse of a libc for the six programs, dropped after each process. */
+  private readonly elf = new ElfCache(1);
   private readonly covered = new Set<number>();
   /** Processes without libc (static binaries, Go's own resolver) or gone: not asked again. */
   private readonly absent = new Set<number>();
 
   constructor(obj: BpfObject, procRoot: string, maxLibc: number) {
     for (const f of FUNCTIONS) {
-      this.sets.push(new UprobeSet(obj.program("dns_enter"), { binary: LIBC, symbol: f.symbol }, { scope: "binary", procRoot, maxAttachments: maxLibc }));
-      this.sets.push(new UprobeSet(obj.program(f.ret), { binary: LIBC, symbol: f.symbol, retprobe: true }, { scope: "binary", procRoot, maxAttachments: maxLibc }));
+      this.sets.push(new UprobeSet(obj.program("dns_enter"), { binary: LIBC, symbol: f.symbol }, { scope: "binary", procRoot, maxAttachments: maxLibc, elfCache: this.elf }));
+      this.sets.push(new UprobeSet(obj.program(f.ret), { binary: LIBC, symbol: f.symbol, retprobe: true }, { scope: "binary", procRoot, maxAttachments: maxLibc, elfCache: this.elf }));
     }
   }
 
@@ -140,6 +142,7 @@ export class DnsUprobes implements Disposable {
         firstError ??= e;
       }
     }
+    this.elf.clear();
     if (any) this.covered.add(pid);
     else this.absent.add(pid);
     if (firstError) throw firstError instanceof UprobeError ? firstError : new UprobeError("ENOSYM", `libc of ${pid}: ${(firstError as Error).message}`);

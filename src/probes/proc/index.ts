@@ -3,22 +3,38 @@
 // cumulative values per tgid and asks the shared scope (scope.h) before any work; every
 // report_period this run turns them into per-period rows (./values.ts). DNS lookups arrive
 // one by one on a ring and are aggregated per (tgid, domain) and period (./dns.ts).
-// Not yet built: the proc_io table (bio sizes/latency/errors/hangs) and proc_pygc — those
-// subitems are accepted and produce no rows of those tables.
+// Per-period maxima (bio latency, Python GC) are kept by the kernel per period parity.
+// Uprobes follow the processes in scope: libc's resolver (./dns.ts) and the Python
+// interpreter's garbage collector (./pygc.ts).
 import { trimHeap } from "../../host/features.ts";
 import type { BpfScope, ScopeChange } from "../../probe/bpf-scope.ts";
 import { defineProbe, type ProbeContext, type ProbeRun } from "../../probe/define.ts";
 import type { RingHandle } from "../../libbpf/poller.ts";
 import { EXITED_SLOT, ProcKernel, procUnsupported } from "./bpf.ts";
 import { DnsAggregator, DnsUprobes, decodeDns } from "./dns.ts";
+import { PygcUprobes } from "./pygc.ts";
 import { PROC_EVENTS, PROC_FEATURE, PROC_LIMITS } from "./declare.ts";
 import { procDnsTable, procSyscallIoctlTable, procTables } from "./tables.ts";
 import { ioctlRow, PeriodDeltas } from "./values.ts";
 
-const NOT_YET: Readonly<Record<string, string>> = {
-  proc_pygc: "proc_pygc (proc_pygc) is not built yet: no rows",
-  proc_io: "proc_io reports proc_syscall_io; its proc_io table (bio sizes, latency, errors, hangs) is not built yet",
-};
+/**
+ * Returns freed memory to the system: after opening (the object's bytes, libbpf's parse of
+ * it and of the kernel's BTF) and after new uprobe attachments (each parsed an ELF file),
+ * instead of keeping it in the heaps for good.
+ */
+function giveBackHeap(): void {
+  Bun.gc(true);
+  trimHeap();
+}
+
+/** Uprobes placed per process in scope (one attachment per file serves every process). */
+interface ProcessUprobes extends Disposable {
+  add(pid: number): void;
+  remove(pid: number): void;
+  prune(alive: ReadonlySet<number>): void;
+  has(pid: number): boolean;
+  takeNewAttachments(): number;
+}
 
 interface Dns {
   agg: DnsAggregator;
@@ -31,6 +47,8 @@ class ProcRun implements ProbeRun {
   private readonly scope: BpfScope;
   private readonly deltas = new PeriodDeltas();
   private readonly dns: Dns | undefined;
+  /** What each set of per-process uprobes is, for messages. */
+  private readonly uprobes = new Map<ProcessUprobes, string>();
   private readonly warned = new Set<string>();
 
   constructor(private readonly ctx: ProbeContext) {
@@ -40,6 +58,7 @@ class ProcRun implements ProbeRun {
       subitems: ctx.subitems,
       maxProcs: ctx.limit("max_procs"),
       maxThreads: ctx.limit("max_threads"),
+      maxBios: ctx.limit("max_bios"),
     });
     this.kernel = k;
     if (ctx.subitems.has("proc_dns")) {
@@ -51,17 +70,18 @@ class ProcRun implements ProbeRun {
         if (ctx.scope.includes(l.tgid)) agg.add(l);
       });
       this.dns = { agg, uprobes, ring };
+      this.uprobes.set(uprobes, "DNS uprobes");
     }
+    if (ctx.subitems.has("proc_pygc")) this.uprobes.set(new PygcUprobes(k.obj, ctx.host.proc(), ctx.limit("max_python")), "Python GC probes");
     this.scope = ctx.bpf.scopeSync(k.obj, { onChange: (c) => this.onScope(c) });
-    ctx.log.info(`attached ${k.attached.join(", ")}${this.dns ? ", libc DNS uprobes" : ""}`);
+    ctx.log.info(`attached ${[...k.attached, ...this.uprobes.values()].join(", ")}`);
     for (const m of k.missing) ctx.log.warn(`not available on this kernel: ${m}`);
-    for (const [s, text] of Object.entries(NOT_YET)) if (ctx.subitems.has(s)) ctx.log.warn(text);
-    this.followDns();
+    this.followProcesses(true);
   }
 
   private onScope(c: ScopeChange): void {
     for (const t of c.left) this.leave(t);
-    if (this.dns) for (const t of c.joined) this.addDns(t);
+    for (const t of c.joined) this.addUprobes(t);
   }
 
   /** A process left the scope: its values and series go, its libc may lose the uprobes. */
@@ -69,14 +89,18 @@ class ProcRun implements ProbeRun {
     this.kernel.deleteProc(tgid);
     this.deltas.forget(tgid);
     this.dns?.agg.forget(tgid);
-    this.dns?.uprobes.remove(tgid);
+    for (const u of this.uprobes.keys()) u.remove(tgid);
   }
 
-  private addDns(pid: number): void {
+  private addUprobes(pid: number): void {
+    for (const [u, what] of this.uprobes) this.addTo(u, what, pid);
+  }
+
+  private addTo(u: ProcessUprobes, what: string, pid: number): void {
     try {
-      this.dns?.uprobes.add(pid);
+      u.add(pid);
     } catch (e) {
-      this.warnOnce(`DNS uprobes for process ${pid}: ${(e as Error).message}`);
+      this.warnOnce(`${what} for process ${pid}: ${(e as Error).message}`);
     }
   }
 
@@ -86,9 +110,12 @@ class ProcRun implements ProbeRun {
     this.ctx.log.warn(text);
   }
 
-  /** Puts the uprobes on the libc of every process in scope (new ones since the last call). */
-  private followDns(): void {
-    if (!this.dns) return;
+  /** Puts the uprobes on every process in scope (new ones since the last call). */
+  private followProcesses(opening = false): void {
+    if (this.uprobes.size === 0) {
+      if (opening) giveBackHeap();
+      return;
+    }
     const s = this.ctx.scope;
     let pids: ReadonlySet<number>;
     if (s.wholeHost) {
@@ -99,14 +126,15 @@ class ProcRun implements ProbeRun {
       }
       pids = all;
     } else pids = s.pids();
-    this.dns.uprobes.prune(pids);
-    for (const p of pids) if (!this.dns.uprobes.has(p)) this.addDns(p);
-    // Each new libc attachment read and parsed the whole ELF file (six times: one per
-    // program): give that memory back now instead of keeping it in the heap (≈4 MiB RSS).
-    if (this.dns.uprobes.takeNewAttachments() > 0) {
-      Bun.gc(true);
-      trimHeap();
+    let parsed = 0;
+    for (const [u, what] of this.uprobes) {
+      u.prune(pids);
+      for (const p of pids) if (!u.has(p)) this.addTo(u, what, p);
+      parsed += u.takeNewAttachments();
     }
+    // Each new attachment read and parsed an ELF file (a libc, an interpreter): give that
+    // memory back now instead of keeping it in the heap (≈4 MiB RSS for a libc).
+    if (parsed > 0 || opening) giveBackHeap();
   }
 
   collect(): void {
@@ -115,13 +143,14 @@ class ProcRun implements ProbeRun {
     this.dns?.ring.drain();
     const seen = new Set<number>();
     const gone: number[] = [];
+    const maxima = this.kernel.takePeriodMaxima();
     this.kernel.readProcs((tgid, vals) => {
       if (!ctx.scope.includes(tgid)) {
         gone.push(tgid); // left the scope before the kernel heard of it
         return;
       }
       seen.add(tgid);
-      for (const r of this.deltas.rows(tgid, vals, ctx.subitems)) ctx.emit(r.table, r.row);
+      for (const r of this.deltas.rows(tgid, vals, ctx.subitems, maxima.get(tgid))) ctx.emit(r.table, r.row);
       if (ctx.subitems.has("proc_ioctl")) {
         const max = this.kernel.takeIoctlMax(tgid);
         if (max) ctx.emit(procSyscallIoctlTable, ioctlRow(tgid, max, this.deltas.ioctlDelta(tgid)));
@@ -141,13 +170,13 @@ class ProcRun implements ProbeRun {
         ctx.drops("dns_domains_full")(this.dns.agg.overflow);
         this.dns.agg.overflow = 0;
       }
-      this.followDns();
     }
+    this.followProcesses();
     for (const [reason, n] of Object.entries(this.kernel.dropDeltas())) ctx.drops(reason)(n);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.dns?.uprobes[Symbol.dispose]();
+    for (const u of this.uprobes.keys()) u[Symbol.dispose]();
     // The object, its links and rings are closed through ctx.bpf when the run ends.
   }
 }

@@ -23,7 +23,12 @@ describe("proc values", () => {
     expect(new Set(slots).size).toBe(slots.length);
     for (const t of TABLE_SLOTS) {
       expect(t.fields.map(([f]) => f)).toEqual(t.table.fields.filter((f) => f.type !== "key").map((f) => f.name));
-      for (const [, s] of t.fields) expect(s).toBeLessThan(S.EXITED);
+      // Slots only (not the exit marker or the ioctl time, read outside the tables).
+      for (const [, s] of t.fields) {
+        if (typeof s !== "number") continue;
+        expect([S.EXITED, S.IOCTL]).not.toContain(s);
+        expect(s).toBeLessThan(SLOT_COUNT);
+      }
     }
   });
 
@@ -46,6 +51,20 @@ describe("proc values", () => {
     ]);
     // Disabled subitems emit nothing.
     expect(d.rows(7, vals({ [S.READ]: 9 }), new Set(["proc_io"])).map((r) => r.row)).toEqual([{ tgid: "7", ns_mount: 0, ns_umount: 0, ns_read: 9, ns_write: 0, ns_fsync: 0 }]);
+  });
+
+  test("proc_io and proc_pygc: counts per period, the period's maxima, GC time in ms", () => {
+    const d = new PeriodDeltas();
+    const on = new Set(["proc_io", "proc_pygc"]);
+    const table = (rows: ReturnType<PeriodDeltas["rows"]>, name: string) => rows.find((r) => r.table.name === name)?.row;
+    const r1 = d.rows(3, vals({ [S.BIO_WRITE_BIG]: 1024, [S.BIO_WRITE_SMALL]: 100, [S.BIO_ERR]: 2, [S.PYGC]: 7, [S.PYGC_NS]: 3_500_000 }), on, { bio: 4_000_000, pygc: 900_000 });
+    expect(table(r1, "proc_io")).toEqual({ tgid: "3", less_4k_io_read: 0, less_4k_io_write: 100, greater_4k_io_read: 0, greater_4k_io_write: 1024, bio_latency: 4_000_000, bio_err_count: 2, hang_count: 0 });
+    expect(table(r1, "proc_pygc")).toEqual({ tgid: "3", python_gc: 7, latency_sum: 3.5, latency_max: 0.9 });
+    const r2 = d.rows(3, vals({ [S.BIO_WRITE_BIG]: 1024, [S.BIO_WRITE_SMALL]: 100, [S.BIO_READ_BIG]: 512, [S.BIO_ERR]: 2, [S.PYGC]: 7, [S.PYGC_NS]: 3_500_000 }), on, { bio: 250, pygc: 0 });
+    expect(table(r2, "proc_io")).toEqual({ tgid: "3", less_4k_io_read: 0, less_4k_io_write: 0, greater_4k_io_read: 512, greater_4k_io_write: 0, bio_latency: 250, bio_err_count: 0, hang_count: 0 });
+    expect(table(r2, "proc_pygc")).toEqual({ tgid: "3", python_gc: 0, latency_sum: 0, latency_max: 0 });
+    // A maximum alone (a bio completed, its count was in an earlier period) makes the table active.
+    expect(d.rows(4, vals({}), on, { bio: 10, pygc: 0 }).map((r) => r.table.name)).toEqual(["proc_io"]);
   });
 
   test("a reused entry (values went down) counts from zero; forget drops the history", () => {

@@ -32,8 +32,16 @@ export const S = {
   PAGE_DIRTY: 33,
   EXITED: 34,
   IOCTL: 35,
+  BIO_READ_SMALL: 36,
+  BIO_WRITE_SMALL: 37,
+  BIO_READ_BIG: 38,
+  BIO_WRITE_BIG: 39,
+  BIO_ERR: 40,
+  HANG: 41,
+  PYGC: 42,
+  PYGC_NS: 43,
 } as const;
-export const SLOT_COUNT = 36;
+export const SLOT_COUNT = 44;
 /** Bytes of struct proc_vals. */
 export const VALS_BYTES = SLOT_COUNT * 8;
 /** enum proc_fs_op: offset from a file system's first slot. */
@@ -42,11 +50,22 @@ const FS_WRITE = 1;
 const FS_OPEN = 2;
 const FS_FLUSH = 3;
 
+/** struct period_max (bpf/proc/proc.h): the maxima of one process over one period, ns. */
+export interface PeriodMax {
+  bio: number;
+  pygc: number;
+}
+export const NO_MAX: Readonly<PeriodMax> = Object.freeze({ bio: 0, pygc: 0 });
+const NS_PER_MS = 1e6;
+
+/** Where a field comes from: a slot (the period's delta) or one of the period's maxima. */
+export type FieldSource = number | { readonly max: keyof PeriodMax };
+
 export interface TableSlots {
   readonly table: TableDef;
   readonly subitem: string;
-  /** field name → slot */
-  readonly fields: readonly (readonly [string, number])[];
+  /** field name → its source, optionally divided by a unit (ns → ms), in the table's field order */
+  readonly fields: readonly (readonly [string, FieldSource, number?])[];
 }
 
 /** Tables filled from the per-process values (proc_dns comes from the DNS ring). */
@@ -131,6 +150,28 @@ export const TABLE_SLOTS: readonly TableSlots[] = [
     ],
   },
   {
+    table: T.procIoTable,
+    subitem: "proc_io",
+    fields: [
+      ["less_4k_io_read", S.BIO_READ_SMALL],
+      ["less_4k_io_write", S.BIO_WRITE_SMALL],
+      ["greater_4k_io_read", S.BIO_READ_BIG],
+      ["greater_4k_io_write", S.BIO_WRITE_BIG],
+      ["bio_latency", { max: "bio" }],
+      ["bio_err_count", S.BIO_ERR],
+      ["hang_count", S.HANG],
+    ],
+  },
+  {
+    table: T.procPygcTable,
+    subitem: "proc_pygc",
+    fields: [
+      ["python_gc", S.PYGC],
+      ["latency_sum", S.PYGC_NS, NS_PER_MS],
+      ["latency_max", { max: "pygc" }, NS_PER_MS],
+    ],
+  },
+  {
     table: T.procCpuTable,
     subitem: "proc_offcpu",
     fields: [
@@ -156,7 +197,7 @@ export class PeriodDeltas {
   private readonly active = new Map<number, Set<number>>();
 
   /** The rows of one process for this period, for the tables of the enabled subitems. */
-  rows(tgid: number, now: Float64Array, subitems: ReadonlySet<string>): { table: TableDef; row: Row }[] {
+  rows(tgid: number, now: Float64Array, subitems: ReadonlySet<string>, max: Readonly<PeriodMax> = NO_MAX): { table: TableDef; row: Row }[] {
     const prev = this.last.get(tgid);
     this.last.set(tgid, now);
     const delta = new Float64Array(SLOT_COUNT);
@@ -170,9 +211,10 @@ export class PeriodDeltas {
       if (!subitems.has(ts.subitem)) return;
       const row: Record<string, number> = { tgid };
       let any = false;
-      for (const [field, slot] of ts.fields) {
-        row[field] = delta[slot]!;
-        if (now[slot]! > 0) any = true;
+      for (const [field, src, unit] of ts.fields) {
+        const v = typeof src === "number" ? delta[src]! : max[src.max];
+        row[field] = unit ? v / unit : v;
+        if (typeof src === "number" ? now[src]! > 0 : v > 0) any = true;
       }
       if (any) {
         act ??= new Set();

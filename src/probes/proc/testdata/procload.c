@@ -16,6 +16,13 @@
  *                           machine barely changes it)
  *   procload read FILE... : per line: open the next FILE, read() it to the end in 4 KiB
  *                           pieces, fsync, close -> "read <bytes>"
+ *   procload dio DEV      : O_DIRECT on a block device, one bio per call. Per line "w": 1024
+ *                           writes of 64 KiB then 100 of 512 B (64 MiB + 50 KiB from offset 0);
+ *                           per line "r": 512 reads of 64 KiB then 50 of 512 B ->
+ *                           "dio <w|r> failed <calls that failed>"
+ *   procload buffered FILE: per line "w": 8 MiB written through the page cache in 32 KiB
+ *                           pieces, then fsync; per line "r": the file's cached pages
+ *                           dropped (fadvise DONTNEED), then read back -> "buffered <w|r> <bytes>"
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -30,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +175,52 @@ int main(int argc, char **argv)
 				return 11;
 			close(fd);
 			say("read %lld\n", total, 0);
+		}
+	} else if (!strcmp(argv[1], "dio") && argc > 2) {
+		int fd = open(argv[2], O_RDWR | O_DIRECT);
+		char *buf = aligned_alloc(4096, 65536);
+		if (fd < 0 || !buf)
+			return 14;
+		memset(buf, 0x5a, 65536);
+		while (next_line()) {
+			int write_mode = line[0] == 'w';
+			int big = write_mode ? 1024 : 512, small = write_mode ? 100 : 50, failed = 0;
+			off_t off = 0;
+			for (int i = 0; i < big + small; i++) {
+				size_t len = i < big ? 65536 : 512;
+				ssize_t n = write_mode ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+				if (n != (ssize_t)len)
+					failed++;
+				off += len;
+			}
+			char out[64];
+			snprintf(out, sizeof(out), "dio %c failed %%lld\n", write_mode ? 'w' : 'r');
+			say(out, failed, 0);
+		}
+	} else if (!strcmp(argv[1], "buffered") && argc > 2) {
+		static char buf[32768];
+		memset(buf, 0x33, sizeof(buf));
+		while (next_line()) {
+			int write_mode = line[0] == 'w';
+			int fd = open(argv[2], write_mode ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY, 0644);
+			if (fd < 0)
+				return 15;
+			long long total = 0;
+			if (write_mode) {
+				for (int i = 0; i < 256; i++)
+					if (write(fd, buf, sizeof(buf)) == sizeof(buf))
+						total += sizeof(buf);
+				if (fsync(fd))
+					return 16;
+			} else {
+				if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+					return 17;
+				ssize_t n;
+				while ((n = read(fd, buf, sizeof(buf))) > 0)
+					total += n;
+			}
+			close(fd);
+			say(write_mode ? "buffered w %lld\n" : "buffered r %lld\n", total, 0);
 		}
 	}
 	return 0;
