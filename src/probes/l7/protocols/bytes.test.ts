@@ -1,9 +1,25 @@
 import { describe, expect, test } from "bun:test";
-import { AsciiInterner, BoundedQueue, MessageBuffer, equalsIgnoreCase, indexOfCrlf, parseDecimal, parseHex, parseSignedDecimal, trimEnd, trimStart } from "./bytes.ts";
+import { AsciiInterner, BoundedQueue, MessageBuffer, equalsIgnoreCase, i16be, i32be, i32le, indexOfCrlf, parseDecimal, parseHex, parseSignedDecimal, trimEnd, trimStart, u16be, u24be, u24le, u31be, u32be, u32le } from "./bytes.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
 describe("bytes", () => {
+  test("fixed-width integer readers: byte order, sign and offset", () => {
+    const b = Uint8Array.from([0x00, 0xff, 0xfe, 0x80, 0x01, 0x02]);
+    expect(u16be(b, 1)).toBe(0xfffe);
+    expect(i16be(b, 1)).toBe(-2);
+    expect(i16be(b, 3)).toBe(-32767);
+    expect(u24be(b, 1)).toBe(0xfffe80);
+    expect(u24le(b, 1)).toBe(0x80feff);
+    expect(i32be(b, 1)).toBe(0xfffe8001 - 2 ** 32);
+    expect(u32be(b, 1)).toBe(0xfffe8001);
+    expect(u31be(b, 1)).toBe(0x7ffe8001);
+    expect(i32le(b, 2)).toBe(0x020180fe);
+    expect(i32le(b, 1)).toBe(0x0180feff);
+    expect(i32le(Uint8Array.from([1, 0, 0, 0x80]), 0)).toBe(-0x7fffffff);
+    expect(u32le(Uint8Array.from([1, 0, 0, 0x80]), 0)).toBe(0x80000001);
+  });
+
   test("CRLF search honours the range and skips bare LFs", () => {
     const b = enc("ab\ncd\r\nef\r\n");
     expect(indexOfCrlf(b, 0, b.length)).toBe(5);
@@ -67,5 +83,14 @@ describe("bytes", () => {
     expect(q.shift()).toBe("a");
     expect(q.push("c", 3)).toBe(true);
     expect([q.shift(), q.shift(), q.shift(), q.size]).toEqual(["b", "c", undefined, 0]);
+  });
+
+  test("pushEvictingOldest drops the oldest item only when full and says so", () => {
+    const q = new BoundedQueue<string>(2);
+    expect(q.pushEvictingOldest("a", 1)).toBe(false);
+    expect(q.pushEvictingOldest("b", 2)).toBe(false);
+    expect(q.pushEvictingOldest("c", 3)).toBe(true);
+    expect([q.size, q.peek(), q.peekTag()]).toEqual([2, "b", 2]);
+    expect([q.shift(), q.shift(), q.size]).toEqual(["b", "c", 0]);
   });
 });

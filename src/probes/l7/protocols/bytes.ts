@@ -1,14 +1,61 @@
 // Byte helpers shared by the l7 protocol parsers: ASCII / CRLF search, integer parsing
 // straight from the bytes (no string on the way), case-insensitive ASCII comparison,
 // a string interner (the same API bytes give the same string without decoding again),
-// a bounded growable buffer for a message that is split over reads, and a bounded FIFO
-// of reusable slots for the in-order pending queue. Nothing here allocates per call
-// except where a new string or a bigger buffer is really needed.
+// a bounded growable buffer for a message that is split over reads, a bounded FIFO
+// of reusable slots for the in-order pending queue, and the fixed-width integer readers
+// of the binary protocols (big-endian: DNS, Kafka, PostgreSQL, HTTP/2; little-endian:
+// MySQL, MongoDB). Nothing here allocates per call except where a new string or a bigger
+// buffer is really needed.
 
 export const CR = 13;
 export const LF = 10;
 export const SP = 32;
 export const HTAB = 9;
+
+/** Unsigned 16-bit big-endian integer at buf[at]. The readers do not check bounds: the caller does. */
+export function u16be(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 8) | buf[at + 1]!;
+}
+
+/** Signed 16-bit big-endian integer at buf[at]. */
+export function i16be(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16)) >> 16;
+}
+
+/** Unsigned 24-bit big-endian integer at buf[at]. */
+export function u24be(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
+}
+
+/** Signed 32-bit big-endian integer at buf[at]. */
+export function i32be(buf: Uint8Array, at: number): number {
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+}
+
+/** Unsigned 32-bit big-endian integer at buf[at]. */
+export function u32be(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
+
+/** Big-endian 32-bit integer at buf[at] without its top bit (HTTP/2 stream ids, window sizes). */
+export function u31be(buf: Uint8Array, at: number): number {
+  return (buf[at]! & 0x7f) * 0x1000000 + ((buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!);
+}
+
+/** Unsigned 24-bit little-endian integer at buf[at]. */
+export function u24le(buf: Uint8Array, at: number): number {
+  return buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16);
+}
+
+/** Signed 32-bit little-endian integer at buf[at]. */
+export function i32le(buf: Uint8Array, at: number): number {
+  return buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);
+}
+
+/** Unsigned 32-bit little-endian integer at buf[at]. */
+export function u32le(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+}
 
 /** Index of `byte` in buf[from, to), or -1. */
 export function indexOfByte(buf: Uint8Array, byte: number, from: number, to: number): number {
@@ -201,7 +248,8 @@ export class MessageBuffer {
 }
 
 /** A bounded FIFO with a small integer tag per item: push refuses when full (the caller
- *  decides what to drop). Slots are reused; nothing is allocated after construction. */
+ *  decides what to drop), pushEvictingOldest drops the oldest item to make room. Slots are
+ *  reused; nothing is allocated after construction. */
 export class BoundedQueue<T> {
   private readonly items: (T | undefined)[];
   private readonly tags: Int32Array;
@@ -220,6 +268,14 @@ export class BoundedQueue<T> {
     this.items[at] = item;
     this.tags[at] = tag;
     this.size++;
+    return true;
+  }
+
+  /** Pushes, dropping the oldest item first when full; true when one was dropped. */
+  pushEvictingOldest(item: T, tag = 0): boolean {
+    if (this.push(item, tag)) return false;
+    this.shift();
+    this.push(item, tag);
     return true;
   }
 

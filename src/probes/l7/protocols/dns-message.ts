@@ -2,6 +2,7 @@
 // (compression pointers followed, each strictly backwards and at most MAX_HOPS of them, so a
 // crafted loop ends) and the extended rcode of an OPT record in the additional section.
 // Every read is bounded by the captured bytes.
+import { u16be } from "./bytes.ts";
 
 export const HEADER = 12;
 const MAX_NAME = 255;
@@ -20,21 +21,19 @@ export interface DnsHeader {
   arcount: number;
 }
 
-const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
-
 /** The header of the message at `off`, into `h`; false when fewer than 12 bytes are there. */
 export function readHeader(b: Uint8Array, off: number, end: number, h: DnsHeader): boolean {
   if (end - off < HEADER) return false;
-  h.id = u16(b, off);
+  h.id = u16be(b, off);
   const flags = b[off + 2]!;
   h.qr = (flags & 0x80) !== 0;
   h.opcode = (flags >> 3) & 0x0f;
   h.tc = (flags & 0x02) !== 0;
   h.rcode = b[off + 3]! & 0x0f;
-  h.qdcount = u16(b, off + 4);
-  h.ancount = u16(b, off + 6);
-  h.nscount = u16(b, off + 8);
-  h.arcount = u16(b, off + 10);
+  h.qdcount = u16be(b, off + 4);
+  h.ancount = u16be(b, off + 6);
+  h.nscount = u16be(b, off + 8);
+  h.arcount = u16be(b, off + 10);
   return true;
 }
 
@@ -175,9 +174,9 @@ export function fullRcode(b: Uint8Array, h: DnsHeader, afterQuestion: number, en
   for (let i = 0; i < records; i++) {
     pos = skipName(b, pos, end);
     if (pos < 0 || pos + 10 > end) return h.rcode;
-    const type = u16(b, pos);
+    const type = u16be(b, pos);
     if (type === TYPE_OPT && i >= h.ancount + h.nscount) return (b[pos + 4]! << 4) | h.rcode;
-    pos += 10 + u16(b, pos + 8);
+    pos += 10 + u16be(b, pos + 8);
   }
   return h.rcode;
 }

@@ -8,28 +8,15 @@ import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { NameMatcher, readName } from "./dns-message.ts";
 import { dnsErrorClass, dnsParser } from "./dns.ts";
-import { loadFixture, replay, type Chunk } from "./test-replay.ts";
+import { loadFixture, replay, tallyByApi, type ApiTally, type Chunk } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "dns");
 const udp = loadFixture(join(dir, "udp.jsonl"));
 const tcp = loadFixture(join(dir, "tcp.jsonl"));
 
-interface Tally {
-  count: number;
-  client: number;
-  server: number;
-}
+type Tally = ApiTally;
 
-function tally(entries: { api: string; error: ErrorClass }[]): Record<string, Tally> {
-  const out: Record<string, Tally> = {};
-  for (const e of entries) {
-    const t = (out[e.api] ??= { count: 0, client: 0, server: 0 });
-    t.count++;
-    if (e.error === ErrorClass.Client) t.client++;
-    if (e.error === ErrorClass.Server) t.server++;
-  }
-  return out;
-}
+const tally = tallyByApi;
 
 /** dnsmasq's view: "<serial> query[A] name from …" then "<serial> config name is NXDOMAIN" etc. */
 function expected(): Record<string, Tally> {

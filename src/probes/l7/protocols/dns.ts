@@ -23,7 +23,9 @@
 // a length of at least 17. UPDATE/NOTIFY messages are parsed in a session but never claim one.
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
 import { fullRcode, HEADER, NameMatcher, readHeader, readName, skipName, zClear, type DnsHeader } from "./dns-message.ts";
-import { LengthPrefixedFramer } from "./kafka-framer.ts";
+import { LengthPrefixedFramer } from "./length-prefixed-framer.ts";
+import { u16be } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 /** The question (name, type, class) takes at least the root name's byte and 4 more. */
 const MIN_QUERY = HEADER + 5;
@@ -34,7 +36,6 @@ export function dnsErrorClass(rcode: number): ErrorClass {
   return rcode === 2 || rcode === 4 ? ErrorClass.Server : ErrorClass.Client;
 }
 
-const u16 = (b: Uint8Array, at: number) => (b[at]! << 8) | b[at + 1]!;
 const KNOWN_CLASSES = new Set([1, 3, 4, 254, 255]);
 
 function emptyHeader(): DnsHeader {
@@ -47,7 +48,7 @@ function looksLikeDns(b: Uint8Array, off: number, end: number, h: DnsHeader): Lo
   if (!h.qr && (h.rcode !== 0 || h.ancount !== 0 || h.nscount !== 0 || h.arcount > 2 || h.tc)) return Looks.No;
   const next = { pos: 0 };
   if (readName(b, off, off + HEADER, end, next) === undefined || next.pos + 4 > end) return Looks.No;
-  if (!KNOWN_CLASSES.has(u16(b, next.pos + 2))) return Looks.No;
+  if (!KNOWN_CLASSES.has(u16be(b, next.pos + 2))) return Looks.No;
   return h.qr ? Looks.Response : Looks.Request;
 }
 
@@ -106,10 +107,7 @@ class DnsSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   /** A query message at `off` (after the TCP length prefix) whose captured bytes end at `end`. */
@@ -127,7 +125,7 @@ class DnsSession implements ProtocolSession {
     }
     p.id.push(h.id);
     p.name.push(name);
-    p.typeClass.push(u16(b, this.next.pos) * 65536 + u16(b, this.next.pos + 2));
+    p.typeClass.push(u16be(b, this.next.pos) * 65536 + u16be(b, this.next.pos + 2));
     p.start.push(startNs);
     p.bytes.push(total);
   }
@@ -141,7 +139,7 @@ class DnsSession implements ProtocolSession {
     // The question's end without following pointers; its name is compared, not built.
     const questionEnd = h.qdcount > 0 ? skipName(b, off + HEADER, end) : -1;
     const withQuestion = questionEnd >= 0 && questionEnd + 4 <= end;
-    const typeClass = withQuestion ? u16(b, questionEnd) * 65536 + u16(b, questionEnd + 2) : -1;
+    const typeClass = withQuestion ? u16be(b, questionEnd) * 65536 + u16be(b, questionEnd + 2) : -1;
     const at = this.find(b, off, end, h.id, typeClass);
     if (at < 0) {
       this.stats.unmatchedResponses++;
@@ -186,8 +184,8 @@ export const dnsParser: ProtocolParser = {
   name: "dns",
   detect(first: Uint8Array, transport: Transport): Looks {
     if (transport === "udp") return looksLikeDns(first, 0, first.length, emptyHeader());
-    if (first.length < 2 || u16(first, 0) < MIN_QUERY) return Looks.No;
-    return looksLikeDns(first, 2, Math.min(first.length, 2 + u16(first, 0)), emptyHeader());
+    if (first.length < 2 || u16be(first, 0) < MIN_QUERY) return Looks.No;
+    return looksLikeDns(first, 2, Math.min(first.length, 2 + u16be(first, 0)), emptyHeader());
   },
   session(options: SessionOptions): ProtocolSession {
     return new DnsSession(options);

@@ -1,8 +1,9 @@
 // HTTP/1.x start lines, the header fields that frame a body and chunk-size lines (RFC 9112
 // §3, §4, §6, §7.1), read straight from the bytes into reusable structs: nothing is
-// allocated per message. Also what a message start looks like: detection and resync.
+// allocated per message. Also what a message start looks like (detection and resync) and
+// the API name a request is counted under ("GET /path", interned).
 import { Looks, type Transport } from "../protocol.ts";
-import { CR, HTAB, LF, SP, equalsIgnoreCase, indexOfByte, parseDecimal, trimEnd, trimStart } from "./bytes.ts";
+import { AsciiInterner, CR, HTAB, LF, SP, equalsIgnoreCase, indexOfByte, parseDecimal, trimEnd, trimStart } from "./bytes.ts";
 
 /** What the header fields say about the body. `bad`: framing cannot be trusted. */
 export interface HeadInfo {
@@ -225,3 +226,39 @@ export function detectHttp(first: Uint8Array, transport: Transport): Looks {
   return Looks.Request;
 }
 
+/** The API names of requests ("GET /path"), built in a reused buffer and interned. */
+export class RequestApiNames {
+  private readonly interner = new AsciiInterner(64);
+  private scratch = new Uint8Array(256);
+
+  /** "METHOD /path" with the query string and fragment cut, the origin of an absolute URL dropped. */
+  of(data: Uint8Array, off: number, methodEnd: number, targetEnd: number): string {
+    let from = methodEnd + 1;
+    let to = targetEnd;
+    const isConnect = methodEnd - off === 7 && data[off] === 67 && data[off + 1] === 79 && data[off + 2] === 78;
+    if (!isConnect && data[from] !== 47 /* / */ && data[from] !== 42 /* * */) {
+      // absolute-form: scheme "://" authority path
+      let i = from;
+      while (i + 2 < to && !(data[i] === 58 && data[i + 1] === 47 && data[i + 2] === 47)) i++;
+      i = i + 2 < to ? i + 3 : from;
+      while (i < to && data[i] !== 47) i++;
+      from = i;
+    }
+    if (!isConnect)
+      for (let i = from; i < to; i++)
+        if (data[i] === 63 /* ? */ || data[i] === 35 /* # */) {
+          to = i;
+          break;
+        }
+    const pathLen = to - from;
+    const n = methodEnd - off + 1 + (pathLen > 0 ? pathLen : 1);
+    if (this.scratch.length < n) this.scratch = new Uint8Array(n * 2);
+    const k = this.scratch;
+    let at = 0;
+    for (let i = off; i < methodEnd; i++) k[at++] = data[i]!;
+    k[at++] = SP;
+    if (pathLen > 0) for (let i = from; i < to; i++) k[at++] = data[i]!;
+    else k[at] = 47; // an absolute URL without a path means "/"
+    return this.interner.intern(k, 0, n);
+  }
+}

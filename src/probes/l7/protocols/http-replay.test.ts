@@ -6,23 +6,12 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ErrorClass, type L7Record } from "../protocol.ts";
 import { httpParser } from "./http.ts";
-import { loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, replay, type ReplayOptions, type RequestSummary } from "./test-replay.ts";
 
-interface Expected {
-  requests: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
-}
+type Expected = RequestSummary;
 const dir = `${import.meta.dir}/testdata/http`;
 const expected = JSON.parse(readFileSync(`${dir}/expected.json`, "utf8")) as Record<string, Expected>;
 const fixtures = Object.keys(expected).sort();
-
-function countApis(records: L7Record[]): Record<string, number> {
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
-  return apis;
-}
 
 function run(name: string, o: ReplayOptions) {
   const { records, sessions } = replay(httpParser, loadFixture(`${dir}/${name}.jsonl`), o);

@@ -1,27 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { ErrorClass, Looks, type L7Record, type ProtocolSession } from "../protocol.ts";
+import { ErrorClass, Looks } from "../protocol.ts";
 import { httpParser } from "./http.ts";
+import { drained, send } from "./test-session.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-/** Feeds `text` as one read (or as reads of `split` bytes), all at time `t`. */
-function send(s: ProtocolSession, dir: "req" | "resp", text: string | Uint8Array, t: number, split = 0, length?: number): void {
-  const b = typeof text === "string" ? enc(text) : text;
-  const total = length ?? b.length;
-  if (split <= 0) return dir === "req" ? s.request(b, total, t) : s.response(b, total, t);
-  for (let off = 0; off < b.length; off += split) {
-    const piece = b.subarray(off, Math.min(b.length, off + split));
-    const len = off + split >= b.length ? piece.length + (total - b.length) : piece.length;
-    if (dir === "req") s.request(piece, len, t);
-    else s.response(piece, len, t);
-  }
-}
-
-function drained(s: ProtocolSession): L7Record[] {
-  const out: L7Record[] = [];
-  s.drain(out);
-  return out;
-}
 
 const session = (o: { maxPending?: number; maxBuffered?: number } = {}) => httpParser.session({ transport: "tcp", ...o });
 const ok = (body: string, extra = "") => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;

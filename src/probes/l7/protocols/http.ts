@@ -14,8 +14,9 @@
 // went by a path the capture does not see (sendfile, splice): the parser counts a resync
 // and starts over at that line instead of eating the next message as body.
 import { ErrorClass, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats } from "../protocol.ts";
-import { AsciiInterner, BoundedQueue, CR, LF, MessageBuffer, SP } from "./bytes.ts";
-import { chunkSize, detectHttp, endsWithLastChunk, findHeadEnd, parseHead, plausibleStart, requestLineAt, startsMessage, statusLineAt, type HeadInfo, type RequestLine } from "./http-head.ts";
+import { BoundedQueue, CR, LF, MessageBuffer } from "./bytes.ts";
+import { chunkSize, detectHttp, endsWithLastChunk, findHeadEnd, parseHead, plausibleStart, requestLineAt, startsMessage, statusLineAt, RequestApiNames, type HeadInfo, type RequestLine } from "./http-head.ts";
+import { moveRecords } from "./session-records.ts";
 
 const enum State {
   Head,
@@ -65,10 +66,9 @@ class HttpSession implements ProtocolSession {
   private readonly resp: Side;
   private readonly pending: BoundedQueue<L7Record>;
   private readonly done: L7Record[] = [];
-  private readonly apis = new AsciiInterner(64);
+  private readonly apis = new RequestApiNames();
   private readonly head: HeadInfo = { status: 0, contentLength: -1, chunked: false, otherCoding: false, bad: false };
   private readonly line: RequestLine = { methodEnd: 0, targetEnd: 0 };
-  private apiScratch = new Uint8Array(256);
   /** The request whose body is still arriving (its reqBytes grow until it is answered). */
   private bodyOf: L7Record | null = null;
   /** The request the response being parsed answers (null: it answers nothing we saw). */
@@ -97,10 +97,7 @@ class HttpSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private feed(s: Side, bytes: Uint8Array, length: number, ts: number): void {
@@ -242,7 +239,7 @@ class HttpSession implements ProtocolSession {
     const lineEnd = requestLineAt(data, off, headEnd, line);
     const h = this.head;
     if (lineEnd < 0 || !parseHead(data, lineEnd, headEnd, h) || h.otherCoding) return this.desync(s, s.startNs);
-    const api = this.apiOf(data, off, line.methodEnd, line.targetEnd);
+    const api = this.apis.of(data, off, line.methodEnd, line.targetEnd);
     const rec: L7Record = { api, reqStartNs: s.startNs, respEndNs: 0, reqBytes: s.bytes, respBytes: 0, error: ErrorClass.None };
     let tag = 0;
     const methodLen = line.methodEnd - off;
@@ -250,11 +247,9 @@ class HttpSession implements ProtocolSession {
     if (methodLen === 7 && data[off] === 67 /* C */ && data[off + 1] === 79 && data[off + 2] === 78) tag |= CONNECT_METHOD;
     if (this.requestGap) tag |= AFTER_GAP;
     this.requestGap = false;
-    if (!this.pending.push(rec, tag)) {
-      this.pending.shift();
+    if (this.pending.pushEvictingOldest(rec, tag)) {
       this.stats.unansweredDropped++;
       this.owedToDropped++;
-      this.pending.push(rec, tag);
     }
     this.bodyOf = rec;
     this.frameBody(s, h.chunked, h.contentLength, s.startNs);
@@ -378,36 +373,6 @@ class HttpSession implements ProtocolSession {
     }
   }
 
-  /** "METHOD /path" with the query string and fragment cut, the origin of an absolute URL dropped. */
-  private apiOf(data: Uint8Array, off: number, methodEnd: number, targetEnd: number): string {
-    let from = methodEnd + 1;
-    let to = targetEnd;
-    const isConnect = methodEnd - off === 7 && data[off] === 67 && data[off + 1] === 79 && data[off + 2] === 78;
-    if (!isConnect && data[from] !== 47 /* / */ && data[from] !== 42 /* * */) {
-      // absolute-form: scheme "://" authority path
-      let i = from;
-      while (i + 2 < to && !(data[i] === 58 && data[i + 1] === 47 && data[i + 2] === 47)) i++;
-      i = i + 2 < to ? i + 3 : from;
-      while (i < to && data[i] !== 47) i++;
-      from = i;
-    }
-    if (!isConnect)
-      for (let i = from; i < to; i++)
-        if (data[i] === 63 /* ? */ || data[i] === 35 /* # */) {
-          to = i;
-          break;
-        }
-    const pathLen = to - from;
-    const n = methodEnd - off + 1 + (pathLen > 0 ? pathLen : 1);
-    if (this.apiScratch.length < n) this.apiScratch = new Uint8Array(n * 2);
-    const k = this.apiScratch;
-    let at = 0;
-    for (let i = off; i < methodEnd; i++) k[at++] = data[i]!;
-    k[at++] = SP;
-    if (pathLen > 0) for (let i = from; i < to; i++) k[at++] = data[i]!;
-    else k[at] = 47; // an absolute URL without a path means "/"
-    return this.apis.intern(k, 0, n);
-  }
 }
 export const httpParser: ProtocolParser = {
   name: "http",

@@ -5,6 +5,7 @@ import type { SessionStats } from "../protocol.ts";
 import { HpackDecoder, MALFORMED } from "./hpack.ts";
 import { DEFAULT_TABLE_SIZE } from "./hpack-table.ts";
 import { DEFAULT_MAX_FRAME_SIZE, Flag, FRAME_HEADER_SIZE, FrameType, frameLength, frameRulesHold, frameStream, PREFACE, plausibleFrames, plausibleHeader, Setting } from "./http2-frame.ts";
+import { u16be, u31be, u32be } from "./bytes.ts";
 
 export interface HeaderFields {
   method?: string;
@@ -230,7 +231,7 @@ export class Direction {
         this.session.reset(this.isClient, this.stream, tsNs);
         return;
       case FrameType.GoAway:
-        if (this.smallLen >= 4) this.session.goAway(this.isClient, ((this.small[0]! & 0x7f) * 0x1000000) + ((this.small[1]! << 16) | (this.small[2]! << 8) | this.small[3]!));
+        if (this.smallLen >= 4) this.session.goAway(this.isClient, u31be(this.small, 0));
         return;
     }
   }
@@ -290,8 +291,8 @@ export class Direction {
   /** SETTINGS this side sent bind what the peer may send. */
   private settings(): void {
     for (let p = 0; p + 6 <= this.smallLen; p += 6) {
-      const id = (this.small[p]! << 8) | this.small[p + 1]!;
-      const value = (this.small[p + 2]! * 0x1000000) + ((this.small[p + 3]! << 16) | (this.small[p + 4]! << 8) | this.small[p + 5]!);
+      const id = u16be(this.small, p);
+      const value = u32be(this.small, p + 2);
       if (id === Setting.HeaderTableSize) {
         this.peer.tableLimit = Math.max(this.peer.tableLimit, value);
         this.peer.decoder?.table.allow(value);

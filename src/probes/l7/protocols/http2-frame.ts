@@ -3,6 +3,7 @@
 // after a capture gap). A chunk is taken as starting on a frame boundary only when every
 // complete frame header in it passes these checks and the headers chain exactly: one 9-byte
 // header by chance is not enough evidence.
+import { u24be, u31be } from "./bytes.ts";
 
 export const FRAME_HEADER_SIZE = 9;
 export const DEFAULT_MAX_FRAME_SIZE = 16384;
@@ -38,11 +39,11 @@ export const enum Setting {
 const ALLOWED_FLAGS = [0x09, 0x2d, 0x00, 0x00, 0x01, 0x0c, 0x01, 0x00, 0x00, 0x04];
 
 export function frameLength(b: Uint8Array, at: number): number {
-  return (b[at]! << 16) | (b[at + 1]! << 8) | b[at + 2]!;
+  return u24be(b, at);
 }
 
 export function frameStream(b: Uint8Array, at: number): number {
-  return ((b[at + 5]! & 0x7f) * 0x1000000) + ((b[at + 6]! << 16) | (b[at + 7]! << 8) | b[at + 8]!);
+  return u31be(b, at + 5);
 }
 
 /** Whether a header follows the rules a frame of a known type must (stream 0 or not, fixed

@@ -4,23 +4,14 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
-import { type Chunk, loadFixture, replay } from "./test-replay.ts";
+import { type ApiTally, type Chunk, loadFixture, replay, tallyByApi } from "./test-replay.ts";
 import { http2Parser, type Http2Stats } from "./http2.ts";
 
 const dir = `${import.meta.dir}/testdata/http2`;
-type Tally = Record<string, { count: number; client: number; server: number }>;
+type Tally = Record<string, ApiTally>;
 const expected = (name: string) => JSON.parse(readFileSync(`${dir}/${name}.expect.json`, "utf8")) as Tally;
 
-function tally(records: L7Record[]): Tally {
-  const t: Tally = {};
-  for (const r of records) {
-    const a = (t[r.api] ??= { count: 0, client: 0, server: 0 });
-    a.count++;
-    if (r.error === ErrorClass.Client) a.client++;
-    if (r.error === ErrorClass.Server) a.server++;
-  }
-  return t;
-}
+const tally = tallyByApi;
 
 /** Every record of `part` is one of `all` (each used once): nothing invented or altered. */
 function expectSubset(part: L7Record[], all: L7Record[]): void {

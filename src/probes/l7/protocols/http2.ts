@@ -31,6 +31,7 @@ import { ErrorClass, Looks } from "../protocol.ts";
 import { MALFORMED } from "./hpack.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameType, FRAME_HEADER_SIZE, frameLength, headersPseudo, PREFACE, plausibleFrames, plausibleHeader } from "./http2-frame.ts";
 import { Direction, type HeaderBlock } from "./http2-direction.ts";
+import { moveRecords } from "./session-records.ts";
 
 const GRPC_CLIENT_CODES = new Set([1, 3, 5, 6, 7, 8, 9, 10, 11, 16]);
 
@@ -79,10 +80,7 @@ class Http2Session implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (const r of this.done) out.push(r);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   /** A frame of `length` bytes (header included) on `stream` started. */

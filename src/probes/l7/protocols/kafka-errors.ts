@@ -14,6 +14,7 @@
 // The first non-zero code found decides; a response cut before any code (or of another API)
 // counts as no error.
 import { ApiKey, TOP_LEVEL_ERROR } from "./kafka-apis.ts";
+import { i16be, i32be } from "./bytes.ts";
 
 /** A bounds-checked reader over the captured head of one message; `ok` turns false at the end. */
 export class KafkaCursor {
@@ -43,18 +44,16 @@ export class KafkaCursor {
 
   i16(): number {
     if (!this.has(2)) return 0;
-    const b = this.buf;
-    const v = ((b[this.pos]! << 24) | (b[this.pos + 1]! << 16)) >> 16;
+    const v = i16be(this.buf, this.pos);
     this.pos += 2;
     return v;
   }
 
   i32(): number {
     if (!this.has(4)) return 0;
-    const b = this.buf;
     const p = this.pos;
     this.pos += 4;
-    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    return i32be(this.buf, p);
   }
 
   uvarint(): number {

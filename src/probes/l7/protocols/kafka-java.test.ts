@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ErrorClass, type L7Record } from "../protocol.ts";
 import { isFlexible } from "./kafka-apis.ts";
 import { kafkaParser } from "./kafka.ts";
-import { loadFixture, replay } from "./test-replay.ts";
+import { loadFixture, replay, tallyByApiWithNoResponse, type ApiTallyWithNoResponse } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "kafka");
 const chunks = loadFixture(join(dir, "java-traffic.jsonl"));
@@ -35,19 +35,9 @@ const CODE_CLASS: Record<number, ErrorClass> = {
   79: ErrorClass.Client, // MEMBER_ID_REQUIRED (JoinGroup)
 };
 
-type Tally = Record<string, { count: number; noResponse: number; client: number; server: number }>;
+type Tally = Record<string, ApiTallyWithNoResponse>;
 
-function tally(entries: { api: string; noResponse?: boolean; error: ErrorClass }[]): Tally {
-  const out: Tally = {};
-  for (const e of entries) {
-    const t = (out[e.api] ??= { count: 0, noResponse: 0, client: 0, server: 0 });
-    t.count++;
-    if (e.noResponse) t.noResponse++;
-    if (e.error === ErrorClass.Client) t.client++;
-    if (e.error === ErrorClass.Server) t.server++;
-  }
-  return out;
-}
+const tally = tallyByApiWithNoResponse;
 
 function expected(): Tally {
   const entries: { api: string; noResponse?: boolean; error: ErrorClass }[] = [];

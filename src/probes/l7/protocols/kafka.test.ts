@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { apiName, errorClass, isFlexible } from "./kafka-apis.ts";
 import { kafkaParser } from "./kafka.ts";
-import { loadFixture, replay, type Chunk } from "./test-replay.ts";
+import { loadFixture, replay, tallyByApiWithNoResponse, type ApiTallyWithNoResponse, type Chunk } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "kafka");
 const chunks = loadFixture(join(dir, "traffic.jsonl"));
@@ -33,24 +33,9 @@ const ERROR_CLASS: Record<string, ErrorClass> = {
   "Topic creation errors": ErrorClass.Client, // TOPIC_ALREADY_EXISTS (36)
 };
 
-interface Tally {
-  count: number;
-  noResponse: number;
-  client: number;
-  server: number;
-}
+type Tally = ApiTallyWithNoResponse;
 
-function tally(entries: { api: string; noResponse?: boolean; error: ErrorClass }[]): Record<string, Tally> {
-  const out: Record<string, Tally> = {};
-  for (const e of entries) {
-    const t = (out[e.api] ??= { count: 0, noResponse: 0, client: 0, server: 0 });
-    t.count++;
-    if (e.noResponse) t.noResponse++;
-    if (e.error === ErrorClass.Client) t.client++;
-    if (e.error === ErrorClass.Server) t.server++;
-  }
-  return out;
-}
+const tally = tallyByApiWithNoResponse;
 
 /** What kafkajs saw: every answered request (and each acks=0 Produce) with the error it raised. */
 function expected(): Record<string, Tally> {

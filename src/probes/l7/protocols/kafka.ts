@@ -21,7 +21,10 @@
 import { ErrorClass, Looks, type L7Record, type ProtocolParser, type ProtocolSession, type SessionOptions, type SessionStats, type Transport } from "../protocol.ts";
 import { ApiKey, apiName, errorClass, isFlexible, isKnownApi, plausibleVersion } from "./kafka-apis.ts";
 import { KafkaCursor, responseErrorCode } from "./kafka-errors.ts";
-import { LengthPrefixedFramer } from "./kafka-framer.ts";
+import { LengthPrefixedFramer } from "./length-prefixed-framer.ts";
+import { PendingRing } from "./pending-ring.ts";
+import { i16be, i32be } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 /** Kafka's default socket.request.max.bytes (100 MiB): no request is larger. */
 const MAX_MESSAGE = 100 * 1024 * 1024;
@@ -30,98 +33,40 @@ const REQUEST_HEAD = 1024;
 /** Smallest request: size 4 + api_key 2 + api_version 2 + correlation_id 4 + client_id length 2. */
 const MIN_REQUEST = 14;
 
-const i16 = (b: Uint8Array, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16)) >> 16;
-const i32 = (b: Uint8Array, at: number) => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 
 /** Whether `b` (from offset 0) starts like a Kafka request; bytes beyond `b` are not judged. */
 function looksLikeRequest(b: Uint8Array): boolean {
   if (b.length < 8) return false;
-  const size = i32(b, 0);
+  const size = i32be(b, 0);
   if (size < MIN_REQUEST - 4 || size > MAX_MESSAGE) return false;
-  const key = i16(b, 4);
-  if (!isKnownApi(key) || !plausibleVersion(key, i16(b, 6))) return false;
+  const key = i16be(b, 4);
+  if (!isKnownApi(key) || !plausibleVersion(key, i16be(b, 6))) return false;
   if (b.length < 14) return true;
-  const clientIdLen = i16(b, 12);
+  const clientIdLen = i16be(b, 12);
   if (clientIdLen < -1 || clientIdLen > size - 10) return false;
   const seen = Math.min(b.length, 14 + Math.max(0, clientIdLen));
   for (let i = 14; i < seen; i++) if (b[i]! < 0x20 || b[i]! > 0x7e) return false;
   return true;
 }
 
-/** Unanswered requests, oldest first, in parallel arrays that grow up to maxPending. */
-class PendingRequests {
-  private corr = new Int32Array(8);
-  private key = new Int16Array(8);
-  private version = new Int16Array(8);
-  private start = new Float64Array(8);
-  private bytes = new Float64Array(8);
-  private head = 0;
-  size = 0;
-  constructor(private readonly max: number) {}
+/** An unanswered request (a reused slot of the session's pending ring). */
+class PendingRequest {
+  corr = 0;
+  key = 0;
+  version = 0;
+  startNs = 0;
+  bytes = 0;
+}
 
-  /** Adds a request; returns false when the oldest had to be dropped to make room. */
-  push(corr: number, key: number, version: number, startNs: number, bytes: number): boolean {
-    let dropped = false;
-    if (this.size === this.max) {
-      this.shift(1);
-      dropped = true;
-    } else if (this.size === this.corr.length) this.grow();
-    const at = (this.head + this.size) % this.corr.length;
-    this.corr[at] = corr;
-    this.key[at] = key;
-    this.version[at] = version;
-    this.start[at] = startNs;
-    this.bytes[at] = bytes;
-    this.size++;
-    return !dropped;
-  }
-
-  /** Position (0 = oldest) of the request with this correlation id, or -1. */
-  find(corr: number): number {
-    const cap = this.corr.length;
-    for (let i = 0; i < this.size; i++) if (this.corr[(this.head + i) % cap] === corr) return i;
-    return -1;
-  }
-
-  at(i: number): number {
-    return (this.head + i) % this.corr.length;
-  }
-  keyAt(slot: number): number {
-    return this.key[slot]!;
-  }
-  versionAt(slot: number): number {
-    return this.version[slot]!;
-  }
-  startAt(slot: number): number {
-    return this.start[slot]!;
-  }
-  bytesAt(slot: number): number {
-    return this.bytes[slot]!;
-  }
-
-  shift(n: number): void {
-    this.head = (this.head + n) % this.corr.length;
-    this.size -= n;
-  }
-
-  private grow(): void {
-    const cap = Math.min(this.corr.length * 2, Math.max(this.max, 8));
-    const order = <T extends Int32Array | Int16Array | Float64Array>(a: T, next: T): T => {
-      for (let i = 0; i < this.size; i++) next[i] = a[(this.head + i) % a.length]!;
-      return next;
-    };
-    this.corr = order(this.corr, new Int32Array(cap));
-    this.key = order(this.key, new Int16Array(cap));
-    this.version = order(this.version, new Int16Array(cap));
-    this.start = order(this.start, new Float64Array(cap));
-    this.bytes = order(this.bytes, new Float64Array(cap));
-    this.head = 0;
-  }
+/** Position (0 = oldest) of the request with this correlation id, or -1. */
+function findCorrelation(pending: PendingRing<PendingRequest>, corr: number): number {
+  for (let i = 0; i < pending.size; i++) if (pending.at(i)!.corr === corr) return i;
+  return -1;
 }
 
 class KafkaSession implements ProtocolSession {
   readonly stats: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
-  private readonly pending: PendingRequests;
+  private readonly pending: PendingRing<PendingRequest>;
   private readonly done: L7Record[] = [];
   private readonly cursor = new KafkaCursor();
   private readonly requests: LengthPrefixedFramer;
@@ -129,7 +74,7 @@ class KafkaSession implements ProtocolSession {
 
   constructor(o: SessionOptions) {
     const maxBuffered = Math.max(64, o.maxBuffered ?? 64 * 1024);
-    this.pending = new PendingRequests(Math.max(1, o.maxPending ?? 1024));
+    this.pending = new PendingRing(Math.max(1, o.maxPending ?? 1024), () => new PendingRequest());
     const sizeOk = (size: number) => size >= MIN_REQUEST - 4 && size <= MAX_MESSAGE;
     this.requests = new LengthPrefixedFramer(4, Math.min(REQUEST_HEAD, maxBuffered), {
       sizeOk,
@@ -138,7 +83,7 @@ class KafkaSession implements ProtocolSession {
     }, this.stats);
     this.responses = new LengthPrefixedFramer(4, maxBuffered, {
       sizeOk: (size) => size >= 4 && size <= MAX_MESSAGE,
-      canStart: (b) => b.length >= 8 && this.pending.find(i32(b, 4)) >= 0,
+      canStart: (b) => b.length >= 8 && findCorrelation(this.pending, i32be(b, 4)) >= 0,
       frame: (head, headLen, total, _startNs, endNs) => this.response1(head, headLen, total, endNs),
     }, this.stats);
   }
@@ -152,10 +97,7 @@ class KafkaSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private request1(head: Uint8Array, headLen: number, total: number, startNs: number): void {
@@ -164,9 +106,9 @@ class KafkaSession implements ProtocolSession {
       this.stats.resyncs++;
       return;
     }
-    const key = i16(head, 4);
-    const version = i16(head, 6);
-    const corr = i32(head, 8);
+    const key = i16be(head, 4);
+    const version = i16be(head, 6);
+    const corr = i32be(head, 8);
     if (key < 0 || version < 0) {
       this.stats.resyncs++;
       return;
@@ -175,7 +117,13 @@ class KafkaSession implements ProtocolSession {
       this.done.push({ api: apiName(key), reqStartNs: startNs, respEndNs: startNs, reqBytes: total, respBytes: 0, error: ErrorClass.None, noResponse: true });
       return;
     }
-    if (!this.pending.push(corr, key, version, startNs, total)) this.stats.unansweredDropped++;
+    if (this.pending.full) this.stats.unansweredDropped++;
+    const p = this.pending.push();
+    p.corr = corr;
+    p.key = key;
+    p.version = version;
+    p.startNs = startNs;
+    p.bytes = total;
   }
 
   /** Produce's acks field, or -1 when it is not in the captured head. */
@@ -196,7 +144,7 @@ class KafkaSession implements ProtocolSession {
       this.stats.unmatchedResponses++;
       return;
     }
-    const at = this.pending.find(i32(head, 4));
+    const at = findCorrelation(this.pending, i32be(head, 4));
     if (at < 0) {
       this.stats.unmatchedResponses++;
       return;
@@ -205,12 +153,8 @@ class KafkaSession implements ProtocolSession {
       this.stats.unansweredDropped += at;
       this.pending.shift(at);
     }
-    const slot = this.pending.at(0);
-    const key = this.pending.keyAt(slot);
-    const version = this.pending.versionAt(slot);
-    const startNs = this.pending.startAt(slot);
-    const reqBytes = this.pending.bytesAt(slot);
-    this.pending.shift(1);
+    const { key, version, startNs, bytes: reqBytes } = this.pending.at(0)!;
+    this.pending.shift();
     const c = this.cursor;
     const flexible = isFlexible(key, version);
     c.reset(head, 8, headLen, flexible);

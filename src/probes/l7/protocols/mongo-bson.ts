@@ -1,9 +1,10 @@
 // The little of BSON (bsonspec.org) the mongo parser reads: a document's first key and the
 // top-level "ok" / "code" values of a reply, from a possibly truncated prefix.
+import { i32le } from "./bytes.ts";
 
 /** Offset just past the value of an element of `type` at `p`, or -1 when unknown/truncated. */
 function skipValue(b: Uint8Array, p: number, end: number, type: number): number {
-  const i32 = (at: number) => (at + 4 <= end ? b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24) : -1);
+  const i32 = (at: number) => (at + 4 <= end ? i32le(b, at) : -1);
   let q: number;
   switch (type) {
     case 0x01: // double

@@ -22,6 +22,8 @@
 import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
 import { ErrorClass, Looks } from "../protocol.ts";
 import { firstKey, replyStatus, type ReplyStatus } from "./mongo-bson.ts";
+import { i32le } from "./bytes.ts";
+import { moveRecords } from "./session-records.ts";
 
 const HEADER = 16;
 const MAX_MESSAGE = 48_000_000;
@@ -53,15 +55,14 @@ interface Pending {
   undecodable: boolean;
 }
 
-const i32 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 
 function plausibleHeader(b: Uint8Array, at: number, fromClient: boolean): boolean {
   if (b.length - at < HEADER) return false;
-  const length = i32(b, at);
-  const responseTo = i32(b, at + 8);
-  const op = i32(b, at + 12);
+  const length = i32le(b, at);
+  const responseTo = i32le(b, at + 8);
+  const op = i32le(b, at + 12);
   if (length < HEADER + 4 || length > MAX_MESSAGE) return false;
-  if (fromClient) return REQUEST_OPS.has(op) && responseTo === 0 && (op !== Op.Msg || b.length - at < 20 || (i32(b, at + 16) & ~KNOWN_MSG_FLAGS) === 0);
+  if (fromClient) return REQUEST_OPS.has(op) && responseTo === 0 && (op !== Op.Msg || b.length - at < 20 || (i32le(b, at + 16) & ~KNOWN_MSG_FLAGS) === 0);
   return (op === Op.Reply || op === Op.Msg || op === Op.Compressed) && responseTo !== 0;
 }
 
@@ -105,10 +106,7 @@ class MongoSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (const r of this.done) out.push(r);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   private feed(s: Side, bytes: Uint8Array, length: number, tsNs: number): void {
@@ -125,7 +123,7 @@ class MongoSession implements ProtocolSession {
         s.headerLen += n;
         i += n;
         if (s.headerLen < HEADER) break;
-        const msgLength = i32(s.header, 0);
+        const msgLength = i32le(s.header, 0);
         if (msgLength < HEADER || msgLength > MAX_MESSAGE) return this.lose(s);
         s.remaining = msgLength - HEADER;
         s.seen = 0;
@@ -158,10 +156,10 @@ class MongoSession implements ProtocolSession {
 
   private message(s: Side, tsNs: number): void {
     const h = s.header;
-    const length = i32(h, 0);
-    const requestID = i32(h, 4);
-    const responseTo = i32(h, 8);
-    let op = i32(h, 12);
+    const length = i32le(h, 0);
+    const requestID = i32le(h, 4);
+    const responseTo = i32le(h, 8);
+    let op = i32le(h, 12);
     s.headerLen = 0;
     s.remaining = -1;
     let at = 0;
@@ -169,7 +167,7 @@ class MongoSession implements ProtocolSession {
     if (op === Op.Compressed) {
       if (s.seen < 9 || s.body[8] !== 0) compressed = true; // snappy 1, zlib 2, zstd 3
       else {
-        op = i32(s.body, 0);
+        op = i32le(s.body, 0);
         at = 9;
       }
     }
@@ -184,7 +182,7 @@ class MongoSession implements ProtocolSession {
     let noResponse = false;
     if (compressed) api = "";
     else if (op === Op.Msg) {
-      const flags = end >= at + 4 ? i32(b, at) : 0;
+      const flags = end >= at + 4 ? i32le(b, at) : 0;
       noResponse = (flags & MORE_TO_COME) !== 0;
       api = this.msgBody(b, at + 4, Math.min(end, length - HEADER - (flags & CHECKSUM ? 4 : 0)), true);
     } else if (op === Op.Query) {
@@ -229,11 +227,11 @@ class MongoSession implements ProtocolSession {
     let failed = false;
     if (compressed) p.undecodable = true;
     else if (op === Op.Msg) {
-      const flags = end >= at + 4 ? i32(b, at) : 0;
+      const flags = end >= at + 4 ? i32le(b, at) : 0;
       more = (flags & MORE_TO_COME) !== 0;
       this.msgBody(b, at + 4, Math.min(end, length - HEADER - (flags & CHECKSUM ? 4 : 0)), false);
     } else if (op === Op.Reply) {
-      failed = end >= at + 4 && (i32(b, at) & QUERY_FAILURE) !== 0;
+      failed = end >= at + 4 && (i32le(b, at) & QUERY_FAILURE) !== 0;
       if (end > at + 20) replyStatus(b, at + 20, end, st);
     }
     if (more) {
@@ -254,7 +252,7 @@ class MongoSession implements ProtocolSession {
   private msgBody(b: Uint8Array, p: number, end: number, request: boolean): string | undefined {
     while (p + 5 <= end) {
       const kind = b[p]!;
-      const size = i32(b, p + 1);
+      const size = i32le(b, p + 1);
       if (kind === 1) {
         if (size < 4) return undefined;
         p += 1 + size;

@@ -3,6 +3,7 @@
 // start with a command (client) or with chained packets (server) to be parsed again.
 import { COMMAND_NAMES } from "./mysql-wire.ts";
 import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
+import { u24le } from "./bytes.ts";
 
 /** What the readers tell the session. */
 export interface MysqlPacketSink {
@@ -23,7 +24,7 @@ export class MysqlPacketReader extends FrameReader {
     return 4;
   }
   protected payloadLength(): number {
-    return this.header[0]! | (this.header[1]! << 8) | (this.header[2]! << 16);
+    return u24le(this.header, 0);
   }
   protected override prefixWanted(): number {
     // The server's packets are read for their first fields only (OK/EOF status, ERR SQLSTATE,
@@ -46,7 +47,7 @@ export class MysqlPacketReader extends FrameReader {
     let seq = bytes[3]!;
     while (pos + 4 <= bytes.length) {
       if (bytes[pos + 3] !== seq) return false;
-      pos += 4 + (bytes[pos]! | (bytes[pos + 1]! << 8) | (bytes[pos + 2]! << 16));
+      pos += 4 + u24le(bytes, pos);
       seq = (seq + 1) & 0xff;
       packets++;
     }

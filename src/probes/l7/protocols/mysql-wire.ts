@@ -1,5 +1,6 @@
 // MySQL/MariaDB client/server protocol details the session needs: command bytes and names,
 // how each command is answered, and the few fields read from OK/EOF/ERR packets.
+import { u24le } from "./bytes.ts";
 
 /** COM_* command bytes with their API names (used when the command carries no SQL). */
 export const COMMAND_NAMES: ReadonlyMap<number, string> = new Map([
@@ -119,7 +120,7 @@ export function lenencValue(bytes: Uint8Array, at: number): number {
   const first = bytes[at]!;
   if (first < 0xfb) return first;
   if (first === 0xfc) return bytes[at + 1]! | (bytes[at + 2]! << 8);
-  if (first === 0xfd) return bytes[at + 1]! | (bytes[at + 2]! << 8) | (bytes[at + 3]! << 16);
+  if (first === 0xfd) return u24le(bytes, at + 1);
   let v = 0;
   for (let k = 8; k >= 1; k--) v = v * 256 + bytes[at + k]!;
   return v;

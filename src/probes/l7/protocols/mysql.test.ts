@@ -17,28 +17,16 @@ import { gunzipSync } from "node:zlib";
 import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
 import { mysqlParser } from "./mysql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { loadFixture, replay, type Chunk, type ReplayOptions } from "./test-replay.ts";
+import { loadFixture, READS_AND_CAPTURES, replay, summarize, type Chunk, type ReplayOptions, type RequestSummary } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "mysql");
 
-interface Expected {
-  requests: number;
+interface Expected extends RequestSummary {
   noResponse: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
 }
 
 function summary(records: L7Record[]): Expected {
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
-  return {
-    requests: records.length,
-    noResponse: records.filter((r) => r.noResponse).length,
-    clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
-    serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis,
-  };
+  return { ...summarize(records), noResponse: records.filter((r) => r.noResponse).length };
 }
 
 const fixtures = new Map<string, Chunk[]>();
@@ -99,17 +87,7 @@ const cases: [string, string][] = [
   ["python-classic.jsonl", "python-classic.expect.json"],
   ["big-packet.jsonl.gz", "big-packet.expect.json"],
 ];
-const cuts: [string, ReplayOptions][] = [
-  ["whole reads", {}],
-  ["1-byte reads", { split: 1 }],
-  ["7-byte reads", { split: 7 }],
-  ["1000-byte reads", { split: 1000 }],
-  ["512-byte capture", { cap: 512 }],
-  ["4 KiB capture", { cap: 4096 }],
-  ["16 KiB capture", { cap: 16384 }],
-  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
-  ["64-byte capture", { cap: 64 }],
-];
+const cuts: (readonly [string, ReplayOptions])[] = [...READS_AND_CAPTURES, ["64-byte capture", { cap: 64 }]];
 
 describe("mysql parser on recorded traffic", () => {
   for (const [name, expect_] of cases) {

@@ -24,12 +24,12 @@
 // The compressed protocol is not parsed: a connection whose HandshakeResponse asks for
 // CLIENT_COMPRESS yields no records (its frames would read as nonsense commands).
 import { ErrorClass, Looks } from "../protocol.ts";
-import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
+import type { ProtocolParser, ProtocolSession, SessionOptions, Transport } from "../protocol.ts";
 import { Answer, answerOf, Cmd, CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, COMMAND_NAMES, CURSOR_EXISTS, lenencSize, lenencValue, MAX_PACKET, MORE_RESULTS, statusFlags } from "./mysql-wire.ts";
 import { MysqlPacketReader, type MysqlPacketSink } from "./mysql-reader.ts";
-import { PREFIX_MAX } from "./sql-frames.ts";
-import { PendingRing } from "./sql-pending.ts";
+import { SqlSession } from "./sql-session.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
+import { i32le, u24le, u32le } from "./bytes.ts";
 
 const enum State {
   Start,
@@ -59,13 +59,11 @@ class MyEntry {
 
 const MAX_STATEMENTS = 1024;
 
-class MysqlSession implements ProtocolSession, MysqlPacketSink {
-  private readonly pending: PendingRing<MyEntry>;
-  private readonly done: L7Record[] = [];
+class MysqlSession extends SqlSession<MyEntry> implements MysqlPacketSink {
   private readonly verbs = new VerbTable();
   private readonly statements = new Map<number, string>();
-  private readonly client: MysqlPacketReader;
-  private readonly server: MysqlPacketReader;
+  protected readonly client: MysqlPacketReader;
+  protected readonly server: MysqlPacketReader;
   /** CLIENT_DEPRECATE_EOF from the HandshakeResponse; undefined when the handshake was not seen. */
   private deprecateEof: boolean | undefined;
   private commandPhase = false;
@@ -74,39 +72,14 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
   /** An EOF that may close a prepare answer completed before it (capabilities unknown). */
   private strayEofAllowed = false;
   private serverLost = false;
-  private lastServerNs = 0;
   private replicationStream = false;
   /** CLIENT_COMPRESS was agreed: the commands are inside compressed frames, not parsed. */
   private compressed = false;
-  private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
 
   constructor(options: SessionOptions) {
-    this.pending = new PendingRing(options.maxPending ?? 1024, () => new MyEntry());
-    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
-    this.client = new MysqlPacketReader(this, true, prefixLimit);
-    this.server = new MysqlPacketReader(this, false, prefixLimit);
-  }
-
-  get stats(): Readonly<SessionStats> {
-    this.counters.resyncs = this.client.resyncs + this.server.resyncs;
-    this.counters.unansweredDropped = this.pending.dropped;
-    return this.counters;
-  }
-
-  request(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.client.feed(bytes, length, tsNs);
-  }
-
-  response(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.lastServerNs = tsNs;
-    this.server.feed(bytes, length, tsNs);
-  }
-
-  drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    super(options, () => new MyEntry());
+    this.client = new MysqlPacketReader(this, true, this.prefixLimit);
+    this.server = new MysqlPacketReader(this, false, this.prefixLimit);
   }
 
   clientPacket(seq: number, payload: number, total: number, p: Uint8Array, seen: number, startNs: number): void {
@@ -118,7 +91,7 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
       if (last && this.commandPhase) last.reqBytes += total;
       else if (!this.commandPhase && (seq === 1 || seq === 2) && seen >= 4) {
         // HandshakeResponse41 (or the SSLRequest before it): capability flags first.
-        const caps = p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+        const caps = i32le(p, 0);
         this.deprecateEof = (caps & CLIENT_DEPRECATE_EOF) !== 0;
         this.compressed = (caps & CLIENT_COMPRESS) !== 0;
       }
@@ -327,13 +300,13 @@ class MysqlSession implements ProtocolSession, MysqlPacketSink {
   }
 }
 
-const statementId = (p: Uint8Array) => (p[1]! | (p[2]! << 8) | (p[3]! << 16) | (p[4]! << 24)) >>> 0;
+const statementId = (p: Uint8Array) => u32le(p, 1);
 
 export const mysqlParser: ProtocolParser = {
   name: "mysql",
   detect(first: Uint8Array, transport: Transport): Looks {
     if (transport !== "tcp" || first.length < 5) return Looks.No;
-    const len = first[0]! | (first[1]! << 8) | (first[2]! << 16);
+    const len = u24le(first, 0);
     const seq = first[3]!;
     const b = first[4]!;
     if (seq === 0 && b === 0x0a && len >= 30 && (first.length < 6 || (first[5]! >= 0x30 && first[5]! <= 0x39))) return Looks.Response; // greeting: protocol 10, "5.5.5-10…" / "8.0…"

@@ -3,6 +3,7 @@
 // one-byte answer to an SSLRequest/GSSENCRequest. They hand each message to the session.
 import { FrameReader, PREFIX_MAX } from "./sql-frames.ts";
 import { isBackendTag, isFrontendTag, startupCode, StartupCode, typedChainPlausible } from "./pgsql-wire.ts";
+import { u32be } from "./bytes.ts";
 
 /** What the readers tell the session. */
 export interface PgMessageSink {
@@ -30,10 +31,10 @@ export class PgFrontendReader extends FrameReader {
   protected payloadLength(): number {
     const h = this.header;
     if (this.untyped) {
-      const len = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+      const len = u32be(h, 0);
       return len >= 8 && len <= 10000 ? len - 4 : -1;
     }
-    const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
+    const len = u32be(h, 1);
     return isFrontendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
   }
   protected override prefixWanted(): number {
@@ -75,7 +76,7 @@ export class PgBackendReader extends FrameReader {
   protected payloadLength(): number {
     if (this.answering) return 0;
     const h = this.header;
-    const len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
+    const len = u32be(h, 1);
     return isBackendTag(h[0]!) && len >= 4 && len < 0x40000000 ? len - 4 : -1;
   }
   protected override prefixWanted(): number {

@@ -1,5 +1,6 @@
 // PostgreSQL wire details the session needs: message tags, startup codes, C strings, and
 // the prepared statement / portal names that lead an Execute back to its SQL verb.
+import { u32be } from "./bytes.ts";
 
 /** Tags a frontend (client) sends after the startup packet. */
 const FRONTEND = new Uint8Array(128);
@@ -21,7 +22,7 @@ export const enum StartupCode {
 
 /** The code of an untyped startup packet at `bytes[at, at + 4)` (big-endian). */
 export function startupCode(bytes: Uint8Array, at: number): StartupCode {
-  const code = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  const code = u32be(bytes, at);
   if (code === 196608) return StartupCode.Startup; // protocol 3.0
   if (code === 80877103) return StartupCode.SslRequest;
   if (code === 80877104) return StartupCode.GssEncRequest;
@@ -93,7 +94,7 @@ export function typedChainPlausible(bytes: Uint8Array, backend: boolean): boolea
     const tag = bytes[pos]!;
     if (!isTag(tag)) return false;
     if (pos + 5 > n) return true;
-    const len = ((bytes[pos + 1]! << 24) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 8) | bytes[pos + 4]!) >>> 0;
+    const len = u32be(bytes, pos + 1);
     if (len < 4 || len >= RESYNC_MAX || (fixed[tag]! >= 0 && len !== fixed[tag])) return false;
     pos += 1 + len;
   }

@@ -8,31 +8,16 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ErrorClass, Looks, type L7Record } from "../protocol.ts";
+import { Looks } from "../protocol.ts";
 import { pgsqlParser } from "./pgsql.ts";
 import { SqlSessionOptionError } from "./sql-frames.ts";
-import { loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { loadFixture, READS_AND_CAPTURES, replay, summarize, type RequestSummary } from "./test-replay.ts";
 
 const dir = join(import.meta.dir, "testdata", "pgsql");
 const fixture = (name: string) => loadFixture(join(dir, name));
 
-interface Expected {
-  requests: number;
-  clientErrors: number;
-  serverErrors: number;
-  apis: Record<string, number>;
-}
-
-function summary(records: L7Record[]): Expected {
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
-  return {
-    requests: records.length,
-    clientErrors: records.filter((r) => r.error === ErrorClass.Client).length,
-    serverErrors: records.filter((r) => r.error === ErrorClass.Server).length,
-    apis,
-  };
-}
+type Expected = RequestSummary;
+const summary = summarize;
 
 // psql -f simple.sql sends each statement as one Query; then `psql -c "SELECT 1; SELECT 2"`
 // sends one Query holding two statements.
@@ -77,16 +62,7 @@ const cases: [string, () => Expected][] = [
 
 // Cuts: whole reads, 1-byte reads, odd sizes, and a 4 KiB capture (the big DataRow, the big
 // result sets and the COPY data then end in gaps the parser steps over or recovers from).
-const cuts: [string, ReplayOptions][] = [
-  ["whole reads", {}],
-  ["1-byte reads", { split: 1 }],
-  ["7-byte reads", { split: 7 }],
-  ["1000-byte reads", { split: 1000 }],
-  ["512-byte capture", { cap: 512 }],
-  ["4 KiB capture", { cap: 4096 }],
-  ["16 KiB capture", { cap: 16384 }],
-  ["32 KiB capture (the probe's default capture_bytes)", { cap: 32768 }],
-];
+const cuts = READS_AND_CAPTURES;
 
 describe("pgsql parser on recorded traffic", () => {
   for (const [name, expected] of cases) {

@@ -31,12 +31,12 @@
 // the framing until a read starts with plausible messages (sql-frames.ts); a request whose
 // answer went by in a gap ends when the client sends its next request (answeredInGap).
 import { ErrorClass, Looks } from "../protocol.ts";
-import type { L7Record, ProtocolParser, ProtocolSession, SessionOptions, SessionStats, Transport } from "../protocol.ts";
-import { PREFIX_MAX } from "./sql-frames.ts";
+import type { ProtocolParser, ProtocolSession, SessionOptions, Transport } from "../protocol.ts";
 import { PgBackendReader, PgFrontendReader, type PgMessageSink } from "./pgsql-readers.ts";
-import { PendingRing } from "./sql-pending.ts";
+import { SqlSession } from "./sql-session.ts";
 import { VerbTable, sqlStateClass } from "./sql-verb.ts";
 import { PgNames, cstringEnd, startupCode, StartupCode } from "./pgsql-wire.ts";
+import { u24be, u32be } from "./bytes.ts";
 
 const enum Kind {
   Query,
@@ -74,9 +74,7 @@ class OpenGroup {
   }
 }
 
-class PgsqlSession implements ProtocolSession, PgMessageSink {
-  private readonly pending: PendingRing<PgEntry>;
-  private readonly done: L7Record[] = [];
+class PgsqlSession extends SqlSession<PgEntry> implements PgMessageSink {
   private readonly group = new OpenGroup();
   private readonly verbs = new VerbTable();
   private readonly names = new PgNames();
@@ -86,38 +84,13 @@ class PgsqlSession implements ProtocolSession, PgMessageSink {
   private startupDone = false;
   /** A capture gap hid part of what the server sent since the last ReadyForQuery seen. */
   private serverLost = false;
-  private lastServerNs = 0;
-  private readonly client: PgFrontendReader;
-  private readonly server: PgBackendReader;
-  private readonly counters: SessionStats = { resyncs: 0, unansweredDropped: 0, unmatchedResponses: 0 };
+  protected readonly client: PgFrontendReader;
+  protected readonly server: PgBackendReader;
 
   constructor(options: SessionOptions) {
-    this.pending = new PendingRing(options.maxPending ?? 1024, () => new PgEntry());
-    const prefixLimit = Math.min(PREFIX_MAX, options.maxBuffered ?? PREFIX_MAX);
-    this.client = new PgFrontendReader(this, prefixLimit);
-    this.server = new PgBackendReader(this, prefixLimit);
-  }
-
-  get stats(): Readonly<SessionStats> {
-    this.counters.resyncs = this.client.resyncs + this.server.resyncs;
-    this.counters.unansweredDropped = this.pending.dropped;
-    return this.counters;
-  }
-
-  request(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.client.feed(bytes, length, tsNs);
-  }
-
-  response(bytes: Uint8Array, length: number, tsNs: number): void {
-    this.lastServerNs = tsNs;
-    this.server.feed(bytes, length, tsNs);
-  }
-
-  drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    super(options, () => new PgEntry());
+    this.client = new PgFrontendReader(this, this.prefixLimit);
+    this.server = new PgBackendReader(this, this.prefixLimit);
   }
 
   expectEncryptionAnswer(): void {
@@ -337,14 +310,14 @@ export const pgsqlParser: ProtocolParser = {
     if (transport !== "tcp" || first.length < 8) return Looks.No;
     const tag = first[0]!;
     if (tag === 0) {
-      const len = ((first[1]! << 16) | (first[2]! << 8) | first[3]!) >>> 0;
+      const len = u24be(first, 1);
       const code = startupCode(first, 4);
       // A StartupMessage's parameters start with a lower-case name ("user", "database", "_pq_.…").
       if (code === StartupCode.Startup) return len > 8 && len <= 10000 && (first.length < 9 || (first[8]! >= 0x61 && first[8]! <= 0x7a) || first[8] === 0x5f) ? Looks.Request : Looks.No;
       if (code === StartupCode.SslRequest || code === StartupCode.GssEncRequest) return len === 8 ? Looks.Request : Looks.No;
       return code === StartupCode.Cancel && len === 16 ? Looks.Request : Looks.No;
     }
-    const len = ((first[1]! << 24) | (first[2]! << 16) | (first[3]! << 8) | first[4]!) >>> 0;
+    const len = u32be(first, 1);
     if (first[1] !== 0 || len < 4) return Looks.No;
     if (tag === 0x51) return len > 5 && isSqlText(first[5]!) ? Looks.Request : Looks.No; // 'Q'
     if (tag === 0x50) return len > 7 && (first[5] === 0 || isSqlText(first[5]!)) ? Looks.Request : Looks.No; // 'P'

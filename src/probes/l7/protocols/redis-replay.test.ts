@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ErrorClass, type L7Record } from "../protocol.ts";
 import { redisParser } from "./redis.ts";
-import { loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
+import { countApis, loadFixture, replay, type ReplayOptions } from "./test-replay.ts";
 
 interface Expected {
   requests: number;
@@ -20,9 +20,7 @@ const fixtures = Object.keys(expected).sort();
 
 function run(name: string, o: ReplayOptions) {
   const { records, sessions } = replay(redisParser, loadFixture(`${dir}/${name}.jsonl`), o);
-  const apis: Record<string, number> = {};
-  for (const r of records) apis[r.api] = (apis[r.api] ?? 0) + 1;
-  return { records, apis, resyncs: sessions.reduce((a, s) => a + s.stats.resyncs, 0) };
+  return { records, apis: countApis(records), resyncs: sessions.reduce((a, s) => a + s.stats.resyncs, 0) };
 }
 
 function expectWellFormed(records: L7Record[]): void {

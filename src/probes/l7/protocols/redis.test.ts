@@ -1,28 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { ErrorClass, Looks, type L7Record, type ProtocolSession } from "../protocol.ts";
+import { ErrorClass, Looks } from "../protocol.ts";
 import { redisParser } from "./redis.ts";
+import { drained, send } from "./test-session.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const session = (o: { maxPending?: number; maxBuffered?: number } = {}) => redisParser.session({ transport: "tcp", ...o });
 const resp = (...args: string[]) => `*${args.length}\r\n` + args.map((a) => `$${enc(a).length}\r\n${a}\r\n`).join("");
-
-function send(s: ProtocolSession, dir: "req" | "resp", text: string, t: number, split = 0, length?: number): void {
-  const b = enc(text);
-  const total = length ?? b.length;
-  const step = split > 0 ? split : b.length;
-  for (let off = 0; off < b.length; off += step) {
-    const piece = b.subarray(off, Math.min(b.length, off + step));
-    const len = off + step >= b.length ? piece.length + (total - b.length) : piece.length;
-    if (dir === "req") s.request(piece, len, t);
-    else s.response(piece, len, t);
-  }
-}
-
-function drained(s: ProtocolSession): L7Record[] {
-  const out: L7Record[] = [];
-  s.drain(out);
-  return out;
-}
 
 describe("redis detect", () => {
   test("RESP commands and inline commands, replies; not HTTP, not udp", () => {

@@ -31,6 +31,7 @@ import { AsciiInterner, BoundedQueue, MessageBuffer, upperAscii } from "./bytes.
 import { CommandFramer, KEEP_ARG } from "./redis-command.ts";
 import { ReplyFramer, Step } from "./redis-reply.ts";
 import { commandKind, Kind, looksLikeCommand, looksLikeReply, replyKind, SERVER_ERROR_CODES, SUBCOMMAND_CONTAINERS } from "./redis-words.ts";
+import { moveRecords } from "./session-records.ts";
 
 const AFTER_GAP = 1 << 30;
 const KIND_MASK = 0xf;
@@ -74,10 +75,7 @@ class RedisSession implements ProtocolSession {
   }
 
   drain(out: L7Record[]): number {
-    const n = this.done.length;
-    for (let i = 0; i < n; i++) out.push(this.done[i]!);
-    this.done.length = 0;
-    return n;
+    return moveRecords(this.done, out);
   }
 
   request(bytes: Uint8Array, length: number, ts: number): void {
@@ -201,12 +199,10 @@ class RedisSession implements ProtocolSession {
     let tag = kind | (expected << 4);
     if (this.requestGap) tag |= AFTER_GAP;
     this.requestGap = false;
-    if (!this.pending.push(rec, tag)) {
-      this.pending.shift();
+    if (this.pending.pushEvictingOldest(rec, tag)) {
       this.stats.unansweredDropped++;
       this.owedToDropped++;
       this.confirmations = this.confirmBytes = 0;
-      this.pending.push(rec, tag);
     }
   }
 

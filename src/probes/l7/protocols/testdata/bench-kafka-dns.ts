@@ -5,18 +5,13 @@
 //
 //   bun src/probes/l7/protocols/testdata/bench-kafka-dns.ts [--seconds N]
 import { join } from "node:path";
-import type { L7Record, ProtocolParser, ProtocolSession, Transport } from "../../protocol.ts";
+import type { ProtocolParser, Transport } from "../../protocol.ts";
 import { dnsParser } from "../dns.ts";
 import { kafkaParser } from "../kafka.ts";
 import { loadFixture, type Chunk } from "../test-replay.ts";
+import { benchSeconds, callsPerCpuSecond, FixturePass } from "./bench-kit.ts";
 
-const args = process.argv.slice(2);
-const at = args.indexOf("--seconds");
-const seconds = at >= 0 ? Number(args[at + 1]) : 2;
-if (!(seconds > 0)) {
-  console.error("usage: bench-kafka-dns.ts [--seconds N] (N > 0)");
-  process.exit(2);
-}
+const seconds = benchSeconds("bench-kafka-dns.ts", 2);
 
 const data = import.meta.dir;
 const cases: { label: string; parser: ProtocolParser; transport: Transport; chunks: Chunk[] }[] = [
@@ -26,26 +21,6 @@ const cases: { label: string; parser: ProtocolParser; transport: Transport; chun
   { label: "dns tcp", parser: dnsParser, transport: "tcp", chunks: loadFixture(join(data, "dns", "tcp.jsonl")) },
 ];
 
-const cpuSeconds = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-
-/** One pass over the fixture: a session per connection, as the tracker keeps them. */
-function pass(parser: ProtocolParser, transport: Transport, chunks: Chunk[], sessions: (ProtocolSession | undefined)[], out: L7Record[]): number {
-  sessions.fill(undefined);
-  let records = 0;
-  for (const c of chunks) {
-    let s = sessions[c.conn];
-    if (!s) s = sessions[c.conn] = parser.session({ transport });
-    if (c.dir === "req") s.request(c.bytes, c.bytes.length, c.t);
-    else s.response(c.bytes, c.bytes.length, c.t);
-    records += s.drain(out);
-    out.length = 0;
-  }
-  return records;
-}
-
 /** The baseline: the same walk over the chunks, touching each one's first byte, no parsing. */
 function walk(chunks: Chunk[]): number {
   let sum = 0;
@@ -53,34 +28,19 @@ function walk(chunks: Chunk[]): number {
   return sum;
 }
 
-function measure(run: () => number): { perSecond: number; cpu: number } {
-  for (let i = 0; i < 200; i++) run(); // warm up the JIT
-  let count = 0;
-  const t0 = cpuSeconds();
-  const w0 = performance.now();
-  while (performance.now() - w0 < seconds * 1000) for (let i = 0; i < 50; i++) count += run();
-  const cpu = cpuSeconds() - t0;
-  return { perSecond: count / cpu, cpu };
-}
-
 let sink = 0;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 console.log(`parse rate per core (${seconds} s per case, CPU time of one thread)`);
 for (const k of cases) {
-  const conns = 1 + Math.max(...k.chunks.map((c) => c.conn));
-  const sessions: (ProtocolSession | undefined)[] = new Array(conns);
-  const out: L7Record[] = [];
-  const perPass = pass(k.parser, k.transport, k.chunks, sessions, out);
+  const pass = new FixturePass(k.parser, k.chunks, k.transport);
+  const perPass = pass.run();
   const bytes = k.chunks.reduce((n, c) => n + c.bytes.length, 0);
-  const parsed = measure(() => pass(k.parser, k.transport, k.chunks, sessions, out));
-  const baseline = measure(() => {
-    sink += walk(k.chunks);
-    return perPass;
-  });
-  const mib = (parsed.perSecond / perPass) * bytes / 2 ** 20;
+  const parsed = callsPerCpuSecond(() => pass.run(), seconds, 200) * perPass;
+  const baseline = callsPerCpuSecond(() => (sink += walk(k.chunks)), seconds, 200) * perPass;
+  const mib = (parsed / perPass) * bytes / 2 ** 20;
   console.log(
-    `${k.label.padEnd(24)} ${fmt(parsed.perSecond).padStart(11)} req/s/core  (${perPass} requests, ${k.chunks.length} chunks, ${bytes} bytes per pass; ${mib.toFixed(0)} MiB/s)` +
-      `  baseline walk ${fmt(baseline.perSecond)} req/s`,
+    `${k.label.padEnd(24)} ${fmt(parsed).padStart(11)} req/s/core  (${perPass} requests, ${k.chunks.length} chunks, ${bytes} bytes per pass; ${mib.toFixed(0)} MiB/s)` +
+      `  baseline walk ${fmt(baseline)} req/s`,
   );
 }
 console.log(`(walk checksum ${sink})`);

@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 record="$here/../record.ts"
 dir="$(mktemp -d /tmp/l7-http-rec.XXXXXX)"
 trap 'kill $(cat "$dir/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/../record-lib.sh"
 front=$(free_port); back=$(free_port); proxy=$(free_port)
 mkdir -p "$dir/www/gz" "$dir/tmp"
 python3 - "$dir/www" <<'PY'

@@ -24,9 +24,8 @@
 #                 expectation from expect.ts
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-record="$here/../record.ts"
 export PATH="$PATH:/usr/local/go/bin"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/../record-lib.sh"
 
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"
@@ -55,21 +54,7 @@ GRANT ALL ON *.* TO 'edu'@'127.0.0.1';
 CREATE DATABASE test;
 SQL
 
-start_proxy() {
-  port="$(free_port)"
-  bun "$record" "$port" "$my_port" "$1" 2>/dev/null &
-  proxy=$!
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
-  echo "proxy did not start" >&2
-  exit 1
-}
-stop_proxy() {
-  sleep 0.3
-  kill "$proxy"
-  wait "$proxy" 2>/dev/null || true
-  proxy=
-}
-start_proxy "$here/mariadb-cli.jsonl"
+start_proxy "$my_port" "$here/mariadb-cli.jsonl"
 mariadb --no-defaults -h127.0.0.1 -P"$port" -uapp -papp-password --force test < "$here/simple.sql" > /dev/null 2> "$tmp/cli.err" || true
 mariadb --no-defaults -h127.0.0.1 -P"$port" -uedu -pedu-password -e "SELECT CURRENT_USER(); SELECT 1 FROM DUAL WHERE 1 = 0" > /dev/null 2>> "$tmp/cli.err"
 stop_proxy
@@ -77,18 +62,18 @@ sleep 0.5
 bun "$here/expect.ts" "$here/mariadb-cli.jsonl" "$tmp/cli.err" "$tmp/general.log" > "$here/mariadb-cli.expect.json"
 
 # The compressed protocol is not parsed: this connection must yield no records.
-start_proxy "$here/mariadb-compressed.jsonl"
+start_proxy "$my_port" "$here/mariadb-compressed.jsonl"
 mariadb --no-defaults -h127.0.0.1 -P"$port" -uapp -papp-password --compress -e "SELECT 1; SELECT REPEAT('c', 5000)" test > /dev/null
 stop_proxy
 cat "$tmp/cli.err"; cat "$here/mariadb-cli.expect.json"
 
-start_proxy "$here/go-binary.jsonl"
+start_proxy "$my_port" "$here/go-binary.jsonl"
 (cd "$here/client" && GOFLAGS=-mod=mod go run . "app:app-password@tcp(127.0.0.1:$port)/test?multiStatements=true") > "$here/go-binary.expect.json"
 stop_proxy
 sleep 0.5
 cat "$here/go-binary.expect.json"
 
-start_proxy "$here/python-classic.jsonl"
+start_proxy "$my_port" "$here/python-classic.jsonl"
 python3 -m venv "$tmp/venv" && "$tmp/venv/bin/pip" install -q mysql-connector-python==26.10.0
 printf '%s\n' '100,from a file,' '101,from a file too,' > "$tmp/items.csv"
 chmod 644 "$tmp/items.csv"
@@ -97,7 +82,7 @@ stop_proxy
 cat "$here/python-classic.expect.json"
 echo "command packets on the wire: $(bun "$here/expect.ts" "$here/python-classic.jsonl" /dev/null)"
 
-start_proxy "$tmp/big-packet.jsonl"
+start_proxy "$my_port" "$tmp/big-packet.jsonl"
 python3 -c "print(\"SELECT LENGTH('\" + 'q' * 17000000 + \"') AS n, REPEAT('r', 17000000) AS big;\")" > "$tmp/big.sql"
 mariadb --no-defaults -h127.0.0.1 -P"$port" -uapp -papp-password --max-allowed-packet=64M test < "$tmp/big.sql" | wc -c
 stop_proxy

@@ -17,10 +17,9 @@
 #                 pgbench.out
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-record="$here/../record.ts"
 bin=/usr/lib/postgresql/15/bin
 export PATH="$PATH:/usr/local/go/bin"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/../record-lib.sh"
 
 tmp="$(mktemp -d)"
 chmod 755 "$tmp"
@@ -44,29 +43,13 @@ runuser -u nobody -- "$bin/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $tmp -c log_min_duration_statement=0 -c password_encryption=scram-sha-256" start >/dev/null
 "$bin/psql" -h "$tmp" -p "$pg_port" -U postgres -d postgres -qc "CREATE ROLE scram LOGIN PASSWORD 'scram-password'; GRANT ALL ON SCHEMA public TO scram;"
 
-# Starts the proxy on a free port recording into $1; sets $proxy (pid) and $port.
-start_proxy() {
-  port="$(free_port)"
-  bun "$record" "$port" "$pg_port" "$1" 2>/dev/null &
-  proxy=$!
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return; sleep 0.1; done
-  echo "proxy did not start" >&2
-  exit 1
-}
-stop_proxy() {
-  sleep 0.3
-  kill "$proxy"
-  wait "$proxy" 2>/dev/null || true
-  proxy=
-}
-
-start_proxy "$here/psql-simple.jsonl"
+start_proxy "$pg_port" "$here/psql-simple.jsonl"
 "$bin/psql" "host=127.0.0.1 port=$port user=postgres dbname=postgres sslmode=prefer" -X -q -f "$here/simple.sql" >/dev/null 2>"$tmp/psql.err" || true
 "$bin/psql" "host=127.0.0.1 port=$port user=postgres dbname=postgres" -X -q -c "SELECT 1; SELECT 2" >/dev/null
 stop_proxy
 echo "psql errors reported: $(grep -c ERROR "$tmp/psql.err")"
 
-start_proxy "$here/scram-ext.jsonl"
+start_proxy "$pg_port" "$here/scram-ext.jsonl"
 (cd "$here/client" && GOFLAGS=-mod=mod go run . "postgres://scram:scram-password@127.0.0.1:$port/postgres?sslmode=disable") > "$here/scram-ext.expect.json"
 stop_proxy
 cat "$here/scram-ext.expect.json"
@@ -74,7 +57,7 @@ cat "$here/scram-ext.expect.json"
 "$bin/psql" -h "$tmp" -p "$pg_port" -U postgres -d postgres -qc "CREATE TABLE pgb (v int)"
 printf '%s\n' '\set v random(1, 1000)' 'SELECT :v;' 'INSERT INTO pgb VALUES (:v);' 'SELECT count(*) FROM pgb;' > "$tmp/plain.sql"
 printf '%s\n' '\set v random(1, 1000)' '\startpipeline' 'SELECT :v;' 'INSERT INTO pgb VALUES (:v);' 'SELECT count(*) FROM pgb;' '\endpipeline' > "$tmp/pipe.sql"
-start_proxy "$here/pgbench-ext.jsonl"
+start_proxy "$pg_port" "$here/pgbench-ext.jsonl"
 {
   "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -M extended -t 20 -f "$tmp/plain.sql" postgres
   "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -M prepared -t 20 -f "$tmp/plain.sql" postgres

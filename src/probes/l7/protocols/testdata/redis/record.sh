@@ -9,7 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 record="$here/../record.ts"
 dir="$(mktemp -d /tmp/l7-redis-rec.XXXXXX)"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/../record-lib.sh"
 server=$(free_port); proxy=$(free_port)
 redis-server --bind 127.0.0.1 --port "$server" --save "" --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 trap 'redis-cli -p "$server" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT

@@ -1,7 +1,6 @@
-// The unanswered requests of one SQL session, oldest first: a ring of reusable entries
-// (no allocation per request once the ring has grown to the connection's depth), bounded
-// by maxPending; pushing into a full ring drops the oldest entry and says so.
-import { SqlSessionOptionError } from "./sql-frames.ts";
+// The unanswered requests of one session, oldest first (MySQL, PostgreSQL, Kafka): a ring of
+// reusable entries (no allocation per request once the ring has grown to the connection's
+// depth), bounded by maxPending; pushing into a full ring drops the oldest entry and counts it.
 
 export class PendingRing<T> {
   private readonly slots: T[] = [];
@@ -12,11 +11,16 @@ export class PendingRing<T> {
     private readonly capacity: number,
     private readonly make: () => T,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new SqlSessionOptionError("maxPending", capacity);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`pending ring capacity must be a positive integer, got ${capacity}`);
   }
 
   /** Entries dropped from a full ring (unanswered requests lost to maxPending). */
   dropped = 0;
+
+  /** Whether the next push drops the oldest entry. */
+  get full(): boolean {
+    return this.size === this.capacity;
+  }
 
   /** A slot for a new newest entry (the caller fills every field); drops the oldest when full. */
   push(): T {
@@ -52,10 +56,11 @@ export class PendingRing<T> {
     return this.at(this.size - 1);
   }
 
-  /** Removes the oldest entry. */
-  shift(): void {
-    if (this.size === 0) return;
-    this.head = (this.head + 1) % this.slots.length;
-    this.size--;
+  /** Removes the oldest entry, or the `n` oldest. */
+  shift(n = 1): void {
+    if (n > this.size) n = this.size;
+    if (n <= 0) return;
+    this.head = (this.head + n) % this.slots.length;
+    this.size -= n;
   }
 }

@@ -5,7 +5,10 @@
 // start of the next message the framer has lost its place: it counts one resync and waits
 // for a chunk whose first bytes the owner accepts as a message start.
 //
-// Kafka and DNS use it (a generic helper; it can move into bytes.ts when that exists).
+// Kafka and DNS over TCP use it. (MySQL and PostgreSQL frame with sql-frames.ts instead: their
+// header length depends on the message and the connection's state, and they keep at most a
+// fixed 256-byte payload prefix rather than up to maxBuffered bytes.)
+import { i32be, u16be } from "./bytes.ts";
 
 export interface FrameStats {
   resyncs: number;
@@ -85,7 +88,7 @@ export class LengthPrefixedFramer {
 
   private prefixDone(): boolean {
     const h = this.head;
-    const size = this.prefixBytes === 4 ? ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) : ((h[0]! << 8) | h[1]!);
+    const size = this.prefixBytes === 4 ? i32be(h, 0) : u16be(h, 0);
     if (!this.owner.sizeOk(size)) {
       this.lose();
       return false;
