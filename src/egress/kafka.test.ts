@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { Partitioners, type PartitionMetadata } from "kafkajs";
 import { Registry } from "prom-client";
 import { defaultConfig } from "../config/defaults.ts";
 import type { Logger } from "../log/logger.ts";
@@ -11,6 +12,7 @@ import {
   formatKafkajsLog,
   kafkaFromConfig,
   parseBrokers,
+  stickyOnRetry,
   type KafkaOutputOptions,
   type KafkaTransport,
 } from "./kafka.ts";
@@ -291,5 +293,35 @@ describe("kafkajs logs", () => {
     now = 60_000;
     r.write("warn", "later");
     expect(log.lines.slice(3)).toEqual(["WARN kafkajs: 97 more log line(s) suppressed in the last 60 s", "WARN later"]);
+  });
+});
+
+describe("partitioning of retried requests", () => {
+  const partitions = (n: number): PartitionMetadata[] =>
+    [...Array(n).keys()].map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }));
+
+  test("a message keeps its first partition when kafkajs retries it; new messages still go round-robin", () => {
+    const choose = stickyOnRetry(Partitioners.DefaultPartitioner)();
+    const meta = partitions(3);
+    // Four messages over three partitions: a plain round-robin would shift each by one on the retry.
+    const messages = [...Array(4).keys()].map((i) => ({ value: `m${i}` }));
+    const first = messages.map((message) => choose({ topic: "t", partitionMetadata: meta, message }));
+    // Round-robin over the three partitions.
+    expect(new Set(first).size).toBe(3);
+    // The retry (kafkajs re-partitions the same message objects): exactly the same partitions.
+    expect(messages.map((message) => choose({ topic: "t", partitionMetadata: meta, message }))).toEqual(first);
+    // A fresh message continues the rotation instead of repeating the last partition.
+    const next = choose({ topic: "t", partitionMetadata: meta, message: { value: "new" } });
+    expect(next).toBe((first[3]! + 1) % 3);
+  });
+
+  test("a partition gone from the metadata is chosen again", () => {
+    const choose = stickyOnRetry(Partitioners.DefaultPartitioner)();
+    const message = { value: "x" };
+    const p = choose({ topic: "t", partitionMetadata: partitions(4), message });
+    const fewer = partitions(4).filter((x) => x.partitionId !== p);
+    const again = choose({ topic: "t", partitionMetadata: fewer, message });
+    expect(again).not.toBe(p);
+    expect(fewer.map((x) => x.partitionId)).toContain(again);
   });
 });

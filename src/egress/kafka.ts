@@ -5,7 +5,7 @@
 // in gala_gopher_agent_kafka_* (DECISIONS.md: drops are counted, never silent).
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import { CompressionCodecs, CompressionTypes, Kafka, Partitioners, logLevel as KafkaLogLevel, type LogEntry, type Producer, type SASLOptions } from "kafkajs";
+import { CompressionCodecs, CompressionTypes, Kafka, Partitioners, logLevel as KafkaLogLevel, type ICustomPartitioner, type LogEntry, type Producer, type SASLOptions } from "kafkajs";
 import { Counter, Gauge, Registry } from "./prom.ts";
 import type { AgentConfig } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -69,6 +69,29 @@ export function formatKafkajsLog(e: Pick<LogEntry, "namespace" | "log">): string
   return `kafkajs${e.namespace ? ` [${e.namespace}]` : ""} ${String(msg)}${details.length ? ` (${details.join(", ")})` : ""}`;
 }
 
+/** Errors of InitProducerId from brokers that cannot (or may not) give an idempotent producer. */
+const NO_IDEMPOTENCE = new Set(["UNSUPPORTED_VERSION", "CLUSTER_AUTHORIZATION_FAILED", "UNSUPPORTED_FOR_MESSAGE_FORMAT"]);
+const LIMITED_RETRIES_WARNING = "Limiting retries for the idempotent producer may invalidate EoS guarantees";
+
+/**
+ * The partitioner, except that a message keeps the partition it got at its first attempt
+ * when kafkajs retries the request: the broker's de-duplication of an idempotent producer
+ * is per partition, so a retried message must go where its first attempt went.
+ */
+export function stickyOnRetry(base: ICustomPartitioner): ICustomPartitioner {
+  return () => {
+    const choose = base();
+    const chosen = new WeakMap<object, number>();
+    return (args) => {
+      const had = chosen.get(args.message);
+      if (had !== undefined && args.partitionMetadata.some((p) => p.partitionId === had)) return had;
+      const p = choose(args);
+      chosen.set(args.message, p);
+      return p;
+    };
+  };
+}
+
 export function kafkajsTransport(o: KafkaClientOptions): KafkaTransport {
   if (o.compression === "zstd") registerZstd();
   const compression =
@@ -83,26 +106,50 @@ export function kafkajsTransport(o: KafkaClientOptions): KafkaTransport {
     // The sender loop retries on its own (with back-off and without a deadline).
     retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
     logLevel: o.verbose ? KafkaLogLevel.INFO : KafkaLogLevel.WARN,
-    logCreator: () => (e) => o.log(kafkajsLevel(e.level), formatKafkajsLog(e)),
+    logCreator: () => (e) => {
+      // Said at every producer creation; the bounded retries are deliberate (see the producer).
+      if (e.log.message === LIMITED_RETRIES_WARNING) return;
+      o.log(kafkajsLevel(e.level), formatKafkajsLog(e));
+    },
   });
   let producer: Producer | undefined;
+  // Idempotent unless the broker cannot do it (Kafka < 0.11, or < 2.8 without the
+  // IdempotentWrite ACL): then plain at-least-once retries, said once in the log.
+  let idempotent = true;
+  const newProducer = () =>
+    kafka.producer({
+      allowAutoTopicCreation: true,
+      createPartitioner: stickyOnRetry(Partitioners.DefaultPartitioner),
+      // idempotent needs one request in flight and acks = all (both were already so).
+      idempotent,
+      maxInFlightRequests: 1,
+      // kafkajs retries a failed request itself, with the same producer id and sequence
+      // numbers, so the broker drops what it had already appended: a produce request that
+      // fails on one partition (a topic's leader not ready yet after auto-creation) while
+      // the others were written is completed without duplicates. ~2.5 s of retries, then
+      // the sender loop's own retry (a new producer: at-least-once, docs/compatibility.md).
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
   return {
     async connect() {
       // A fresh producer per attempt; the previous one (if any) is closed first.
       await producer?.disconnect().catch(() => undefined);
-      const p = kafka.producer({
-        allowAutoTopicCreation: true,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        maxInFlightRequests: 1,
-        retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1000 },
-      });
-      producer = p;
-      try {
-        await p.connect();
-      } catch (e) {
-        producer = undefined;
-        await p.disconnect().catch(() => undefined);
-        throw e;
+      for (;;) {
+        const p = newProducer();
+        producer = p;
+        try {
+          await p.connect();
+          return;
+        } catch (e) {
+          producer = undefined;
+          await p.disconnect().catch(() => undefined);
+          if (idempotent && errorTypes(e).some((t) => NO_IDEMPOTENCE.has(t))) {
+            idempotent = false;
+            o.log("warn", `kafka: the broker refused an idempotent producer (${errorText(e)}); retried sends may duplicate messages`);
+            continue;
+          }
+          throw e;
+        }
       }
     },
     async send(topics) {
