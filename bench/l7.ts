@@ -32,19 +32,21 @@ interface Opts {
   seconds: number;
   conns: number;
   settleS: number;
+  /** Only the RSS part (1000 live connections), not the throughput, cost and parse-rate runs. */
+  rssOnly: boolean;
   out: string;
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { reps: 5, requests: 200_000, clients: 50, seconds: 5, conns: 1000, settleS: 8, out: join(ROOT, ".bench-out", "l7.json") };
+  const o: Opts = { reps: 5, requests: 200_000, clients: 50, seconds: 5, conns: 1000, settleS: 8, rssOnly: false, out: join(ROOT, ".bench-out", "l7.json") };
   return parseBenchArgs(
     argv,
     o,
     {
       numbers: { "--reps": "reps", "--requests": "requests", "--clients": "clients", "--seconds": "seconds", "--conns": "conns", "--settle": "settleS" },
-      switches: { "--quick": (o) => Object.assign(o, { reps: 2, requests: 50_000, seconds: 3, settleS: 4 }) },
+      switches: { "--quick": (o) => Object.assign(o, { reps: 2, requests: 50_000, seconds: 3, settleS: 4 }), "--rss-only": (o) => Object.assign(o, { rssOnly: true }) },
     },
-    "bun run bench/l7.ts [--reps 5] [--requests 200000] [--clients 50] [--seconds 5] [--conns 1000] [--settle 8] [--quick] [--out FILE.json]",
+    "bun run bench/l7.ts [--reps 5] [--requests 200000] [--clients 50] [--seconds 5] [--conns 1000] [--settle 8] [--quick] [--rss-only] [--out FILE.json]",
   );
 }
 
@@ -115,25 +117,15 @@ function holdConnections(port: number, n: number): { proc: Bun.Subprocess; ready
   return { proc, ready };
 }
 
-async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
-  const nofile = Number(Bun.spawnSync(["sh", "-c", "ulimit -n"]).stdout.toString().trim());
-  if (nofile < o.conns + 64) throw new Error(`--conns ${o.conns} needs more open files than ulimit -n ${nofile} allows`);
-  if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
-  for (const t of ["redis-server", "redis-benchmark", "nginx", "wrk", "ab", "bpftool"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools nginx wrk apache2-utils)`);
-  ensureBpf({ quiet: true });
-  ensureDist(["src/probes/l7", "src/probes/l7/protocols", "src/libbpf", "dist/bpf"]);
-  const redisPort = await freePort();
-  const redis = await startRedis(redisPort, 0);
-  await using nginx = await startNginx({ "index.html": "<html><body>hello from nginx</body></html>\n".repeat(14) });
-  const url = `http://127.0.0.1:${nginx.port}/index.html`;
-  try {
+/** The throughput triplets, the cost per request and the parse rate (everything but RSS). */
+async function throughputCostParse(o: Opts, redisPort: number, redisPid: number, nginxPort: number) {
+  const url = `http://127.0.0.1:${nginxPort}/index.html`;
     console.log(`l7 bench: ${o.reps} without/with/without triplets of redis-benchmark -t get,set -n ${o.requests} -c ${o.clients} and wrk -c ${o.clients} -d ${o.seconds}s; agent ${DIST_BIN} with l7 (http, redis) on the whole host`);
-    redisBenchmark({ port: redisPort, serverPid: redis.pid, requests: Math.min(o.requests, 50_000), clients: o.clients, onCpu: 1 });
+    redisBenchmark({ port: redisPort, serverPid: redisPid, requests: Math.min(o.requests, 50_000), clients: o.clients, onCpu: 1 });
     wrk(url, { ...o, seconds: 1 }, 1);
     const reps: { redis: [number, number, number]; wrk: [number, number, number]; redisRatio: number; wrkRatio: number }[] = [];
     for (let i = 0; i < o.reps; i++) {
-      const rb = () => redisBenchmark({ port: redisPort, serverPid: redis.pid, requests: o.requests, clients: o.clients, onCpu: 1 }).rps;
+      const rb = () => redisBenchmark({ port: redisPort, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 }).rps;
       const r0 = rb();
       const w0 = wrk(url, o, 1);
       const agent = await l7Agent(o.settleS);
@@ -147,7 +139,7 @@ async function main(): Promise<void> {
       console.log(`  rep ${i + 1}: redis ${r0.toFixed(0)} / ${r1.toFixed(0)} / ${r2.toFixed(0)} req/s (ratio ${rep.redisRatio.toFixed(3)}); nginx ${w0.toFixed(0)} / ${w1.toFixed(0)} / ${w2.toFixed(0)} req/s (ratio ${rep.wrkRatio.toFixed(3)})`);
     }
     const cost = await costPerRequest(o, () => {
-      redisBenchmark({ port: redisPort, serverPid: redis.pid, requests: o.requests, clients: o.clients, onCpu: 1 });
+      redisBenchmark({ port: redisPort, serverPid: redisPid, requests: o.requests, clients: o.clients, onCpu: 1 });
       return o.requests * 2;
     });
     console.log(`  per redis request: BPF ${cost.bpfNsPerRequest.toFixed(0)} ns (bpf_stats on), agent ${cost.agentUsPerRequest.toFixed(2)} µs CPU (whole host: other processes' traffic included)`);
@@ -158,7 +150,7 @@ async function main(): Promise<void> {
     mkdirSync(tmp, { recursive: true });
     for (const [proto, rec] of [
       ["redis", () => record(redisPort, join(tmp, "l7-redis.jsonl"), (p) => void Bun.spawnSync(["redis-benchmark", "-p", String(p), "-t", "get,set", "-n", "20000", "-c", "4", "-q"]))],
-      ["http", () => record(nginx.port, join(tmp, "l7-http.jsonl"), (p) => void Bun.spawnSync(["ab", "-q", "-k", "-n", "20000", "-c", "4", `http://127.0.0.1:${p}/index.html`], { stdout: "ignore" }))],
+      ["http", () => record(nginxPort, join(tmp, "l7-http.jsonl"), (p) => void Bun.spawnSync(["ab", "-q", "-k", "-n", "20000", "-c", "4", `http://127.0.0.1:${p}/index.html`], { stdout: "ignore" }))],
     ] as const) {
       const parser = PARSERS.get(proto);
       if (!parser) {
@@ -173,6 +165,22 @@ async function main(): Promise<void> {
         `  parse rate ${proto}: ${(r.recordsPerS / 1000).toFixed(0)}k requests per CPU second (${(r.recordsPerWallS / 1000).toFixed(0)}k per wall second; ${r.mibPerS.toFixed(0)} MiB/s; ${r.recordsPerPass} requests in ${chunks.length} recorded chunks)`,
       );
     }
+  return { reps, cost, parse };
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const nofile = Number(Bun.spawnSync(["sh", "-c", "ulimit -n"]).stdout.toString().trim());
+  if (nofile < o.conns + 64) throw new Error(`--conns ${o.conns} needs more open files than ulimit -n ${nofile} allows`);
+  if (process.getuid?.() !== 0) throw new Error("run as root (the probe loads BPF programs)");
+  for (const t of ["redis-server", "redis-benchmark", "nginx", "wrk", "ab", "bpftool"]) if (!which(t)) throw new Error(`${t} not found (apt-get install redis-server redis-tools nginx wrk apache2-utils)`);
+  ensureBpf({ quiet: true });
+  ensureDist(["src/probes/l7", "src/probes/l7/protocols", "src/libbpf", "dist/bpf"]);
+  const redisPort = await freePort();
+  const redis = await startRedis(redisPort, 0);
+  await using nginx = await startNginx({ "index.html": "<html><body>hello from nginx</body></html>\n".repeat(14) });
+  try {
+    const loads = o.rssOnly ? undefined : await throughputCostParse(o, redisPort, redis.pid, nginx.port);
     // RSS on top of the foundation with the same live connections.
     const holder = holdConnections(redisPort, o.conns);
     await holder.ready;
@@ -186,18 +194,22 @@ async function main(): Promise<void> {
     }
     holder.proc.kill();
     const extraRss = median(rss.l7) - median(rss.foundation);
-    const rates = Object.values(parse).filter((p): p is ReturnType<typeof parseRate> => typeof p !== "string");
+    const rates = Object.values(loads?.parse ?? {}).filter((p): p is ReturnType<typeof parseRate> => typeof p !== "string");
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
     const result = {
       date: new Date().toISOString(),
       kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
       cpus: cpus(),
+      loadAverage: load,
       requests: o.requests,
       clients: o.clients,
-      reps,
-      medianRedisRatio: median(reps.map((r) => r.redisRatio)),
-      medianWrkRatio: median(reps.map((r) => r.wrkRatio)),
-      cost,
-      parse,
+      ...(loads && {
+        reps: loads.reps,
+        medianRedisRatio: median(loads.reps.map((r) => r.redisRatio)),
+        medianWrkRatio: median(loads.reps.map((r) => r.wrkRatio)),
+        cost: loads.cost,
+        parse: loads.parse,
+      }),
       liveConnections: o.conns,
       rssMiB: { foundation: rss.foundation, l7: rss.l7, extraMedian: extraRss },
     };
@@ -205,8 +217,9 @@ async function main(): Promise<void> {
     writeFileSync(o.out, JSON.stringify(result, null, 2));
     const parseOk = rates.every((r) => r.recordsPerS >= TARGETS.parsePerS);
     const rssOk = extraRss <= TARGETS.extraRssMiB;
+    console.log(`  RSS foundation ${rss.foundation.map((x) => x.toFixed(1)).join(" ")} MiB; foundation + l7 ${rss.l7.map((x) => x.toFixed(1)).join(" ")} MiB; load average ${load}`);
     console.log(
-      `median ratio with/without: redis-benchmark ${result.medianRedisRatio.toFixed(3)}, wrk/nginx ${result.medianWrkRatio.toFixed(3)}; ` +
+      (result.medianRedisRatio === undefined ? "" : `median ratio with/without: redis-benchmark ${result.medianRedisRatio.toFixed(3)}, wrk/nginx ${result.medianWrkRatio!.toFixed(3)}; `) +
         `RSS over the foundation with ${o.conns} live connections ${extraRss.toFixed(1)} MiB (target <= ${TARGETS.extraRssMiB}) ${rssOk ? "ok" : "MISSED"}; ` +
         `parse rate ${rates.length ? (parseOk ? "ok" : "MISSED") : "not measured"} (target >= ${TARGETS.parsePerS / 1000}k/s)`,
     );

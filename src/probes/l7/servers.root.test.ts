@@ -49,6 +49,9 @@ async function probeOn(pids: number[], protocols: string[]): Promise<{ ctx: Test
   const run = openL7(ctx);
   cleanups.push(async () => {
     await run[Symbol.asyncDispose]();
+    // The losses of this run (ring_full: the payload ring had no room), for the record.
+    const drops = ctx.dropCounts.snapshot().filter((d) => d.probe === "l7");
+    console.log(`l7 servers.root.test: probe on ${protocols.join(",")}: drops ${drops.length ? drops.map((d) => `${d.reason}=${d.value}`).join(" ") : "none"}`);
     ctx.close();
   });
   for (const p of pids) await ctx.inKernelScope(p);

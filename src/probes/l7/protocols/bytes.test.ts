@@ -93,4 +93,30 @@ describe("bytes", () => {
     expect([q.size, q.peek(), q.peekTag()]).toEqual([2, "b", 2]);
     expect([q.shift(), q.shift(), q.size]).toEqual(["b", "c", 0]);
   });
+
+  test("the interner grows to hold exactly its capacity: every kept string comes back identical", () => {
+    const i = new AsciiInterner(40);
+    const first = Array.from({ length: 50 }, (_, k) => i.intern(enc(`SET key${k}`), 0, `SET key${k}`.length));
+    for (let k = 0; k < 50; k++) {
+      const again = i.intern(enc(`SET key${k}`), 0, `SET key${k}`.length);
+      expect(again).toBe(`SET key${k}`);
+      expect(again).toBe(first[k]!);
+    }
+    expect((i as unknown as { size: number }).size).toBe(40); // kept entries: exactly the capacity
+  });
+
+  test("the bounded queue grows past its first slots in order, across a wrapped head, up to its capacity", () => {
+    const q = new BoundedQueue<number>(20);
+    for (let k = 0; k < 3; k++) q.push(k, k);
+    expect([q.shift(), q.shift()]).toEqual([0, 1]); // head now inside the storage
+    for (let k = 3; k < 22; k++) expect(q.push(k, k * 10)).toBe(true); // 2 .. 21: 20 items
+    expect(q.push(99)).toBe(false);
+    expect(q.size).toBe(20);
+    const seen: [number, number][] = [];
+    while (q.size > 0) {
+      const tag = q.peekTag();
+      seen.push([q.shift()!, tag]);
+    }
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, k) => [k + 2, k === 0 ? 2 : (k + 2) * 10]));
+  });
 });

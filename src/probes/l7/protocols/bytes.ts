@@ -159,20 +159,22 @@ export function latin1(buf: Uint8Array, from: number, to: number): string {
 /**
  * Bytes → string with a bounded memory: the same bytes give back the same string without
  * decoding them again (one string per distinct API instead of one per request). Holds at
- * most `capacity` entries; past that it decodes without remembering.
+ * most `capacity` entries; past that it decodes without remembering. The table starts at
+ * 8 slots and doubles (kept at most half full) up to what `capacity` entries need: most
+ * sessions see a handful of APIs.
  */
 export class AsciiInterner {
-  private readonly hashes: Int32Array;
-  private readonly keys: (Uint8Array | undefined)[];
-  private readonly values: (string | undefined)[];
+  private hashes = new Int32Array(INTERNER_MIN_SLOTS);
+  private keys: (Uint8Array | undefined)[] = new Array(INTERNER_MIN_SLOTS);
+  private values: (string | undefined)[] = new Array(INTERNER_MIN_SLOTS);
+  private readonly maxSlots: number;
   private size = 0;
 
   constructor(private readonly capacity = 64) {
-    let slots = 8;
+    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`interner capacity must be a non-negative integer, got ${capacity}`);
+    let slots = INTERNER_MIN_SLOTS;
     while (slots < capacity * 2) slots *= 2;
-    this.hashes = new Int32Array(slots);
-    this.keys = new Array(slots);
-    this.values = new Array(slots);
+    this.maxSlots = slots;
   }
 
   intern(buf: Uint8Array, from: number, to: number): string {
@@ -188,6 +190,7 @@ export class AsciiInterner {
           this.hashes[slot] = h;
           this.values[slot] = value;
           this.size++;
+          if (this.size * 2 > this.hashes.length && this.hashes.length < this.maxSlots) this.grow();
         }
         return value;
       }
@@ -195,7 +198,27 @@ export class AsciiInterner {
     }
     return latin1(buf, from, to);
   }
+
+  /** Doubles the table and re-places every entry. */
+  private grow(): void {
+    const { hashes, keys, values } = this;
+    const slots = hashes.length * 2;
+    const mask = slots - 1;
+    this.hashes = new Int32Array(slots);
+    this.keys = new Array(slots);
+    this.values = new Array(slots);
+    for (let i = 0; i < hashes.length; i++) {
+      if (keys[i] === undefined) continue;
+      let slot = hashes[i]! & mask;
+      while (this.keys[slot] !== undefined) slot = (slot + 1) & mask;
+      this.hashes[slot] = hashes[i]!;
+      this.keys[slot] = keys[i];
+      this.values[slot] = values[i];
+    }
+  }
 }
+
+const INTERNER_MIN_SLOTS = 8;
 
 function sameBytes(key: Uint8Array, buf: Uint8Array, from: number): boolean {
   for (let i = 0; i < key.length; i++) if (key[i] !== buf[from + i]) return false;
@@ -248,27 +271,50 @@ export class MessageBuffer {
 }
 
 /** A bounded FIFO with a small integer tag per item: push refuses when full (the caller
- *  decides what to drop), pushEvictingOldest drops the oldest item to make room. Slots are
- *  reused; nothing is allocated after construction. */
+ *  decides what to drop), pushEvictingOldest drops the oldest item to make room. Storage
+ *  starts at a few slots and doubles up to `capacity` as the queue deepens (most
+ *  connections have one or two items in flight); slots are reused, so nothing is allocated
+ *  once the queue has reached its connection's depth. */
 export class BoundedQueue<T> {
-  private readonly items: (T | undefined)[];
-  private readonly tags: Int32Array;
+  private items: (T | undefined)[];
+  private tags: Int32Array;
   private head = 0;
   size = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`queue capacity must be a positive integer, got ${capacity}`);
-    this.items = new Array(capacity);
-    this.tags = new Int32Array(capacity);
+    const slots = Math.min(capacity, QUEUE_MIN_SLOTS);
+    this.items = new Array(slots);
+    this.tags = new Int32Array(slots);
   }
 
   push(item: T, tag = 0): boolean {
-    if (this.size === this.capacity) return false;
-    const at = (this.head + this.size) % this.capacity;
+    if (this.size === this.items.length) {
+      if (this.size === this.capacity) return false;
+      this.grow();
+    }
+    let at = this.head + this.size;
+    if (at >= this.items.length) at -= this.items.length;
     this.items[at] = item;
     this.tags[at] = tag;
     this.size++;
     return true;
+  }
+
+  /** Doubles the storage (at most to `capacity`), oldest item first at slot 0. */
+  private grow(): void {
+    const slots = Math.min(this.capacity, this.items.length * 2);
+    const items: (T | undefined)[] = new Array(slots);
+    const tags = new Int32Array(slots);
+    for (let k = 0; k < this.size; k++) {
+      let from = this.head + k;
+      if (from >= this.items.length) from -= this.items.length;
+      items[k] = this.items[from];
+      tags[k] = this.tags[from]!;
+    }
+    this.items = items;
+    this.tags = tags;
+    this.head = 0;
   }
 
   /** Pushes, dropping the oldest item first when full; true when one was dropped. */
@@ -296,8 +342,10 @@ export class BoundedQueue<T> {
     if (this.size === 0) return undefined;
     const item = this.items[this.head];
     this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.items.length ? 0 : this.head + 1;
     this.size--;
     return item;
   }
 }
+
+const QUEUE_MIN_SLOTS = 4;

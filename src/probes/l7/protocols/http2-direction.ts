@@ -64,7 +64,8 @@ export class Direction {
   private remaining = 0;
   private small = new Uint8Array(SMALL_PAYLOAD);
   private smallLen = 0;
-  private blockBuf = new Uint8Array(1024);
+  /** Starts small and doubles up to maxBuffered (keep()): most header blocks are a few hundred bytes. */
+  private blockBuf = new Uint8Array(256);
   private blockLen = 0;
   /** Where the current HEADERS/PUSH_PROMISE/CONTINUATION frame's payload starts in blockBuf. */
   private frameInBlock = 0;

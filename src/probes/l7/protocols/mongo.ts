@@ -76,7 +76,8 @@ class Side {
   startNs = 0;
   lost = false;
   constructor(readonly fromClient: boolean, maxBuffered: number) {
-    this.body = new Uint8Array(Math.min(4096, maxBuffered));
+    // Starts small: it grows to a message's length (up to maxBuffered) when one needs more.
+    this.body = new Uint8Array(Math.min(256, maxBuffered));
   }
 }
 
