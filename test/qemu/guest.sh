@@ -126,19 +126,28 @@ done
 cp /var/log/gala-gopher/event/gopher_event_0 "$H/events.log" 2>/dev/null || echo "(no event file)" > "$H/events.log"
 touch "$H/IODONE"
 
-# ---- proc (the host started proc_syscall, proc_io and proc_pygc for the whole host): a
-# static program fails open() exactly 1001 times, then lives two more report periods;
-# meanwhile another writes 16 × 64 KiB with O_DIRECT to the loop device (16 bios of its
-# own) and also lives on (a process already gone when the period ends has no labels: its
-# rows are not exported).
+# ---- proc (the host started proc_syscall, proc_io and proc_pygc for the whole host and saw
+# a whole collection since): a static program fails open() exactly 1001 times; another
+# writes 16 × 64 KiB with O_DIRECT to the loop device (16 bios of its own). Both then wait,
+# alive, until the host has seen the collections that hold their work and writes
+# proc-release (a process already gone when the period ends has no labels: its rows are
+# not exported).
 wait_host PROCGO
-"$H/ggload" fail 1001 11 > "$H/ggload-fail.out" 2>&1 &
+: > "$H/proc-release"
+"$H/ggload" fail 1001 "$H/proc-release" > "$H/ggload-fail.out" 2>&1 &
 loadpid=$!
-put proc_pid $loadpid
-touch "$H/PROCSTARTED"
-"$H/ggload" dio "$loopdev" 16 11 > "$H/ggload-dio.out" 2>&1 &
+"$H/ggload" dio "$loopdev" 16 "$H/proc-release" > "$H/ggload-dio.out" 2>&1 &
 diopid=$!
+put proc_pid $loadpid
 put proc_dio_pid $diopid
+# The work is done once both said so (or one of them ended: its exit status tells why).
+n=0
+until grep -qs '^failed' "$H/ggload-fail.out" && grep -qs '^wrote' "$H/ggload-dio.out"; do
+  [ -d "/proc/$loadpid" ] && [ -d "/proc/$diopid" ] || break
+  sleep 0.2; n=$((n + 1))
+  [ "$n" -lt 300 ] || break
+done
+touch "$H/PROCIO"
 wait "$diopid"
 put proc_dio_rc $?
 wait "$loadpid"

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { freePort, rmrf, tempDir, which } from "../harness.ts";
 import { buildRpm, packageVersion, rpmSkipReason, run } from "../rpm/build.ts";
 import { PARSERS as L7_PARSERS } from "../../src/probes/l7/index.ts";
+import { PeriodWatch } from "./period-watch.ts";
 
 const HERE = import.meta.dir;
 const gate = process.env.GG_QEMU;
@@ -162,40 +163,15 @@ async function scrapeUntil(series: string | RegExp, timeoutMs = 30_000): Promise
   throw new Error(`no ${series} in the guest's metrics; the agent's probe lines:\n${agent.join("\n")}`);
 }
 
-/**
- * Watches per-period gauges from the guest: scrapes every 200 ms and keeps, per series
- * (the `key` capture group of `line`), the runs of values seen. A probe's gauge holds the
- * last report period's value, so the sum of the runs is the total over the periods seen
- * (two consecutive periods with the same value would count once: the checks below use
- * totals that cannot split into equal halves, or confirm them another way).
- */
-class PeriodWatch {
-  private readonly runs = new Map<string, number[]>();
-  private stopped = false;
-  private readonly loop: Promise<void>;
-  constructor(private readonly line: RegExp) {
-    this.loop = this.poll();
-  }
-  private async poll(): Promise<void> {
-    while (!this.stopped) {
-      const r = await hostGet(metricsPort, "/metrics").catch(() => undefined);
-      if (r?.status === 200) {
-        for (const m of r.body.matchAll(this.line)) {
-          const key = m.groups!.key!;
-          const v = Number(m.groups!.value);
-          const runs = this.runs.get(key) ?? [];
-          if (runs.at(-1) !== v) runs.push(v);
-          this.runs.set(key, runs);
-        }
-      }
-      await Bun.sleep(200);
-    }
-  }
-  async stop(): Promise<Map<string, number[]>> {
-    this.stopped = true;
-    await this.loop;
-    return this.runs;
-  }
+const scrapeMetrics = async (): Promise<string | undefined> => {
+  const r = await hostGet(metricsPort, "/metrics");
+  return r.status === 200 ? r.body : undefined;
+};
+
+/** The agent's non-zero gala_gopher_agent_* lines matching `what` (why a count is off). */
+async function agentLines(what: RegExp): Promise<string> {
+  const body = (await scrapeMetrics().catch(() => undefined)) ?? "";
+  return body.split("\n").filter((l) => l.startsWith("gala_gopher_agent_") && what.test(l) && !/ 0$/.test(l)).join("; ");
 }
 
 function results(): Record<string, string> {
@@ -237,7 +213,7 @@ async function checkIo(): Promise<void> {
   await scrapeUntil(running("io"), 60_000);
   // Start the writes just after a collection, so they normally fall in one period.
   await nextCollection("io");
-  const watch = new PeriodWatch(/^gala_gopher_block_write_bytes\{[^}]*blk_name="(?<key>[^"]+)"[^}]*\} (?<value>\S+)$/gm);
+  const watch = new PeriodWatch(scrapeMetrics, "io", /^gala_gopher_block_write_bytes\{[^}]*blk_name="(?<key>[^"]+)"[^}]*\} (?<value>\S+)$/gm);
   writeFileSync(join(share, "IOGO"), "");
   await waitGuest("IODONE", 90_000);
   await Bun.sleep(11_000); // two more report periods: the one holding the writes is shown
@@ -265,24 +241,34 @@ async function checkIo(): Promise<void> {
 }
 
 /**
- * proc for the whole host: a static program's 1001 failed open() calls, exactly (odd: no
- * equal split); another's 16 direct 64 KiB writes to the loop device are 16 bios of 4 KiB
- * or more in proc_io, exactly; proc_pygc loads (the guest has no Python to observe).
+ * proc for the whole host: a static program's 1001 failed open() calls, exactly; another's
+ * 16 direct 64 KiB writes to the loop device are 16 bios of 4 KiB or more in proc_io,
+ * exactly, summed over every collection from before the programs start until two after
+ * their work (they stay alive until then); proc_pygc loads (the guest has no Python).
  */
 async function checkProc(): Promise<void> {
   const put = await hostPut("/proc", { cmd: { probe: ["proc_syscall", "proc_io", "proc_pygc"] }, params: { report_period: 5 }, state: "running" });
   expect(put.body).toContain('"result": "success"');
   await scrapeUntil(running("proc"), 60_000);
-  const watch = new PeriodWatch(/^gala_gopher_proc_syscall_failed\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
-  const bios = new PeriodWatch(/^gala_gopher_proc_greater_4k_io_write\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
+  const failed = new PeriodWatch(scrapeMetrics, "proc", /^gala_gopher_proc_syscall_failed\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
+  const bios = new PeriodWatch(scrapeMetrics, "proc", /^gala_gopher_proc_greater_4k_io_write\{[^}]*tgid="(?<key>\d+)"[^}]*\} (?<value>\S+)$/gm);
+  // Running means attached with the scope pushed; one whole collection more before the
+  // guest starts (TCG is slow, the first collection walks every process).
+  await failed.waitCollections(1, 60_000);
   writeFileSync(join(share, "PROCGO"), "");
-  await waitGuest("PROCDONE", 90_000); // the program lives 11 s after its failures
-  const runs = await watch.stop();
+  // Both programs did their work and now wait for PROCRELEASE (alive: their rows need their
+  // labels). The collection that holds the end of it starts after PROCIO: two more.
+  await waitGuest("PROCIO", 90_000);
+  await Promise.all([failed.waitCollections(2, 60_000), bios.waitCollections(2, 60_000)]);
+  const runs = await failed.stop();
   const bioRuns = await bios.stop();
+  writeFileSync(join(share, "proc-release"), "go\n");
+  await waitGuest("PROCDONE", 60_000);
   const r = results();
   const mine = runs.get(r.proc_pid!) ?? [];
   const dio = bioRuns.get(r.proc_dio_pid!) ?? [];
   console.log(`proc: ggload (pid ${r.proc_pid}) syscall_failed per period ${JSON.stringify(mine)}; it printed ${readFileSync(join(share, "ggload-fail.out"), "utf8").trim()}; ggload dio (pid ${r.proc_dio_pid}) greater_4k_io_write per period ${JSON.stringify(dio)}`);
+  if (total(mine) !== 1001 || total(dio) !== 16) console.log(`proc: the agent's own counts: ${await agentLines(/probe="proc"|feature="proc"|proc_/)}`);
   expect(r.proc_rc).toBe("0");
   expect(total(mine)).toBe(1001);
   expect(r.proc_dio_rc).toBe("0");
