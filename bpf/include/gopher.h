@@ -23,6 +23,18 @@
 /* Raw tracepoint argument i as a typed value. */
 #define RAW_ARG(ctx, i) (((struct bpf_raw_tracepoint_args *)(ctx))->args[i])
 
+/* The classic syscall tracepoints' records (common header, syscall nr, args / ret). */
+struct sc_enter_ctx {
+	__u64 common;
+	__s64 nr;
+	__u64 args[6];
+};
+struct sc_exit_ctx {
+	__u64 common;
+	__s64 nr;
+	__s64 ret;
+};
+
 static __always_inline __u32 current_tgid(void)
 {
 	return (__u32)(bpf_get_current_pid_tgid() >> 32);

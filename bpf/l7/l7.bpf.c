@@ -49,17 +49,6 @@ struct {
 	__type(value, struct l7_call);
 } l7_calls SEC(".maps");
 
-struct sc_enter_ctx {
-	__u64 common;
-	__s64 nr;
-	__u64 args[6];
-};
-struct sc_exit_ctx {
-	__u64 common;
-	__s64 nr;
-	__s64 ret;
-};
-
 static __always_inline int l7_enter(int fd, __u32 kind, __u64 buf, __u64 n, __u64 addr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

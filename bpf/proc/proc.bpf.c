@@ -125,18 +125,6 @@ struct {
 static const struct proc_vals zero_vals = {};
 static const struct period_max zero_max = {};
 
-/* The classic syscall tracepoints' records (common header, syscall nr, args / ret). */
-struct sc_enter_ctx {
-	__u64 common;
-	__s64 nr;
-	__u64 args[6];
-};
-struct sc_exit_ctx {
-	__u64 common;
-	__s64 nr;
-	__s64 ret;
-};
-
 static __always_inline void add(__u32 tgid, __u32 slot, __u64 delta)
 {
 	if (slot >= S_COUNT)

@@ -86,17 +86,7 @@ export class ElfFile {
 
   /** Reads and validates `path`. @throws ElfError */
   static open(path: string): ElfFile {
-    let fd: number;
-    try {
-      fd = openSync(path, "r");
-    } catch (e) {
-      throw new ElfError(path, `cannot open: ${(e as Error).message}`);
-    }
-    try {
-      return parse(path, fd, fstatSync(fd).size);
-    } finally {
-      closeSync(fd);
-    }
+    return readElf(path, parse);
   }
 
   /** The function named `name` (a global definition if there is one). */
@@ -169,26 +159,55 @@ export class ElfFile {
   }
 }
 
-function parse(path: string, fd: number, fileSize: number): ElfFile {
-  const fail = (reason: string): never => {
-    throw new ElfError(path, reason);
-  };
-  const readAt = (off: number, len: number, what: string): DataView => {
-    if (off < 0 || len < 0 || off + len > fileSize) fail(`${what} (offset ${off}, ${len} bytes) lies outside the file (${fileSize} bytes)`);
-    const b = Buffer.alloc(len);
-    if (len > 0 && readSync(fd, b, 0, len, off) !== len) fail(`short read of ${what}`);
-    return new DataView(b.buffer, b.byteOffset, len);
-  };
-  const u64 = (d: DataView, o: number, what: string): number => {
-    const v = d.getBigUint64(o, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} 0x${v.toString(16)} is too large`);
-    return Number(v);
-  };
-  if (fileSize < 64) fail(`too short for an ELF header (${fileSize} bytes)`);
-  const h = readAt(0, 64, "ELF header");
-  if (h.getUint32(0, false) !== 0x7f454c46) fail("not an ELF file (bad magic)");
-  if (h.getUint8(4) !== 2) fail(`not a 64-bit ELF (EI_CLASS ${h.getUint8(4)})`);
-  if (h.getUint8(5) !== 1) fail(`not little-endian (EI_DATA ${h.getUint8(5)})`);
+/** Bounds-checked reads of one open ELF64 little-endian file; every failure is an ElfError naming it. */
+export interface ElfReader {
+  readonly path: string;
+  readonly fileSize: number;
+  /** The validated 64-byte ELF header. */
+  readonly header: DataView;
+  fail(reason: string): never;
+  /** `len` bytes at file offset `off`; `what` names them in the error when they lie outside the file. */
+  readAt(off: number, len: number, what: string): DataView;
+  /** The little-endian u64 at `o` of `d`, refused above Number.MAX_SAFE_INTEGER. */
+  u64(d: DataView, o: number, what: string): number;
+}
+
+/** Opens `path`, checks its ELF64 little-endian header, hands `parse` a reader over it, closes it. @throws ElfError */
+export function readElf<T>(path: string, parse: (r: ElfReader) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new ElfError(path, `cannot open: ${(e as Error).message}`);
+  }
+  try {
+    const fileSize = fstatSync(fd).size;
+    const fail = (reason: string): never => {
+      throw new ElfError(path, reason);
+    };
+    const readAt = (off: number, len: number, what: string): DataView => {
+      if (off < 0 || len < 0 || off + len > fileSize) fail(`${what} (offset ${off}, ${len} bytes) lies outside the file (${fileSize} bytes)`);
+      const b = Buffer.alloc(len);
+      if (len > 0 && readSync(fd, b, 0, len, off) !== len) fail(`short read of ${what}`);
+      return new DataView(b.buffer, b.byteOffset, len);
+    };
+    const u64 = (d: DataView, o: number, what: string): number => {
+      const v = d.getBigUint64(o, true);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} 0x${v.toString(16)} is too large`);
+      return Number(v);
+    };
+    if (fileSize < 64) fail(`too short for an ELF header (${fileSize} bytes)`);
+    const header = readAt(0, 64, "ELF header");
+    if (header.getUint32(0, false) !== 0x7f454c46) fail("not an ELF file (bad magic)");
+    if (header.getUint8(4) !== 2) fail(`not a 64-bit ELF (EI_CLASS ${header.getUint8(4)})`);
+    if (header.getUint8(5) !== 1) fail(`not little-endian (EI_DATA ${header.getUint8(5)})`);
+    return parse({ path, fileSize, header, fail, readAt, u64 });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parse({ path, fileSize, header: h, fail, readAt, u64 }: ElfReader): ElfFile {
   const type = h.getUint16(16, true);
   if (type !== 2 && type !== 3) fail(`not an executable or shared object (e_type ${type})`);
   const machine = h.getUint16(18, true);

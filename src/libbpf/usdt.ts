@@ -5,8 +5,7 @@
 // offset is attached). Addresses are turned into file offsets, what a uprobe takes. Only
 // the headers, the section names and the note section are read. Malformed input is an
 // ElfError naming the file and what is wrong.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { ElfError } from "./elf.ts";
+import { type ElfReader, type ElfSection, readElf } from "./elf.ts";
 
 export interface UsdtProbe {
   provider: string;
@@ -24,48 +23,12 @@ const SHT_NOBITS = 8;
 const NT_STAPSDT = 3;
 const MAX_NOTES_BYTES = 16 << 20;
 
-interface Section {
-  name: string;
-  type: number;
-  addr: number;
-  offset: number;
-  size: number;
-}
-
 /** The USDT probes of the ELF64 little-endian file at `path` (none: an empty list). @throws ElfError */
 export function readUsdtProbes(path: string): UsdtProbe[] {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw new ElfError(path, `cannot open: ${(e as Error).message}`);
-  }
-  try {
-    return parseNotes(path, fd, fstatSync(fd).size);
-  } finally {
-    closeSync(fd);
-  }
+  return readElf(path, parseNotes);
 }
 
-function parseNotes(path: string, fd: number, fileSize: number): UsdtProbe[] {
-  const fail = (reason: string): never => {
-    throw new ElfError(path, reason);
-  };
-  const readAt = (off: number, len: number, what: string): DataView => {
-    if (off < 0 || len < 0 || off + len > fileSize) fail(`${what} (offset ${off}, ${len} bytes) lies outside the file (${fileSize} bytes)`);
-    const b = Buffer.alloc(len);
-    if (len > 0 && readSync(fd, b, 0, len, off) !== len) fail(`short read of ${what}`);
-    return new DataView(b.buffer, b.byteOffset, len);
-  };
-  const u64 = (d: DataView, o: number, what: string): number => {
-    const v = d.getBigUint64(o, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} 0x${v.toString(16)} is too large`);
-    return Number(v);
-  };
-  if (fileSize < 64) fail(`too short for an ELF header (${fileSize} bytes)`);
-  const h = readAt(0, 64, "ELF header");
-  if (h.getUint32(0, false) !== 0x7f454c46) fail("not an ELF file (bad magic)");
-  if (h.getUint8(4) !== 2 || h.getUint8(5) !== 1) fail("not a 64-bit little-endian ELF");
+function parseNotes({ header: h, fail, readAt, u64 }: ElfReader): UsdtProbe[] {
   const shoff = u64(h, 0x28, "e_shoff");
   const shentsize = h.getUint16(0x3a, true);
   const shnum = h.getUint16(0x3c, true);
@@ -77,7 +40,7 @@ function parseNotes(path: string, fd: number, fileSize: number): UsdtProbe[] {
   const raw = (i: number) => ({ nameOff: sh.getUint32(i * 64, true), type: sh.getUint32(i * 64 + 4, true), addr: u64(sh, i * 64 + 0x10, "sh_addr"), offset: u64(sh, i * 64 + 0x18, "sh_offset"), size: u64(sh, i * 64 + 0x20, "sh_size") });
   const strs = raw(shstrndx);
   const names = new Uint8Array(readAt(strs.offset, strs.size, "section name table").buffer);
-  const sections: Section[] = [];
+  const sections: ElfSection[] = [];
   for (let i = 0; i < shnum; i++) {
     const r = raw(i);
     if (r.nameOff >= names.length) fail(`section ${i} name offset ${r.nameOff} outside the section name table`);

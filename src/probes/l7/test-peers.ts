@@ -7,10 +7,11 @@
 //     an error, not a skip.
 //   * startGoServer: a peer server on 127.0.0.1, port 0; resolves once it says where.
 //   * startNginxH2c: nginx speaking HTTP/2 cleartext with prior knowledge (`listen … http2`).
-import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "../../../test/harness.ts";
+import { waitFor } from "../../../test/harness.ts";
+import { type Nginx, startNginxIn } from "./test-servers.ts";
 
 const PEERS_SRC = join(import.meta.dir, "testdata", "peers");
 
@@ -215,11 +216,7 @@ export function parseTally(out: string): PeerTally {
   return t;
 }
 
-export interface NginxH2 extends AsyncDisposable {
-  pid: number;
-  port: number;
-  dir: string;
-}
+export type NginxH2 = Nginx;
 
 /**
  * nginx (one process) speaking HTTP/2 on 127.0.0.1: cleartext with prior knowledge, or TLS
@@ -227,15 +224,11 @@ export interface NginxH2 extends AsyncDisposable {
  * `location = /fail` answers 500.
  */
 export async function startNginxH2(files: Record<string, string>, o: { tls?: string } = {}): Promise<NginxH2> {
-  const dir = mkdtempSync(join(tmpdir(), "gg-l7-nginx-h2-"));
-  const port = await freePort();
-  const www = join(dir, "www");
-  Bun.spawnSync(["mkdir", "-p", www, join(dir, "tmp")]);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(www, name), text);
   const tls = o.tls ? `ssl_certificate ${o.tls}/cert.pem; ssl_certificate_key ${o.tls}/key.pem;` : "";
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `daemon off;
+  return startNginxIn(
+    "gg-l7-nginx-h2-",
+    files,
+    ({ dir, port, www }) => `daemon off;
 master_process off;
 user root;
 pid ${dir}/nginx.pid;
@@ -254,25 +247,14 @@ http {
   }
 }
 `,
-  );
-  const proc = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
-  const scheme = o.tls ? "https" : "http";
-  const probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ...(o.tls ? ["-k", "--http2"] : ["--http2-prior-knowledge"]), `${scheme}://127.0.0.1:${port}/`];
-  try {
-    await waitFor("nginx (HTTP/2)", () => Bun.spawnSync(probe).stdout.toString().match(/^[1-5]\d\d$/) !== null || undefined, 10_000, 100);
-  } catch (e) {
-    proc.kill();
-    throw new PeersError(`nginx did not answer HTTP/2 on ${port}: ${(e as Error).message}; ${await Bun.file(join(dir, "error.log")).text().catch(() => "")}`);
-  }
-  return {
-    pid: proc.pid,
-    port,
-    dir,
-    async [Symbol.asyncDispose]() {
-      proc.kill("SIGQUIT");
-      await Promise.race([proc.exited, Bun.sleep(3000)]);
-      proc.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
+    async (port, dir) => {
+      const scheme = o.tls ? "https" : "http";
+      const probe = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ...(o.tls ? ["-k", "--http2"] : ["--http2-prior-knowledge"]), `${scheme}://127.0.0.1:${port}/`];
+      try {
+        await waitFor("nginx (HTTP/2)", () => Bun.spawnSync(probe).stdout.toString().match(/^[1-5]\d\d$/) !== null || undefined, 10_000, 100);
+      } catch (e) {
+        throw new PeersError(`nginx did not answer HTTP/2 on ${port}: ${(e as Error).message}; ${await Bun.file(join(dir, "error.log")).text().catch(() => "")}`);
+      }
     },
-  };
+  );
 }

@@ -21,15 +21,11 @@ export interface Nginx extends AsyncDisposable {
 
 /** nginx serving `files` (name -> content) from a temporary root on 127.0.0.1. */
 export async function startNginx(files: Record<string, string>, o: { workers?: number } = {}): Promise<Nginx> {
-  const dir = mkdtempSync(join(tmpdir(), "gg-l7-nginx-"));
-  const port = await freePort();
-  const www = join(dir, "www");
-  Bun.spawnSync(["mkdir", "-p", www, join(dir, "tmp")]);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(www, name), text);
   const single = !o.workers;
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `daemon off;
+  return startNginxIn(
+    "gg-l7-nginx-",
+    files,
+    ({ dir, port, www }) => `daemon off;
 master_process ${single ? "off" : "on"};
 ${single ? "" : `worker_processes ${o.workers};`}
 user root;
@@ -43,10 +39,31 @@ http {
   server { listen 127.0.0.1:${port}; root ${www}; }
 }
 `,
+    (port) => waitFor("nginx", async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.status !== undefined || undefined, 10_000, 50),
   );
+}
+
+/**
+ * nginx in a temporary prefix (`dirPrefix` names it) on a free loopback port, serving `files`
+ * from `<dir>/www`: `conf` is its whole nginx.conf, `ready` resolves once it answers (what it
+ * throws is thrown after nginx is killed). Disposal stops it gracefully (SIGQUIT, then SIGKILL
+ * after 3 s) and removes the prefix.
+ */
+export async function startNginxIn(
+  dirPrefix: string,
+  files: Record<string, string>,
+  conf: (at: { dir: string; port: number; www: string }) => string,
+  ready: (port: number, dir: string) => Promise<unknown>,
+): Promise<Nginx> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const port = await freePort();
+  const www = join(dir, "www");
+  Bun.spawnSync(["mkdir", "-p", www, join(dir, "tmp")]);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(www, name), text);
+  writeFileSync(join(dir, "nginx.conf"), conf({ dir, port, www }));
   const proc = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
   try {
-    await waitFor("nginx", async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.status !== undefined || undefined, 10_000, 50);
+    await ready(port, dir);
   } catch (e) {
     proc.kill();
     throw e;
